@@ -1,0 +1,206 @@
+//! Sharded counters: [`Counter`] (monotonic `u64`) and [`UpDownCounter`]
+//! (`i64`, add and subtract).
+
+use std::fmt;
+
+use crate::error::Error;
+use crate::shard::{self, add_u64, RangeKind, SlotRef};
+use crate::sync::Arc;
+
+/// Owns one slot of the slot space; releases (and zeroes) it when the last
+/// handle drops.
+pub(crate) struct Lease {
+    at: SlotRef,
+}
+
+impl Lease {
+    pub(crate) fn new() -> Result<(SlotRef, Arc<Lease>), Error> {
+        let at = shard::alloc(1, RangeKind::Sum)?;
+        Ok((at, Arc::new(Lease { at })))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        shard::release(self.at);
+    }
+}
+
+// === impl Counter ===
+
+/// A monotonic `u64` counter.
+///
+/// `inc`/`inc_by` are a relaxed load and a relaxed store to a slot only the
+/// calling thread writes: no lock, no locked read-modify-write, no
+/// allocation. `get` sums every thread's slot. Increments wrap at 2^64.
+///
+/// ```
+/// use nanometrics::Registry;
+/// let r = Registry::new();
+/// let c = r.counter("requests_total", "Requests served.")?;
+/// c.inc();
+/// c.inc_by(5);
+/// assert_eq!(c.get(), 6);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Counter {
+    at: SlotRef,
+    lease: Arc<Lease>,
+}
+
+impl fmt::Debug for Counter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Counter").field("value", &self.get()).finish()
+    }
+}
+
+impl Counter {
+    pub(crate) fn create() -> Result<Counter, Error> {
+        let (at, lease) = Lease::new()?;
+        Ok(Counter { at, lease })
+    }
+
+    /// Adds one.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().counter("x_total", "x")?;
+    /// c.inc();
+    /// assert_eq!(c.get(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc(&self) {
+        self.inc_by(1);
+    }
+
+    /// Adds `n`.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().counter("x_total", "x")?;
+    /// c.inc_by(41);
+    /// c.inc_by(1);
+    /// assert_eq!(c.get(), 42);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        let off = self.at.off as usize;
+        shard::with_chunk(self.at, |c| add_u64(&c.slots[off], n));
+    }
+
+    /// Current total over all threads, including exited ones.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().counter("x_total", "x")?;
+    /// let c2 = c.clone();
+    /// std::thread::spawn(move || c2.inc_by(3)).join().unwrap();
+    /// assert_eq!(c.get(), 3);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn get(&self) -> u64 {
+        shard::reader().sum(self.at)
+    }
+
+    pub(crate) fn read(&self, r: &shard::Reader) -> u64 {
+        let _ = &self.lease;
+        r.sum(self.at)
+    }
+}
+
+// === impl UpDownCounter ===
+
+/// A sharded `i64` that goes up and down (in-flight requests, queue depth).
+///
+/// Cheap like [`Counter`] because it is only ever *added to*; a value that
+/// is *set* needs a [`Gauge`](crate::Gauge) instead.
+///
+/// ```
+/// use nanometrics::Registry;
+/// let r = Registry::new();
+/// let inflight = r.up_down_counter("inflight_requests", "In flight.")?;
+/// inflight.inc();
+/// inflight.inc();
+/// inflight.dec();
+/// inflight.add(-3);
+/// assert_eq!(inflight.get(), -2);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct UpDownCounter {
+    at: SlotRef,
+    lease: Arc<Lease>,
+}
+
+impl fmt::Debug for UpDownCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpDownCounter").field("value", &self.get()).finish()
+    }
+}
+
+impl UpDownCounter {
+    pub(crate) fn create() -> Result<UpDownCounter, Error> {
+        let (at, lease) = Lease::new()?;
+        Ok(UpDownCounter { at, lease })
+    }
+
+    /// Adds one.
+    ///
+    /// ```
+    /// # let g = nanometrics::Registry::new().up_down_counter("x", "x")?;
+    /// g.inc();
+    /// assert_eq!(g.get(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    /// Subtracts one.
+    ///
+    /// ```
+    /// # let g = nanometrics::Registry::new().up_down_counter("x", "x")?;
+    /// g.dec();
+    /// assert_eq!(g.get(), -1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn dec(&self) {
+        self.add(-1);
+    }
+
+    /// Adds `n` (which may be negative).
+    ///
+    /// ```
+    /// # let g = nanometrics::Registry::new().up_down_counter("x", "x")?;
+    /// g.add(10);
+    /// g.add(-4);
+    /// assert_eq!(g.get(), 6);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn add(&self, n: i64) {
+        let off = self.at.off as usize;
+        // Two's complement: wrapping u64 addition is i64 addition.
+        shard::with_chunk(self.at, |c| add_u64(&c.slots[off], n as u64));
+    }
+
+    /// Current value over all threads.
+    ///
+    /// ```
+    /// # let g = nanometrics::Registry::new().up_down_counter("x", "x")?;
+    /// let g2 = g.clone();
+    /// std::thread::spawn(move || g2.add(-2)).join().unwrap();
+    /// assert_eq!(g.get(), -2);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn get(&self) -> i64 {
+        shard::reader().sum(self.at) as i64
+    }
+
+    pub(crate) fn read(&self, r: &shard::Reader) -> i64 {
+        let _ = &self.lease;
+        r.sum(self.at) as i64
+    }
+}

@@ -1,0 +1,406 @@
+//! [`Family`]: one metric per label-value set, resolved by the values
+//! themselves.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::counter::{Counter, UpDownCounter};
+use crate::error::Error;
+use crate::gauge::Gauge;
+use crate::histogram::{Histogram, Layout};
+use crate::shard::Reader;
+use crate::snapshot::{MetricKind, Value};
+use crate::sync::lock;
+
+/// Default cardinality limit of a family: label sets beyond it share one
+/// overflow series.
+pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
+
+/// The label value every label of the overflow series carries.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+const SHARDS: usize = 16;
+
+pub(crate) mod sealed {
+    use super::*;
+
+    /// What a family needs from its metric type. Not implementable outside
+    /// this crate.
+    pub trait Sealed: Sized {
+        type Config: Clone + Send + Sync + fmt::Debug + 'static;
+        const KIND: MetricKind;
+        fn create(cfg: &Self::Config) -> Result<Self, Error>;
+        fn read(&self, r: &Reader) -> Value;
+    }
+}
+
+/// A metric type that can live in a [`Family`]: [`Counter`], [`Gauge`],
+/// [`UpDownCounter`] or [`Histogram`].
+pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {}
+
+impl sealed::Sealed for Counter {
+    type Config = ();
+    const KIND: MetricKind = MetricKind::Counter;
+    fn create(_: &()) -> Result<Self, Error> {
+        Counter::create()
+    }
+    fn read(&self, r: &Reader) -> Value {
+        Value::Counter(Counter::read(self, r))
+    }
+}
+impl Metric for Counter {}
+
+impl sealed::Sealed for UpDownCounter {
+    type Config = ();
+    const KIND: MetricKind = MetricKind::UpDownCounter;
+    fn create(_: &()) -> Result<Self, Error> {
+        UpDownCounter::create()
+    }
+    fn read(&self, r: &Reader) -> Value {
+        Value::UpDownCounter(UpDownCounter::read(self, r))
+    }
+}
+impl Metric for UpDownCounter {}
+
+impl sealed::Sealed for Gauge {
+    type Config = ();
+    const KIND: MetricKind = MetricKind::Gauge;
+    fn create(_: &()) -> Result<Self, Error> {
+        Ok(Gauge::create())
+    }
+    fn read(&self, _: &Reader) -> Value {
+        Value::Gauge(self.get())
+    }
+}
+impl Metric for Gauge {}
+
+impl sealed::Sealed for Histogram {
+    type Config = Arc<Layout>;
+    const KIND: MetricKind = MetricKind::Histogram;
+    fn create(cfg: &Arc<Layout>) -> Result<Self, Error> {
+        Histogram::create(cfg)
+    }
+    fn read(&self, r: &Reader) -> Value {
+        Value::Histogram(Histogram::read(self, r))
+    }
+}
+impl Metric for Histogram {}
+
+/// Label values of one series, shared with snapshots.
+pub(crate) type Values = Arc<[Box<str>]>;
+
+#[derive(Clone)]
+struct Entry<M> {
+    hash: u64,
+    values: Values,
+    metric: M,
+}
+
+type Table<M> = HashTable<Entry<M>>;
+
+// === impl Family ===
+
+/// A metric with variable labels: one series per label-value set.
+///
+/// [`with_labels`](Family::with_labels) finds the series by the values
+/// themselves (`["ab", "c"]` and `["a", "bc"]` are different series) without a
+/// lock: a hash, one atomic pointer load, one probe. It returns an owned
+/// handle; keep it and every update is the handle's fast path.
+///
+/// Beyond the cardinality limit (default
+/// [`DEFAULT_CARDINALITY_LIMIT`]) new label sets share one overflow series
+/// whose every label value is [`OVERFLOW_LABEL_VALUE`], so totals are
+/// conserved.
+///
+/// ```
+/// use nanometrics::Registry;
+/// let r = Registry::new();
+/// let tokens = r.counter_family("tokens_total", "Tokens.", &["model", "kind"])?;
+/// let out = tokens.with_labels(&["llama", "output"])?;
+/// out.inc_by(10);
+/// assert_eq!(tokens.with_labels(&["llama", "output"])?.get(), 10);
+/// assert!(tokens.remove(&["llama", "output"]));
+/// assert_eq!(tokens.with_labels(&["llama", "output"])?.get(), 0); // a new series
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub struct Family<M: Metric> {
+    inner: Arc<FamilyInner<M>>,
+}
+
+impl<M: Metric> Clone for Family<M> {
+    fn clone(&self) -> Self {
+        Family { inner: self.inner.clone() }
+    }
+}
+
+impl<M: Metric> fmt::Debug for Family<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Family")
+            .field("kind", &M::KIND)
+            .field("labels", &self.inner.names)
+            .field("series", &self.len())
+            .finish()
+    }
+}
+
+pub(crate) struct FamilyInner<M: Metric> {
+    names: Arc<[Box<str>]>,
+    cfg: M::Config,
+    hasher: DefaultHashBuilder,
+    shards: Box<[ArcSwap<Table<M>>]>,
+    /// Serialises inserts and removals; holds the series count.
+    write: Mutex<usize>,
+    limit: usize,
+}
+
+impl<M: Metric> Family<M> {
+    pub(crate) fn new(names: Arc<[Box<str>]>, cfg: M::Config, limit: usize) -> Family<M> {
+        Family {
+            inner: Arc::new(FamilyInner {
+                names,
+                cfg,
+                hasher: DefaultHashBuilder::default(),
+                shards: (0..SHARDS).map(|_| ArcSwap::from_pointee(HashTable::new())).collect(),
+                write: Mutex::new(0),
+                limit: limit.max(1),
+            }),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Arc<FamilyInner<M>> {
+        &self.inner
+    }
+
+    pub(crate) fn from_inner(inner: Arc<FamilyInner<M>>) -> Family<M> {
+        Family { inner }
+    }
+
+    /// The handle for these label values, creating the series on first use.
+    ///
+    /// Errors with [`Error::LabelCount`] when the number of values differs
+    /// from the family's label names.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.gauge_family("temp_celsius", "Temperature.", &["gpu"])?;
+    /// f.with_labels(&["0"])?.set(71.5);
+    /// assert!(f.with_labels(&["0", "extra"]).is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn with_labels<S: AsRef<str>>(&self, values: &[S]) -> Result<M, Error> {
+        let inner = &*self.inner;
+        if values.len() != inner.names.len() {
+            return Err(Error::LabelCount { expected: inner.names.len(), got: values.len() });
+        }
+        let hash = inner.hash(values);
+        let shard = inner.shards[shard_of(hash)].load();
+        if let Some(e) = shard.find(hash, |e| same(&e.values, values)) {
+            return Ok(e.metric.clone());
+        }
+        drop(shard);
+        inner.insert(hash, values)
+    }
+
+    /// The handle for these values if the series exists; never creates one.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.counter_family("x_total", "x", &["a"])?;
+    /// assert!(f.get(&["1"]).is_none());
+    /// f.with_labels(&["1"])?;
+    /// assert!(f.get(&["1"]).is_some());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn get<S: AsRef<str>>(&self, values: &[S]) -> Option<M> {
+        let inner = &*self.inner;
+        if values.len() != inner.names.len() {
+            return None;
+        }
+        let hash = inner.hash(values);
+        let shard = inner.shards[shard_of(hash)].load();
+        shard.find(hash, |e| same(&e.values, values)).map(|e| e.metric.clone())
+    }
+
+    /// Removes a series; returns whether it existed. Handles kept elsewhere
+    /// keep working but are no longer exported; a later
+    /// [`with_labels`](Family::with_labels) with the same values starts from
+    /// zero.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.counter_family("x_total", "x", &["a"])?;
+    /// f.with_labels(&["1"])?.inc();
+    /// assert!(f.remove(&["1"]));
+    /// assert!(!f.remove(&["1"]));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn remove<S: AsRef<str>>(&self, values: &[S]) -> bool {
+        let inner = &*self.inner;
+        if values.len() != inner.names.len() {
+            return false;
+        }
+        let hash = inner.hash(values);
+        let mut count = lock(&inner.write);
+        let slot = &inner.shards[shard_of(hash)];
+        let cur = slot.load_full();
+        if cur.find(hash, |e| same(&e.values, values)).is_none() {
+            return false;
+        }
+        let mut next = (*cur).clone();
+        if let Ok(e) = next.find_entry(hash, |e| same(&e.values, values)) {
+            e.remove();
+        }
+        slot.store(Arc::new(next));
+        *count -= 1;
+        drop(count);
+        // `cur` (and the removed handle in it) drops here, outside every lock.
+        true
+    }
+
+    /// Removes every series.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.counter_family("x_total", "x", &["a"])?;
+    /// f.with_labels(&["1"])?;
+    /// f.clear();
+    /// assert!(f.is_empty());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn clear(&self) {
+        let mut count = lock(&self.inner.write);
+        let old: Vec<Arc<Table<M>>> =
+            self.inner.shards.iter().map(|s| s.swap(Arc::new(HashTable::new()))).collect();
+        *count = 0;
+        drop(count);
+        drop(old);
+    }
+
+    /// Number of series.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.counter_family("x_total", "x", &["a"])?;
+    /// f.with_labels(&["1"])?;
+    /// f.with_labels(&["2"])?;
+    /// assert_eq!(f.len(), 2);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        *lock(&self.inner.write)
+    }
+
+    /// Whether the family has no series.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// assert!(r.counter_family("x_total", "x", &["a"])?.is_empty());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The variable label names.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.counter_family("x_total", "x", &["model", "kind"])?;
+    /// assert_eq!(f.label_names().collect::<Vec<_>>(), ["model", "kind"]);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn label_names(&self) -> impl Iterator<Item = &str> {
+        self.inner.names.iter().map(|s| &**s)
+    }
+}
+
+#[inline]
+fn shard_of(hash: u64) -> usize {
+    (hash >> 60) as usize % SHARDS
+}
+
+#[inline]
+fn same<S: AsRef<str>>(stored: &[Box<str>], query: &[S]) -> bool {
+    stored.len() == query.len() && stored.iter().zip(query).all(|(a, b)| **a == *b.as_ref())
+}
+
+impl<M: Metric> FamilyInner<M> {
+    #[inline]
+    fn hash<S: AsRef<str>>(&self, values: &[S]) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for v in values {
+            h.write(v.as_ref().as_bytes());
+            // 0xff never occurs in UTF-8: ["ab","c"] and ["a","bc"] hash apart.
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+
+    #[cold]
+    fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Result<M, Error> {
+        let mut count = lock(&self.write);
+        let full = *count >= self.limit;
+        if full && self.shards[shard_of(hash)].load().find(hash, |e| same(&e.values, values)).is_none() {
+            let overflow = vec![OVERFLOW_LABEL_VALUE; values.len()];
+            let h = self.hash(&overflow);
+            return self.find_or_create(&mut count, h, &overflow);
+        }
+        self.find_or_create(&mut count, hash, values)
+    }
+
+    /// Under the write lock: the existing series, or a new one published by
+    /// swapping in a copy of the shard's table.
+    fn find_or_create<S: AsRef<str>>(&self, count: &mut usize, hash: u64, values: &[S]) -> Result<M, Error> {
+        let slot = &self.shards[shard_of(hash)];
+        let cur = slot.load_full();
+        if let Some(e) = cur.find(hash, |e| same(&e.values, values)) {
+            return Ok(e.metric.clone());
+        }
+        let metric = M::create(&self.cfg)?;
+        let values: Values = values.iter().map(|v| Box::<str>::from(v.as_ref())).collect();
+        let mut next = (*cur).clone();
+        next.insert_unique(hash, Entry { hash, values, metric: metric.clone() }, |e| e.hash);
+        slot.store(Arc::new(next));
+        *count += 1;
+        Ok(metric)
+    }
+}
+
+// === type-erased access for the registry ===
+
+/// A family pinned for one snapshot: the tables are held so that no handle is
+/// dropped (and no slot released) while the shard reader holds its lock.
+pub(crate) trait Pinned {
+    fn read(&self, r: &Reader, out: &mut Vec<(Values, Value)>);
+}
+
+pub(crate) trait Collect: Send + Sync {
+    fn pin(&self) -> Box<dyn Pinned + '_>;
+    fn names(&self) -> &Arc<[Box<str>]>;
+}
+
+struct PinnedTables<M>(Vec<Arc<Table<M>>>);
+
+impl<M: Metric> Pinned for PinnedTables<M> {
+    fn read(&self, r: &Reader, out: &mut Vec<(Values, Value)>) {
+        for t in &self.0 {
+            for e in t.iter() {
+                out.push((e.values.clone(), e.metric.read(r)));
+            }
+        }
+    }
+}
+
+impl<M: Metric> Collect for FamilyInner<M> {
+    fn pin(&self) -> Box<dyn Pinned + '_> {
+        Box::new(PinnedTables(self.shards.iter().map(|s| s.load_full()).collect()))
+    }
+    fn names(&self) -> &Arc<[Box<str>]> {
+        &self.names
+    }
+}

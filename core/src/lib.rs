@@ -1,0 +1,78 @@
+//! # nanometrics
+//!
+//! A metrics core for latency-critical code: counters, gauges and histograms
+//! whose update costs about a nanosecond on the thread that makes it, read by
+//! exporters that never slow that thread down.
+//!
+//! ```
+//! use nanometrics::{Buckets, Registry};
+//!
+//! let registry = Registry::new();
+//! let requests = registry.counter("requests_total", "Requests served.")?;
+//! let latency = registry.histogram("request_duration_seconds", "Latency.", Buckets::exponential(0.001, 2.0, 16))?;
+//! let tokens = registry.counter_family("tokens_total", "Tokens.", &["model", "kind"])?;
+//! let out = tokens.with_labels(&["llama", "output"])?; // keep the handle: the fast path
+//!
+//! requests.inc();
+//! latency.record(0.025);
+//! out.inc_by(128);
+//!
+//! let stats = latency.stats();
+//! assert_eq!(stats.count, 1);
+//! assert_eq!(registry.snapshot().families.len(), 3);
+//! # Ok::<(), nanometrics::Error>(())
+//! ```
+//!
+//! ## Main types
+//!
+//! - [`Registry`] (and [`global()`]): declares metrics, builds [`Snapshot`]s;
+//!   [`Registry::sub_registry`] adds a prefix and constant labels.
+//! - [`Counter`], [`UpDownCounter`]: per-thread sharded, a relaxed load and
+//!   store per update.
+//! - [`Gauge`]: one atomic `f64` per series.
+//! - [`Histogram`] with [`Buckets`]: O(1) bucket index, exact `le` bounds,
+//!   [`Stats`] with quantiles.
+//! - [`Family`]: one series per label-value set.
+//! - [`Snapshot`]: the one thing exporters read.
+//! - [`Error`]: every rule a declaration can break.
+//!
+//! How the shards work, and why the invariants hold, is in
+//! `ARCHITECTURE.md` and the [`implementation`] page.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+mod counter;
+mod error;
+mod family;
+mod gauge;
+mod histogram;
+mod registry;
+mod shard;
+mod snapshot;
+mod sync;
+
+pub mod implementation {
+    #![doc = include_str!("../IMPLEMENTATION.md")]
+}
+
+pub use counter::{Counter, UpDownCounter};
+pub use error::Error;
+pub use family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_LABEL_VALUE};
+pub use gauge::Gauge;
+pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, Stats};
+pub use registry::{global, is_valid_metric_name, validate_label_name, MetricBuilder, Registry};
+pub use snapshot::{FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot, Value};
+
+/// Number of threads whose shard blocks are currently linked (threads that
+/// updated a sharded metric and have not exited). For tests and diagnostics.
+///
+/// ```
+/// let c = nanometrics::Registry::new().counter("x_total", "x")?;
+/// c.inc();
+/// assert!(nanometrics::live_shard_threads() >= 1);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn live_shard_threads() -> usize {
+    shard::live_threads()
+}

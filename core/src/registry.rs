@@ -1,0 +1,522 @@
+//! [`Registry`]: declares metrics once and reads them all in one
+//! [`Snapshot`].
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::counter::{Counter, UpDownCounter};
+use crate::error::Error;
+use crate::family::{Collect, Family, Metric, DEFAULT_CARDINALITY_LIMIT};
+use crate::gauge::Gauge;
+use crate::histogram::{Buckets, Histogram, Layout};
+use crate::shard;
+use crate::snapshot::{FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot};
+use crate::sync::lock;
+
+/// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+///
+/// ```
+/// use nanometrics::is_valid_metric_name;
+/// assert!(is_valid_metric_name("vllm:num_requests_running"));
+/// assert!(!is_valid_metric_name("0a"));
+/// assert!(!is_valid_metric_name("a-b"));
+/// assert!(!is_valid_metric_name(""));
+/// ```
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+}
+
+/// Checks a label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`,
+/// not `le` or `quantile`.
+///
+/// ```
+/// use nanometrics::validate_label_name;
+/// assert!(validate_label_name("model").is_ok());
+/// for bad in ["le", "quantile", "__x", "a:b", "0a", ""] {
+///     assert!(validate_label_name(bad).is_err(), "{bad}");
+/// }
+/// ```
+pub fn validate_label_name(name: &str) -> Result<(), Error> {
+    let mut b = name.bytes();
+    let ok = matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    if !ok {
+        return Err(Error::InvalidLabelName(format!(
+            "{name:?} must match [a-zA-Z_][a-zA-Z0-9_]*"
+        )));
+    }
+    if name.starts_with("__") {
+        return Err(Error::InvalidLabelName(format!(
+            "{name:?}: names starting with \"__\" are reserved"
+        )));
+    }
+    if name == "le" || name == "quantile" {
+        return Err(Error::InvalidLabelName(format!(
+            "{name:?} is reserved for histogram and summary buckets"
+        )));
+    }
+    Ok(())
+}
+
+/// What a registration declares; two registrations of one name must agree.
+#[derive(Debug, PartialEq)]
+struct Desc {
+    name: String,
+    help: String,
+    unit: Option<String>,
+    kind: MetricKind,
+    const_names: Vec<Box<str>>,
+    names: Arc<[Box<str>]>,
+    buckets: Option<Vec<f64>>,
+}
+
+struct Registration {
+    desc: Arc<Desc>,
+    consts: Arc<[(Box<str>, Box<str>)]>,
+    family: Arc<dyn Any + Send + Sync>,
+    collect: Arc<dyn Collect>,
+    /// Ids of the registering node and all its ancestors.
+    path: Arc<[u64]>,
+}
+
+#[derive(Default)]
+struct Root {
+    regs: Mutex<Vec<Registration>>,
+}
+
+struct Node {
+    root: Arc<Root>,
+    id: u64,
+    path: Arc<[u64]>,
+    prefix: String,
+    consts: Arc<[(Box<str>, Box<str>)]>,
+}
+
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    // Relaxed: only uniqueness matters.
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+// === impl Registry ===
+
+/// Where metrics are declared.
+///
+/// A registry is cheap to clone (an `Arc`) and `Send + Sync`. A
+/// [sub-registry](Registry::sub_registry) adds a name prefix and constant
+/// labels; a metric registered through it appears in its own
+/// [`snapshot`](Registry::snapshot) and in every ancestor's.
+///
+/// Registering a name again with the same type, help, labels, unit and
+/// buckets returns the existing metric; anything else is
+/// [`Error::Conflict`].
+///
+/// ```
+/// use nanometrics::{Buckets, Registry};
+/// let registry = Registry::new();
+/// let requests = registry.counter("requests_total", "Requests served.")?;
+/// let again = registry.counter("requests_total", "Requests served.")?;
+/// requests.inc();
+/// assert_eq!(again.get(), 1);
+/// assert!(registry.gauge("requests_total", "Requests served.").is_err());
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    node: Arc<Node>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("prefix", &self.node.prefix)
+            .field("const_labels", &self.node.consts)
+            .finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+/// The process-wide default registry.
+///
+/// ```
+/// let c = nanometrics::global().counter("doc_global_total", "Doc example.")?;
+/// c.inc();
+/// assert!(nanometrics::global().snapshot().family("doc_global_total").is_some());
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn global() -> &'static Registry {
+    static GLOBAL: OnceLock<Registry> = OnceLock::new();
+    GLOBAL.get_or_init(Registry::new)
+}
+
+impl Registry {
+    /// An empty root registry.
+    ///
+    /// ```
+    /// assert!(nanometrics::Registry::new().snapshot().families.is_empty());
+    /// ```
+    pub fn new() -> Registry {
+        let id = next_id();
+        Registry {
+            node: Arc::new(Node {
+                root: Arc::new(Root::default()),
+                id,
+                path: Arc::from([id]),
+                prefix: String::new(),
+                consts: Arc::from([]),
+            }),
+        }
+    }
+
+    /// A child registry: metric names get `prefix_` in front (an empty prefix
+    /// adds none) and every series gets `const_labels`. A label name already
+    /// used by an ancestor is [`Error::LabelCollision`].
+    ///
+    /// ```
+    /// use nanometrics::Registry;
+    /// let registry = Registry::new();
+    /// let component = registry.sub_registry("dynamo_component", &[("dynamo_namespace", "prod")])?;
+    /// component.counter("requests_total", "Requests.")?.inc();
+    /// let snap = registry.snapshot();
+    /// assert_eq!(snap.families[0].name, "dynamo_component_requests_total");
+    /// assert_eq!(snap.families[0].series[0].labels.get("dynamo_namespace"), Some("prod"));
+    /// assert!(component.sub_registry("x", &[("dynamo_namespace", "dev")]).is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn sub_registry(&self, prefix: &str, const_labels: &[(&str, &str)]) -> Result<Registry, Error> {
+        if !prefix.is_empty() && !is_valid_metric_name(prefix) {
+            return Err(Error::InvalidName(prefix.to_string()));
+        }
+        let consts = merge_consts(&self.node.consts, const_labels)?;
+        let id = next_id();
+        let prefix = join_name(&self.node.prefix, prefix);
+        Ok(Registry {
+            node: Arc::new(Node {
+                root: self.node.root.clone(),
+                id,
+                path: self.node.path.iter().copied().chain([id]).collect(),
+                prefix,
+                consts,
+            }),
+        })
+    }
+
+    /// Starts a declaration with the rarer options: unit, constant labels,
+    /// cardinality limit.
+    ///
+    /// ```
+    /// use nanometrics::{Buckets, Registry};
+    /// let r = Registry::new();
+    /// let h = r.metric("prefill_duration_seconds", "Prefill time.")
+    ///     .unit("seconds")
+    ///     .const_label("engine", "vllm")
+    ///     .histogram(Buckets::default())?;
+    /// h.record(0.1);
+    /// let f = r.metric("requests_total", "Requests.").cardinality_limit(1).counter_family(&["user"])?;
+    /// f.with_labels(&["a"])?.inc();
+    /// f.with_labels(&["b"])?.inc(); // over the limit: lands in the overflow series
+    /// assert_eq!(f.with_labels(&["__overflow__"])?.get(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn metric(&self, name: &str, help: &str) -> MetricBuilder<'_> {
+        MetricBuilder {
+            registry: self,
+            name: name.to_string(),
+            help: help.to_string(),
+            unit: None,
+            consts: Vec::new(),
+            limit: DEFAULT_CARDINALITY_LIMIT,
+        }
+    }
+
+    /// Declares an unlabeled [`Counter`].
+    pub fn counter(&self, name: &str, help: &str) -> Result<Counter, Error> {
+        self.metric(name, help).counter()
+    }
+
+    /// Declares an unlabeled [`Gauge`].
+    pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, Error> {
+        self.metric(name, help).gauge()
+    }
+
+    /// Declares an unlabeled [`UpDownCounter`].
+    pub fn up_down_counter(&self, name: &str, help: &str) -> Result<UpDownCounter, Error> {
+        self.metric(name, help).up_down_counter()
+    }
+
+    /// Declares an unlabeled [`Histogram`].
+    pub fn histogram(&self, name: &str, help: &str, buckets: Buckets) -> Result<Histogram, Error> {
+        self.metric(name, help).histogram(buckets)
+    }
+
+    /// Declares a [`Family`] of counters with variable labels.
+    pub fn counter_family(&self, name: &str, help: &str, labels: &[&str]) -> Result<Family<Counter>, Error> {
+        self.metric(name, help).counter_family(labels)
+    }
+
+    /// Declares a [`Family`] of gauges.
+    pub fn gauge_family(&self, name: &str, help: &str, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        self.metric(name, help).gauge_family(labels)
+    }
+
+    /// Declares a [`Family`] of up-down counters.
+    pub fn up_down_counter_family(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<Family<UpDownCounter>, Error> {
+        self.metric(name, help).up_down_counter_family(labels)
+    }
+
+    /// Declares a [`Family`] of histograms.
+    pub fn histogram_family(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        buckets: Buckets,
+    ) -> Result<Family<Histogram>, Error> {
+        self.metric(name, help).histogram_family(labels, buckets)
+    }
+
+    /// Reads every metric of this registry and its sub-registries.
+    /// See [`Snapshot`] for the shape. Writers are never blocked.
+    pub fn snapshot(&self) -> Snapshot {
+        // 1. The registrations in view (root lock held only while copying).
+        let regs: Vec<(Arc<Desc>, Arc<[(Box<str>, Box<str>)]>, Arc<dyn Collect>)> = lock(&self.node.root.regs)
+            .iter()
+            .filter(|r| r.path.contains(&self.node.id))
+            .map(|r| (r.desc.clone(), r.consts.clone(), r.collect.clone()))
+            .collect();
+        // 2. Pin every family's tables *before* taking the shard lock, so no
+        //    handle can drop (and release its slots) while we hold it.
+        let pinned: Vec<_> = regs.iter().map(|(_, _, c)| c.pin()).collect();
+        let mut raw = Vec::with_capacity(regs.len());
+        {
+            let reader = shard::reader();
+            for p in &pinned {
+                let mut out = Vec::new();
+                p.read(&reader, &mut out);
+                raw.push(out);
+            }
+        }
+        drop(pinned);
+        // 3. Group registrations by name, keeping first-registration order.
+        let mut families: Vec<FamilySnapshot> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for ((desc, consts, collect), mut series) in regs.iter().zip(raw) {
+            series.sort_by(|a, b| a.0.cmp(&b.0));
+            let i = *index.entry(&desc.name).or_insert_with(|| {
+                families.push(FamilySnapshot {
+                    name: desc.name.clone(),
+                    help: desc.help.clone(),
+                    unit: desc.unit.clone(),
+                    kind: desc.kind,
+                    series: Vec::new(),
+                });
+                families.len() - 1
+            });
+            families[i].series.extend(series.into_iter().map(|(values, value)| SeriesSnapshot {
+                labels: LabelSet { consts: consts.clone(), names: collect.names().clone(), values },
+                value,
+            }));
+        }
+        Snapshot { families }
+    }
+
+    fn register<M: Metric>(&self, b: MetricBuilder<'_>, names: &[&str], cfg: M::Config, buckets: Option<Vec<f64>>) -> Result<Family<M>, Error> {
+        if !is_valid_metric_name(&b.name) {
+            return Err(Error::InvalidName(b.name));
+        }
+        let full = join_name(&self.node.prefix, &b.name);
+        if let Some(u) = &b.unit {
+            check_unit(&full, u, M::KIND)?;
+        }
+        let extra: Vec<(&str, &str)> = b.consts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let consts = merge_consts(&self.node.consts, &extra)?;
+        for (i, n) in names.iter().enumerate() {
+            validate_label_name(n)?;
+            if names[..i].contains(n) {
+                return Err(Error::InvalidLabelName(format!("{n:?} appears twice")));
+            }
+            if consts.iter().any(|(k, _)| **k == **n) {
+                return Err(Error::LabelCollision(format!(
+                    "label {n:?} of {full:?} is already a constant label of its registry"
+                )));
+            }
+        }
+        let desc = Desc {
+            name: full,
+            help: b.help,
+            unit: b.unit,
+            kind: M::KIND,
+            const_names: consts.iter().map(|(k, _)| k.clone()).collect(),
+            names: names.iter().map(|n| Box::<str>::from(*n)).collect(),
+            buckets,
+        };
+        let mut regs = lock(&self.node.root.regs);
+        for r in regs.iter().filter(|r| r.desc.name == desc.name) {
+            if *r.desc != desc {
+                return Err(Error::Conflict(format!(
+                    "{:?} is already registered as {} with help {:?}, labels {:?}{}; now as {} with help {:?}, labels {:?}",
+                    desc.name,
+                    r.desc.kind.as_str(),
+                    r.desc.help,
+                    r.desc.const_names.iter().chain(r.desc.names.iter()).collect::<Vec<_>>(),
+                    r.desc.buckets.as_ref().map(|b| format!(", buckets {b:?}")).unwrap_or_default(),
+                    desc.kind.as_str(),
+                    desc.help,
+                    desc.const_names.iter().chain(desc.names.iter()).collect::<Vec<_>>(),
+                )));
+            }
+            if r.consts == consts {
+                if let Ok(inner) = r.family.clone().downcast() {
+                    return Ok(Family::from_inner(inner));
+                }
+            }
+        }
+        let family = Family::<M>::new(desc.names.clone(), cfg, b.limit);
+        regs.push(Registration {
+            desc: Arc::new(desc),
+            consts,
+            family: family.inner().clone(),
+            collect: family.inner().clone(),
+            path: self.node.path.clone(),
+        });
+        Ok(family)
+    }
+}
+
+fn join_name(prefix: &str, name: &str) -> String {
+    match (prefix.is_empty(), name.is_empty()) {
+        (true, _) => name.to_string(),
+        (false, true) => prefix.to_string(),
+        (false, false) => format!("{prefix}_{name}"),
+    }
+}
+
+fn merge_consts(
+    base: &Arc<[(Box<str>, Box<str>)]>,
+    extra: &[(&str, &str)],
+) -> Result<Arc<[(Box<str>, Box<str>)]>, Error> {
+    if extra.is_empty() {
+        return Ok(base.clone());
+    }
+    let mut out: Vec<(Box<str>, Box<str>)> = base.to_vec();
+    for (k, v) in extra {
+        validate_label_name(k)?;
+        if out.iter().any(|(o, _)| **o == **k) {
+            return Err(Error::LabelCollision(format!(
+                "constant label {k:?} is already set by this registry or an ancestor"
+            )));
+        }
+        out.push(((*k).into(), (*v).into()));
+    }
+    Ok(out.into())
+}
+
+fn check_unit(name: &str, unit: &str, kind: MetricKind) -> Result<(), Error> {
+    let valid = !unit.is_empty() && unit.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let base = match kind {
+        MetricKind::Counter => name.strip_suffix("_total").unwrap_or(name),
+        _ => name,
+    };
+    if !valid || !base.ends_with(&format!("_{unit}")) {
+        return Err(Error::InvalidName(format!(
+            "{name} (unit {unit:?}: a unit must match [a-zA-Z0-9_]+ and the name must end with \"_{unit}\")"
+        )));
+    }
+    Ok(())
+}
+
+// === impl MetricBuilder ===
+
+/// Options for one declaration; see [`Registry::metric`].
+#[derive(Debug)]
+#[must_use = "a builder declares nothing until a terminal method such as .counter() is called"]
+pub struct MetricBuilder<'r> {
+    registry: &'r Registry,
+    name: String,
+    help: String,
+    unit: Option<String>,
+    consts: Vec<(String, String)>,
+    limit: usize,
+}
+
+impl MetricBuilder<'_> {
+    /// Declares the unit (OpenMetrics `# UNIT`); the name must end with
+    /// `_<unit>` (before `_total` for counters).
+    pub fn unit(mut self, unit: &str) -> Self {
+        self.unit = Some(unit.to_string());
+        self
+    }
+
+    /// Adds a constant label to every series of this metric.
+    pub fn const_label(mut self, name: &str, value: &str) -> Self {
+        self.consts.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// At most `n` label sets (at least 1); more share one overflow series.
+    pub fn cardinality_limit(mut self, n: usize) -> Self {
+        self.limit = n;
+        self
+    }
+
+    /// Declares an unlabeled [`Counter`].
+    pub fn counter(self) -> Result<Counter, Error> {
+        self.counter_family(&[])?.with_labels::<&str>(&[])
+    }
+
+    /// Declares an unlabeled [`Gauge`].
+    pub fn gauge(self) -> Result<Gauge, Error> {
+        self.gauge_family(&[])?.with_labels::<&str>(&[])
+    }
+
+    /// Declares an unlabeled [`UpDownCounter`].
+    pub fn up_down_counter(self) -> Result<UpDownCounter, Error> {
+        self.up_down_counter_family(&[])?.with_labels::<&str>(&[])
+    }
+
+    /// Declares an unlabeled [`Histogram`].
+    pub fn histogram(self, buckets: Buckets) -> Result<Histogram, Error> {
+        self.histogram_family(&[], buckets)?.with_labels::<&str>(&[])
+    }
+
+    /// Declares a [`Family`] of counters.
+    pub fn counter_family(self, labels: &[&str]) -> Result<Family<Counter>, Error> {
+        let r = self.registry;
+        r.register(self, labels, (), None)
+    }
+
+    /// Declares a [`Family`] of gauges.
+    pub fn gauge_family(self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        let r = self.registry;
+        r.register(self, labels, (), None)
+    }
+
+    /// Declares a [`Family`] of up-down counters.
+    pub fn up_down_counter_family(self, labels: &[&str]) -> Result<Family<UpDownCounter>, Error> {
+        let r = self.registry;
+        r.register(self, labels, (), None)
+    }
+
+    /// Declares a [`Family`] of histograms.
+    pub fn histogram_family(self, labels: &[&str], buckets: Buckets) -> Result<Family<Histogram>, Error> {
+        let bounds = buckets.validated()?.to_vec();
+        let layout = Arc::new(Layout::new(&bounds)?);
+        let r = self.registry;
+        r.register(self, labels, layout, Some(bounds))
+    }
+}

@@ -1,0 +1,546 @@
+//! Per-thread sharded storage: the only module with `unsafe`.
+//!
+//! # Layout
+//!
+//! Every sharded series (a counter, an up-down counter, a histogram) owns a
+//! contiguous range of *slots* in one process-wide slot space. Each thread that
+//! updates a series owns a [`ThreadBlock`]: a table of lazily allocated
+//! [`Chunk`]s of `CHUNK_SLOTS` `AtomicU64`s, so a counter series costs 8 bytes per
+//! live thread that touched its chunk (the Linux per-CPU counter layout), not a
+//! 64-byte padded cell per series per thread. A range never straddles a chunk,
+//! so an update is: TLS pointer → chunk pointer → slot.
+//!
+//! # Protocol
+//!
+//! * **Writers** (the owning thread only) update their own slots with a relaxed
+//!   load and a relaxed store: no read-modify-write, no lock, no allocation
+//!   (except the thread's first touch of a 16 KiB chunk). Histograms bracket
+//!   their multi-word update with a per-series, per-thread sequence counter
+//!   (a seqlock), so a reader never sees a half-made observation.
+//! * **Readers** take the state lock, then sum every live block's slot plus the
+//!   *retired* block. Only readers, registering threads, exiting threads and
+//!   slot allocation take that lock; writers never do.
+//! * **Thread exit** (the TLS destructor) takes the lock, folds the thread's
+//!   live ranges into the retired block and unlinks its block, in one critical
+//!   section: a reader sees the thread's counts either in its block or in the
+//!   retired totals, never both and never neither. An update made after the
+//!   TLS value is gone (from another thread-local's destructor) takes the lock
+//!   and lands directly in the retired block.
+//! * **Slot reuse**: a range is released when the last handle of its series
+//!   drops. No handle means no writer can touch it again, so the releaser zeroes
+//!   it in every block under the lock before handing it out again: a re-created
+//!   series starts at zero.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::ptr;
+
+use crate::error::Error;
+use crate::sync::{fence, lock, spin, AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
+
+#[cfg(not(nanometrics_loom))]
+const CHUNK_SHIFT: u32 = 11;
+#[cfg(nanometrics_loom)]
+const CHUNK_SHIFT: u32 = 4;
+/// Slots per chunk (2,048 = 16 KiB with std; 16 under loom).
+pub(crate) const CHUNK_SLOTS: u32 = 1 << CHUNK_SHIFT;
+const CHUNK_MASK: u32 = CHUNK_SLOTS - 1;
+#[cfg(not(nanometrics_loom))]
+const MAX_CHUNKS: u32 = 1024;
+#[cfg(nanometrics_loom)]
+const MAX_CHUNKS: u32 = 4;
+/// Total slot capacity of the process (2 Mi slots with std).
+pub(crate) const MAX_SLOTS: u32 = CHUNK_SLOTS * MAX_CHUNKS;
+
+/// Histogram range header: slot 0 is the sequence counter, 1 the f64 sum,
+/// 2 the encoded minimum, 3 the encoded maximum; bucket counts follow.
+pub(crate) const HIST_SEQ: usize = 0;
+pub(crate) const HIST_SUM: usize = 1;
+pub(crate) const HIST_MIN: usize = 2;
+pub(crate) const HIST_MAX: usize = 3;
+pub(crate) const HIST_HEADER: u32 = 4;
+
+/// A block of slots. Only its owning thread writes it (or, for the retired
+/// block, whoever holds the state lock).
+pub(crate) struct Chunk {
+    pub(crate) slots: [AtomicU64; CHUNK_SLOTS as usize],
+}
+
+impl Chunk {
+    fn new_boxed() -> Box<Chunk> {
+        Box::new(Chunk {
+            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+        })
+    }
+}
+
+/// Where a series' range starts: chunk index and offset in the chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotRef {
+    pub(crate) chunk: u32,
+    pub(crate) off: u32,
+}
+
+impl SlotRef {
+    fn from_index(i: u32) -> SlotRef {
+        SlotRef {
+            chunk: i >> CHUNK_SHIFT,
+            off: i & CHUNK_MASK,
+        }
+    }
+    fn index(self) -> u32 {
+        (self.chunk << CHUNK_SHIFT) | self.off
+    }
+}
+
+/// How a range is folded when its thread exits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RangeKind {
+    /// One wrapping `u64` sum (counter, up-down counter as two's complement).
+    Sum,
+    /// Histogram: header (seq, f64 sum, min, max) then bucket counts.
+    Hist,
+}
+
+// === impl ThreadBlock ===
+
+/// One thread's slots: a fixed table of lazily allocated chunks.
+pub(crate) struct ThreadBlock {
+    chunks: Box<[AtomicPtr<Chunk>]>,
+}
+
+impl ThreadBlock {
+    fn new() -> ThreadBlock {
+        ThreadBlock {
+            chunks: (0..MAX_CHUNKS)
+                .map(|_| AtomicPtr::new(ptr::null_mut()))
+                .collect(),
+        }
+    }
+
+    /// The owning thread's view of chunk `i`, allocating it on first touch.
+    #[inline(always)]
+    fn own_chunk(&self, i: u32) -> &Chunk {
+        // Relaxed: only the owning thread (us) ever stores this pointer.
+        let p = self.chunks[i as usize].load(Ordering::Relaxed);
+        if p.is_null() {
+            return self.alloc_chunk(i);
+        }
+        // SAFETY:
+        // - `p` came from `Box::into_raw` in `alloc_chunk` and is freed only in
+        //   `ThreadBlock::drop`, which runs after the owning thread's TLS value
+        //   is gone; we are that thread, inside `LOCAL.try_with`.
+        unsafe { &*p }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_chunk(&self, i: u32) -> &Chunk {
+        let p = Box::into_raw(Chunk::new_boxed());
+        // Release: pairs with the Acquire load in `reader_chunk`, so a reader
+        // that sees the pointer also sees the zero-initialised slots.
+        self.chunks[i as usize].store(p, Ordering::Release);
+        // SAFETY: just allocated above; freed only by `ThreadBlock::drop`.
+        unsafe { &*p }
+    }
+
+    /// Any thread's view of chunk `i` (null if never touched). Callers hold
+    /// the state lock, which keeps the block alive.
+    fn reader_chunk(&self, i: u32) -> Option<&Chunk> {
+        // Acquire: pairs with the Release store in `alloc_chunk`.
+        let p = self.chunks[i as usize].load(Ordering::Acquire);
+        // SAFETY:
+        // - non-null pointers come from `Box::into_raw` in `alloc_chunk`;
+        // - the block is unlinked from `State::threads` and only then dropped,
+        //   both under the state lock that our caller holds, so the chunk is
+        //   alive for as long as the returned borrow (tied to `&self`).
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+}
+
+impl Drop for ThreadBlock {
+    fn drop(&mut self) {
+        for c in self.chunks.iter() {
+            let p = c.load(Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: allocated by `Box::into_raw` in `alloc_chunk`; the
+                // block is unlinked, so no other reference exists (`&mut self`).
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+struct BlockPtr(*const ThreadBlock);
+// SAFETY: a `ThreadBlock` is made of atomics; the pointer is dereferenced by
+// other threads only under the state lock, while the block is linked.
+unsafe impl Send for BlockPtr {}
+
+// === impl State ===
+
+/// Everything behind the state lock.
+pub(crate) struct State {
+    threads: Vec<BlockPtr>,
+    /// Totals folded from exited threads, plus updates made after a thread's
+    /// TLS value was destroyed. Written and read only under the lock.
+    retired: Vec<Option<Box<Chunk>>>,
+    /// Live ranges: start index → (length, kind).
+    live: BTreeMap<u32, (u32, RangeKind)>,
+    /// Released ranges by length, for exact-size reuse.
+    free: Vec<(u32, Vec<u32>)>,
+    /// Next never-used slot index.
+    next: u32,
+}
+
+impl State {
+    const fn new() -> State {
+        State {
+            threads: Vec::new(),
+            retired: Vec::new(),
+            live: BTreeMap::new(),
+            free: Vec::new(),
+            next: 0,
+        }
+    }
+
+    fn retired_chunk(&mut self, i: u32) -> &Chunk {
+        let i = i as usize;
+        if self.retired.len() <= i {
+            self.retired.resize_with(i + 1, || None);
+        }
+        self.retired[i].get_or_insert_with(Chunk::new_boxed)
+    }
+
+    fn free_list(&mut self, len: u32) -> &mut Vec<u32> {
+        let pos = match self.free.iter().position(|(l, _)| *l == len) {
+            Some(p) => p,
+            None => {
+                self.free.push((len, Vec::new()));
+                self.free.len() - 1
+            }
+        };
+        &mut self.free[pos].1
+    }
+
+    fn alloc(&mut self, len: u32, kind: RangeKind) -> Result<SlotRef, Error> {
+        if len == 0 || len > CHUNK_SLOTS {
+            return Err(Error::Capacity(format!(
+                "a series needs {len} slots; at most {CHUNK_SLOTS} fit in one chunk"
+            )));
+        }
+        let start = match self.free_list(len).pop() {
+            Some(s) => s,
+            None => {
+                let off = self.next & CHUNK_MASK;
+                if off + len > CHUNK_SLOTS {
+                    // Skip to the next chunk; the tail becomes single slots.
+                    let end = (self.next | CHUNK_MASK) + 1;
+                    let tail: Vec<u32> = (self.next..end).collect();
+                    self.free_list(1).extend(tail.into_iter().rev());
+                    self.next = end;
+                }
+                if self.next.checked_add(len).map_or(true, |e| e > MAX_SLOTS) {
+                    return Err(Error::Capacity(format!(
+                        "slot space exhausted: {MAX_SLOTS} slots per process"
+                    )));
+                }
+                let s = self.next;
+                self.next += len;
+                s
+            }
+        };
+        self.live.insert(start, (len, kind));
+        Ok(SlotRef::from_index(start))
+    }
+
+    fn release(&mut self, at: SlotRef) {
+        let start = at.index();
+        let Some((len, _)) = self.live.remove(&start) else {
+            return;
+        };
+        let range = at.off as usize..(at.off + len) as usize;
+        // Relaxed is enough: no handle to this range exists any more, so no
+        // thread writes it; the next owner gets the range through this lock
+        // (allocation), which orders these stores before its first update.
+        for b in &self.threads {
+            // SAFETY: linked blocks are alive while we hold the lock.
+            let block = unsafe { &*b.0 };
+            if let Some(c) = block.reader_chunk(at.chunk) {
+                c.slots[range.clone()]
+                    .iter()
+                    .for_each(|s| s.store(0, Ordering::Relaxed));
+            }
+        }
+        if let Some(Some(c)) = self.retired.get(at.chunk as usize) {
+            c.slots[range].iter().for_each(|s| s.store(0, Ordering::Relaxed));
+        }
+        self.free_list(len).push(start);
+    }
+
+    /// Folds an exiting thread's block into the retired totals and unlinks it.
+    fn retire(&mut self, block: *const ThreadBlock) {
+        // SAFETY: `block` is linked (we hold the lock) and owned by the exiting
+        // thread, which calls us from its TLS destructor.
+        let b = unsafe { &*block };
+        let live: Vec<(u32, u32, RangeKind)> =
+            self.live.iter().map(|(s, (l, k))| (*s, *l, *k)).collect();
+        for (start, len, kind) in live {
+            let at = SlotRef::from_index(start);
+            let Some(src) = b.reader_chunk(at.chunk) else {
+                continue;
+            };
+            let off = at.off as usize;
+            let dst = self.retired_chunk(at.chunk);
+            match kind {
+                RangeKind::Sum => add_u64(&dst.slots[off], src.slots[off].load(Ordering::Relaxed)),
+                RangeKind::Hist => {
+                    let s = &src.slots[off..off + len as usize];
+                    let d = &dst.slots[off..off + len as usize];
+                    let sum = f64::from_bits(d[HIST_SUM].load(Ordering::Relaxed))
+                        + f64::from_bits(s[HIST_SUM].load(Ordering::Relaxed));
+                    d[HIST_SUM].store(sum.to_bits(), Ordering::Relaxed);
+                    for i in [HIST_MIN, HIST_MAX] {
+                        max_u64(&d[i], s[i].load(Ordering::Relaxed));
+                    }
+                    for i in HIST_HEADER as usize..len as usize {
+                        add_u64(&d[i], s[i].load(Ordering::Relaxed));
+                    }
+                }
+            }
+        }
+        self.threads.retain(|p| !ptr::eq(p.0, block));
+    }
+}
+
+#[inline(always)]
+pub(crate) fn add_u64(s: &AtomicU64, n: u64) {
+    s.store(s.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+#[inline(always)]
+pub(crate) fn max_u64(s: &AtomicU64, n: u64) {
+    if n > s.load(Ordering::Relaxed) {
+        s.store(n, Ordering::Relaxed);
+    }
+}
+
+#[cfg(not(nanometrics_loom))]
+fn state() -> &'static Mutex<State> {
+    static STATE: Mutex<State> = Mutex::new(State::new());
+    &STATE
+}
+
+#[cfg(nanometrics_loom)]
+fn state() -> &'static Mutex<State> {
+    loom::lazy_static! {
+        static ref STATE: Mutex<State> = Mutex::new(State::new());
+    }
+    &STATE
+}
+
+// === impl Local (the thread-local owner of a ThreadBlock) ===
+
+struct Local {
+    block: Cell<*const ThreadBlock>,
+}
+
+impl Local {
+    #[inline(always)]
+    fn block(&self) -> &ThreadBlock {
+        let p = self.block.get();
+        if p.is_null() {
+            return self.register();
+        }
+        // SAFETY: set by `register` from `Box::into_raw`; freed only in
+        // `Local::drop`, which cannot run while `&self` is borrowed.
+        unsafe { &*p }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn register(&self) -> &ThreadBlock {
+        let p = Box::into_raw(Box::new(ThreadBlock::new()));
+        lock(state()).threads.push(BlockPtr(p));
+        self.block.set(p);
+        // SAFETY: just allocated; freed only in `Local::drop`.
+        unsafe { &*p }
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let p = self.block.replace(ptr::null());
+        if p.is_null() {
+            return;
+        }
+        lock(state()).retire(p);
+        // SAFETY: `p` came from `Box::into_raw` in `register`; `retire` unlinked
+        // it under the lock, so no reader can reach it any more.
+        drop(unsafe { Box::from_raw(p as *mut ThreadBlock) });
+    }
+}
+
+#[cfg(not(nanometrics_loom))]
+std::thread_local! {
+    static LOCAL: Local = const { Local { block: Cell::new(ptr::null()) } };
+}
+
+#[cfg(nanometrics_loom)]
+loom::thread_local! {
+    static LOCAL: Local = Local { block: Cell::new(ptr::null()) };
+}
+
+// === the API the metric types use ===
+
+/// Runs `f` on the calling thread's chunk `at.chunk` (the writer fast path).
+/// After this thread's TLS value is destroyed, runs it on the retired chunk
+/// under the state lock instead, so late updates are never lost.
+#[inline(always)]
+pub(crate) fn with_chunk<R>(at: SlotRef, f: impl Fn(&Chunk) -> R) -> R {
+    match LOCAL.try_with(|l| f(l.block().own_chunk(at.chunk))) {
+        Ok(r) => r,
+        Err(_) => late(at, &f),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn late<R>(at: SlotRef, f: &impl Fn(&Chunk) -> R) -> R {
+    let mut st = lock(state());
+    f(st.retired_chunk(at.chunk))
+}
+
+/// Allocates `len` zeroed slots in one chunk.
+pub(crate) fn alloc(len: u32, kind: RangeKind) -> Result<SlotRef, Error> {
+    lock(state()).alloc(len, kind)
+}
+
+/// Releases a range once no handle can write it any more.
+pub(crate) fn release(at: SlotRef) {
+    lock(state()).release(at);
+}
+
+/// A consistent read view: holds the state lock, so no thread can exit (fold)
+/// and no range can be released while it lives.
+/// A consistent read view (crate-internal; unnameable outside).
+pub struct Reader {
+    st: MutexGuard<'static, State>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").field("threads", &self.st.threads.len()).finish()
+    }
+}
+
+/// A merged histogram range, as read from every shard.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HistRaw {
+    pub(crate) sum: f64,
+    pub(crate) min_enc: u64,
+    pub(crate) max_enc: u64,
+    pub(crate) counts: Vec<u64>,
+}
+
+impl HistRaw {
+    fn merge_slots(&mut self, s: &[u64]) {
+        self.sum += f64::from_bits(s[HIST_SUM]);
+        self.min_enc = self.min_enc.max(s[HIST_MIN]);
+        self.max_enc = self.max_enc.max(s[HIST_MAX]);
+        for (c, v) in self.counts.iter_mut().zip(&s[HIST_HEADER as usize..]) {
+            *c = c.wrapping_add(*v);
+        }
+    }
+}
+
+pub(crate) fn reader() -> Reader {
+    Reader { st: lock(state()) }
+}
+
+impl Reader {
+    fn blocks(&self) -> impl Iterator<Item = &ThreadBlock> {
+        // SAFETY: linked blocks are alive while the lock (held by `self`) is.
+        self.st.threads.iter().map(|b| unsafe { &*b.0 })
+    }
+
+    /// Wrapping sum of slot `at` over every thread plus the retired total.
+    pub(crate) fn sum(&self, at: SlotRef) -> u64 {
+        let off = at.off as usize;
+        let mut total = match self.st.retired.get(at.chunk as usize) {
+            Some(Some(c)) => c.slots[off].load(Ordering::Relaxed),
+            _ => 0,
+        };
+        for b in self.blocks() {
+            if let Some(c) = b.reader_chunk(at.chunk) {
+                total = total.wrapping_add(c.slots[off].load(Ordering::Relaxed));
+            }
+        }
+        total
+    }
+
+    /// Reads a histogram range of `len` slots, each shard under its seqlock.
+    pub(crate) fn hist(&self, at: SlotRef, len: u32) -> HistRaw {
+        let n = len as usize;
+        let off = at.off as usize;
+        let mut out = HistRaw {
+            counts: vec![0; n - HIST_HEADER as usize],
+            ..HistRaw::default()
+        };
+        let mut tmp = vec![0u64; n];
+        if let Some(Some(c)) = self.st.retired.get(at.chunk as usize) {
+            // Retired totals are written only under the lock we hold.
+            for (t, s) in tmp.iter_mut().zip(&c.slots[off..off + n]) {
+                *t = s.load(Ordering::Relaxed);
+            }
+            out.merge_slots(&tmp);
+        }
+        for b in self.blocks() {
+            if let Some(c) = b.reader_chunk(at.chunk) {
+                read_seqlocked(&c.slots[off..off + n], &mut tmp);
+                out.merge_slots(&tmp);
+            }
+        }
+        out
+    }
+}
+
+/// Seqlock read of one shard's histogram range into `out`.
+fn read_seqlocked(slots: &[AtomicU64], out: &mut [u64]) {
+    loop {
+        // Acquire: pairs with the writer's closing Release store of the
+        // sequence, so a stable even value shows that update's data.
+        let s1 = slots[HIST_SEQ].load(Ordering::Acquire);
+        if s1 & 1 == 0 {
+            for (o, s) in out.iter_mut().zip(slots).skip(1) {
+                *o = s.load(Ordering::Relaxed);
+            }
+            // Acquire fence: pairs with the writer's Release fence after its
+            // opening (odd) store; if any load above saw a later update's data,
+            // the re-read below sees that update's odd (or a later) sequence.
+            fence(Ordering::Acquire);
+            if slots[HIST_SEQ].load(Ordering::Relaxed) == s1 {
+                return;
+            }
+        }
+        spin();
+    }
+}
+
+/// Writer half of the seqlock: runs `f` between the odd and even sequence
+/// stores of the range starting at `slots[0]`.
+#[inline(always)]
+pub(crate) fn seq_write(slots: &[AtomicU64], f: impl FnOnce()) {
+    let seq = slots[HIST_SEQ].load(Ordering::Relaxed);
+    slots[HIST_SEQ].store(seq.wrapping_add(1), Ordering::Relaxed);
+    // Release fence: pairs with the reader's Acquire fence in
+    // `read_seqlocked`; orders the odd store before the data stores below.
+    fence(Ordering::Release);
+    f();
+    // Release: pairs with the reader's opening Acquire load of the sequence.
+    slots[HIST_SEQ].store(seq.wrapping_add(2), Ordering::Release);
+}
+
+/// Number of threads whose blocks are linked (for tests and docs).
+pub(crate) fn live_threads() -> usize {
+    lock(state()).threads.len()
+}

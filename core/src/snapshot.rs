@@ -1,0 +1,170 @@
+//! [`Snapshot`]: the one thing exporters read.
+//!
+//! ```text
+//! Snapshot
+//! └── families: Vec<FamilySnapshot>     one per exposed name, in registration order
+//!     ├── name, help, unit, kind        name already carries the registry prefix
+//!     └── series: Vec<SeriesSnapshot>   sorted by label values
+//!         ├── labels: LabelSet          constant labels first, then variable ones
+//!         └── value: Value              Counter(u64) | Gauge(f64) | UpDownCounter(i64)
+//!                                       | Histogram(HistogramSnapshot)
+//! ```
+//!
+//! Every value in a snapshot is read under one acquisition of the shard lock,
+//! so no thread exits (folds) half-way through it; each histogram is
+//! internally consistent (`count == Σ buckets == +Inf bucket`, with `sum`,
+//! `min` and `max` of the same observations).
+
+use std::sync::Arc;
+
+use crate::family::Values;
+use crate::histogram::HistogramSnapshot;
+
+/// The type of a metric family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    /// Monotonic `u64` ([`Counter`](crate::Counter)).
+    Counter,
+    /// Set-able `f64` ([`Gauge`](crate::Gauge)).
+    Gauge,
+    /// Sharded `i64` ([`UpDownCounter`](crate::UpDownCounter)); exposed as a gauge.
+    UpDownCounter,
+    /// Distribution ([`Histogram`](crate::Histogram)).
+    Histogram,
+}
+
+impl MetricKind {
+    /// Lower-case name (`"counter"`, `"gauge"`, `"up_down_counter"`, `"histogram"`).
+    ///
+    /// ```
+    /// assert_eq!(nanometrics::MetricKind::Histogram.as_str(), "histogram");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::UpDownCounter => "up_down_counter",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One series' value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A counter total.
+    Counter(u64),
+    /// A gauge (may be NaN or ±Inf).
+    Gauge(f64),
+    /// An up-down counter.
+    UpDownCounter(i64),
+    /// A consistent histogram read.
+    Histogram(HistogramSnapshot),
+}
+
+/// The labels of one series: constant labels (from sub-registries and the
+/// builder) first, then the family's variable labels, in declaration order.
+///
+/// ```
+/// use nanometrics::Registry;
+/// let r = Registry::new();
+/// let c = r.sub_registry("worker", &[("dynamo_namespace", "prod")])?;
+/// c.counter_family("jobs_total", "Jobs.", &["queue"])?.with_labels(&["fast"])?.inc();
+/// let snap = r.snapshot();
+/// let s = &snap.families[0].series[0];
+/// assert_eq!(s.labels.iter().collect::<Vec<_>>(), [("dynamo_namespace", "prod"), ("queue", "fast")]);
+/// assert_eq!(s.labels.get("queue"), Some("fast"));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct LabelSet {
+    pub(crate) consts: Arc<[(Box<str>, Box<str>)]>,
+    pub(crate) names: Arc<[Box<str>]>,
+    pub(crate) values: Values,
+}
+
+impl LabelSet {
+    /// `(name, value)` pairs, constant labels first.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.consts
+            .iter()
+            .map(|(k, v)| (&**k, &**v))
+            .chain(self.names.iter().zip(self.values.iter()).map(|(k, v)| (&**k, &**v)))
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.consts.len() + self.names.len()
+    }
+
+    /// Whether there are no labels.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value of label `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+    }
+}
+
+impl PartialEq for LabelSet {
+    fn eq(&self, o: &Self) -> bool {
+        self.iter().eq(o.iter())
+    }
+}
+
+/// One series of a family.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeriesSnapshot {
+    /// Its labels.
+    pub labels: LabelSet,
+    /// Its value.
+    pub value: Value,
+}
+
+/// All series exposed under one name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilySnapshot {
+    /// Full name, registry prefix included (e.g. `dynamo_component_requests_total`).
+    pub name: String,
+    /// Help text as given (not escaped).
+    pub help: String,
+    /// Unit, if declared (the name ends with it).
+    pub unit: Option<String>,
+    /// Metric type.
+    pub kind: MetricKind,
+    /// Series, sorted by label values.
+    pub series: Vec<SeriesSnapshot>,
+}
+
+/// A point-in-time read of a registry (and every sub-registry below it).
+///
+/// ```
+/// use nanometrics::{Registry, Value};
+/// let r = Registry::new();
+/// r.counter("requests_total", "Requests.")?.inc_by(3);
+/// let snap = r.snapshot();
+/// assert_eq!(snap.families[0].name, "requests_total");
+/// assert_eq!(snap.families[0].series[0].value, Value::Counter(3));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// Families in registration order.
+    pub families: Vec<FamilySnapshot>,
+}
+
+impl Snapshot {
+    /// The family named `name`.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.gauge("temp", "t")?.set(1.0);
+    /// assert!(r.snapshot().family("temp").is_some());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn family(&self, name: &str) -> Option<&FamilySnapshot> {
+        self.families.iter().find(|f| f.name == name)
+    }
+}

@@ -1,0 +1,34 @@
+//! The one place that switches between `std` and `loom`.
+//!
+//! Everything in `core/` that more than one thread touches goes through these
+//! re-exports, so the loom models in `loom-tests/` (built with
+//! `RUSTFLAGS="--cfg nanometrics_loom"`) explore the same code that ships.
+
+#[cfg(not(nanometrics_loom))]
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
+#[cfg(not(nanometrics_loom))]
+pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+
+#[cfg(nanometrics_loom)]
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
+#[cfg(nanometrics_loom)]
+pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+
+/// Locks `m`, ignoring poisoning: every critical section in this crate leaves
+/// its data consistent at every await-free step, and a panic elsewhere must
+/// not turn every later scrape into a panic.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Spin hint used by seqlock readers while a writer is mid-update.
+#[inline]
+pub(crate) fn spin() {
+    #[cfg(nanometrics_loom)]
+    loom::thread::yield_now();
+    #[cfg(not(nanometrics_loom))]
+    std::hint::spin_loop();
+}

@@ -1,0 +1,1 @@
+//! loom models of nanometrics primitives live in `tests/`; run them with `ci/loom.sh`.
