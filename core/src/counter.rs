@@ -51,7 +51,9 @@ pub struct Counter {
 
 impl fmt::Debug for Counter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Counter").field("value", &self.get()).finish()
+        f.debug_struct("Counter")
+            .field("value", &self.get())
+            .finish()
     }
 }
 
@@ -134,7 +136,9 @@ pub struct UpDownCounter {
 
 impl fmt::Debug for UpDownCounter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpDownCounter").field("value", &self.get()).finish()
+        f.debug_struct("UpDownCounter")
+            .field("value", &self.get())
+            .finish()
     }
 }
 

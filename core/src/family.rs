@@ -6,7 +6,15 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::HashTable;
+
+/// Fast randomly seeded hashing; under loom a fixed seed, so that table
+/// layouts (and with them drop orders of handles) replay identically in every
+/// explored execution.
+#[cfg(not(nanometrics_loom))]
+type HashBuilder = hashbrown::DefaultHashBuilder;
+#[cfg(nanometrics_loom)]
+type HashBuilder = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 use crate::counter::{Counter, UpDownCounter};
 use crate::error::Error;
@@ -14,7 +22,7 @@ use crate::gauge::Gauge;
 use crate::histogram::{Histogram, Layout};
 use crate::shard::Reader;
 use crate::snapshot::{MetricKind, Value};
-use crate::sync::lock;
+use crate::sync::lock_std;
 
 /// Default cardinality limit of a family: label sets beyond it share one
 /// overflow series.
@@ -133,7 +141,9 @@ pub struct Family<M: Metric> {
 
 impl<M: Metric> Clone for Family<M> {
     fn clone(&self) -> Self {
-        Family { inner: self.inner.clone() }
+        Family {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -150,7 +160,7 @@ impl<M: Metric> fmt::Debug for Family<M> {
 pub(crate) struct FamilyInner<M: Metric> {
     names: Arc<[Box<str>]>,
     cfg: M::Config,
-    hasher: DefaultHashBuilder,
+    hasher: HashBuilder,
     shards: Box<[ArcSwap<Table<M>>]>,
     /// Serialises inserts and removals; holds the series count.
     write: Mutex<usize>,
@@ -163,8 +173,10 @@ impl<M: Metric> Family<M> {
             inner: Arc::new(FamilyInner {
                 names,
                 cfg,
-                hasher: DefaultHashBuilder::default(),
-                shards: (0..SHARDS).map(|_| ArcSwap::from_pointee(HashTable::new())).collect(),
+                hasher: HashBuilder::default(),
+                shards: (0..SHARDS)
+                    .map(|_| ArcSwap::from_pointee(HashTable::new()))
+                    .collect(),
                 write: Mutex::new(0),
                 limit: limit.max(1),
             }),
@@ -195,7 +207,10 @@ impl<M: Metric> Family<M> {
     pub fn with_labels<S: AsRef<str>>(&self, values: &[S]) -> Result<M, Error> {
         let inner = &*self.inner;
         if values.len() != inner.names.len() {
-            return Err(Error::LabelCount { expected: inner.names.len(), got: values.len() });
+            return Err(Error::LabelCount {
+                expected: inner.names.len(),
+                got: values.len(),
+            });
         }
         let hash = inner.hash(values);
         let shard = inner.shards[shard_of(hash)].load();
@@ -223,7 +238,9 @@ impl<M: Metric> Family<M> {
         }
         let hash = inner.hash(values);
         let shard = inner.shards[shard_of(hash)].load();
-        shard.find(hash, |e| same(&e.values, values)).map(|e| e.metric.clone())
+        shard
+            .find(hash, |e| same(&e.values, values))
+            .map(|e| e.metric.clone())
     }
 
     /// Removes a series; returns whether it existed. Handles kept elsewhere
@@ -245,7 +262,7 @@ impl<M: Metric> Family<M> {
             return false;
         }
         let hash = inner.hash(values);
-        let mut count = lock(&inner.write);
+        let mut count = lock_std(&inner.write);
         let slot = &inner.shards[shard_of(hash)];
         let cur = slot.load_full();
         if cur.find(hash, |e| same(&e.values, values)).is_none() {
@@ -273,9 +290,13 @@ impl<M: Metric> Family<M> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn clear(&self) {
-        let mut count = lock(&self.inner.write);
-        let old: Vec<Arc<Table<M>>> =
-            self.inner.shards.iter().map(|s| s.swap(Arc::new(HashTable::new()))).collect();
+        let mut count = lock_std(&self.inner.write);
+        let old: Vec<Arc<Table<M>>> = self
+            .inner
+            .shards
+            .iter()
+            .map(|s| s.swap(Arc::new(HashTable::new())))
+            .collect();
         *count = 0;
         drop(count);
         drop(old);
@@ -292,7 +313,7 @@ impl<M: Metric> Family<M> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn len(&self) -> usize {
-        *lock(&self.inner.write)
+        *lock_std(&self.inner.write)
     }
 
     /// Whether the family has no series.
@@ -343,9 +364,14 @@ impl<M: Metric> FamilyInner<M> {
 
     #[cold]
     fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Result<M, Error> {
-        let mut count = lock(&self.write);
+        let mut count = lock_std(&self.write);
         let full = *count >= self.limit;
-        if full && self.shards[shard_of(hash)].load().find(hash, |e| same(&e.values, values)).is_none() {
+        if full
+            && self.shards[shard_of(hash)]
+                .load()
+                .find(hash, |e| same(&e.values, values))
+                .is_none()
+        {
             let overflow = vec![OVERFLOW_LABEL_VALUE; values.len()];
             let h = self.hash(&overflow);
             return self.find_or_create(&mut count, h, &overflow);
@@ -355,16 +381,32 @@ impl<M: Metric> FamilyInner<M> {
 
     /// Under the write lock: the existing series, or a new one published by
     /// swapping in a copy of the shard's table.
-    fn find_or_create<S: AsRef<str>>(&self, count: &mut usize, hash: u64, values: &[S]) -> Result<M, Error> {
+    fn find_or_create<S: AsRef<str>>(
+        &self,
+        count: &mut usize,
+        hash: u64,
+        values: &[S],
+    ) -> Result<M, Error> {
         let slot = &self.shards[shard_of(hash)];
         let cur = slot.load_full();
         if let Some(e) = cur.find(hash, |e| same(&e.values, values)) {
             return Ok(e.metric.clone());
         }
         let metric = M::create(&self.cfg)?;
-        let values: Values = values.iter().map(|v| Box::<str>::from(v.as_ref())).collect();
+        let values: Values = values
+            .iter()
+            .map(|v| Box::<str>::from(v.as_ref()))
+            .collect();
         let mut next = (*cur).clone();
-        next.insert_unique(hash, Entry { hash, values, metric: metric.clone() }, |e| e.hash);
+        next.insert_unique(
+            hash,
+            Entry {
+                hash,
+                values,
+                metric: metric.clone(),
+            },
+            |e| e.hash,
+        );
         slot.store(Arc::new(next));
         *count += 1;
         Ok(metric)
@@ -398,7 +440,9 @@ impl<M: Metric> Pinned for PinnedTables<M> {
 
 impl<M: Metric> Collect for FamilyInner<M> {
     fn pin(&self) -> Box<dyn Pinned + '_> {
-        Box::new(PinnedTables(self.shards.iter().map(|s| s.load_full()).collect()))
+        Box::new(PinnedTables(
+            self.shards.iter().map(|s| s.load_full()).collect(),
+        ))
     }
     fn names(&self) -> &Arc<[Box<str>]> {
         &self.names

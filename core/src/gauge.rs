@@ -67,7 +67,10 @@ impl Gauge {
         loop {
             let new = (f64::from_bits(cur) + d).to_bits();
             // Relaxed: only this word's value matters; see `set`.
-            match self.bits.compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .bits
+                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(actual) => cur = actual,
             }

@@ -26,8 +26,9 @@
 //! A quantile is the midpoint of the piece holding the wanted rank, clamped to
 //! the observed min and max. Inside the grid a piece is at most 1/16 of its
 //! octave wide, so the estimate is within **3.2 %** (relative) of the true
-//! nearest-rank quantile; tests check 5 %. Outside the grid the estimate is the
-//! edge of the classic bucket, clamped to the observed min/max.
+//! nearest-rank quantile; tests check 5 %. Outside the grid a piece's open end
+//! is narrowed to the observed min or max, so the estimate is coarse there;
+//! `quantile(0)` and `quantile(1)` are always the exact min and max.
 //!
 //! # Memory
 //!
@@ -41,7 +42,9 @@ use std::sync::Arc as StdArc;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
-use crate::shard::{self, add_u64, max_u64, HistRaw, RangeKind, SlotRef, HIST_HEADER, HIST_MAX, HIST_MIN, HIST_SUM};
+use crate::shard::{
+    self, add_u64, max_u64, HistRaw, RangeKind, SlotRef, HIST_HEADER, HIST_MAX, HIST_MIN, HIST_SUM,
+};
 use crate::sync::{Arc, Ordering};
 
 #[cfg(not(nanometrics_loom))]
@@ -156,7 +159,9 @@ impl Buckets {
     }
 
     pub(crate) fn validated(&self) -> Result<&[f64], Error> {
-        self.bounds.as_deref().map_err(|e| Error::InvalidBuckets(e.clone()))
+        self.bounds
+            .as_deref()
+            .map_err(|e| Error::InvalidBuckets(e.clone()))
     }
 }
 
@@ -206,8 +211,16 @@ impl Layout {
         // Below the grid: one piece per classic bucket that reaches below `lo`.
         let nbelow = b.partition_point(|x| *x < lo);
         for ci in 0..=nbelow {
-            let plo = if ci == 0 { f64::NEG_INFINITY } else { b[ci - 1] };
-            pieces.push(Piece { lo: plo, hi: b[ci].min(lo), classic: ci as u32 });
+            let plo = if ci == 0 {
+                f64::NEG_INFINITY
+            } else {
+                b[ci - 1]
+            };
+            pieces.push(Piece {
+                lo: plo,
+                hi: b[ci].min(lo),
+                classic: ci as u32,
+            });
         }
         let mut cells = Vec::with_capacity(ncells);
         for g in 0..ncells {
@@ -218,11 +231,19 @@ impl Layout {
             cells.push((c0 as u32, pieces.len() as u32));
             for ci in c0..=c1 {
                 let plo = if ci == c0 { clo } else { b[ci - 1] };
-                pieces.push(Piece { lo: plo, hi: b[ci].min(chi), classic: ci as u32 });
+                pieces.push(Piece {
+                    lo: plo,
+                    hi: b[ci].min(chi),
+                    classic: ci as u32,
+                });
             }
         }
         let above = pieces.len() as u32;
-        pieces.push(Piece { lo: hi, hi: f64::INFINITY, classic: n as u32 });
+        pieces.push(Piece {
+            lo: hi,
+            hi: f64::INFINITY,
+            classic: n as u32,
+        });
         let slots = HIST_HEADER as usize + pieces.len();
         if slots > shard::CHUNK_SLOTS as usize {
             return Err(Error::InvalidBuckets(format!(
@@ -341,7 +362,10 @@ pub struct Histogram {
 impl fmt::Debug for Histogram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.snapshot();
-        f.debug_struct("Histogram").field("count", &s.count).field("sum", &s.sum).finish()
+        f.debug_struct("Histogram")
+            .field("count", &s.count)
+            .field("sum", &s.sum)
+            .finish()
     }
 }
 
@@ -350,7 +374,10 @@ impl Histogram {
         let at = shard::alloc(layout.slots(), RangeKind::Hist)?;
         Ok(Histogram {
             at,
-            inner: Arc::new(HistInner { layout: layout.clone(), at }),
+            inner: Arc::new(HistInner {
+                layout: layout.clone(),
+                at,
+            }),
         })
     }
 
@@ -406,7 +433,11 @@ impl Histogram {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn start_timer(&self) -> HistogramTimer<'_> {
-        HistogramTimer { hist: self, start: Instant::now(), armed: true }
+        HistogramTimer {
+            hist: self,
+            start: Instant::now(),
+            armed: true,
+        }
     }
 
     /// A consistent snapshot: `count == Σ buckets == +Inf bucket`, and `sum`,
@@ -579,18 +610,18 @@ impl HistogramSnapshot {
         if q == 0.0 {
             return self.min;
         }
+        if q == 1.0 {
+            return self.max;
+        }
         let rank = ((q * self.count as f64).ceil() as u64).clamp(1, self.count);
         let mut cum = 0u64;
         for (p, c) in self.layout.pieces.iter().zip(&self.pieces) {
             cum += c;
             if cum >= rank {
-                let est = if p.lo.is_finite() && p.hi.is_finite() {
-                    (p.lo + p.hi) / 2.0
-                } else if p.lo.is_finite() {
-                    p.lo
-                } else {
-                    p.hi
-                };
+                // The piece's range, narrowed to what was observed: exact at
+                // q = 1 and for the edge regions, whose pieces are unbounded.
+                let (lo, hi) = (p.lo.max(self.min), p.hi.min(self.max));
+                let est = if lo <= hi { lo + (hi - lo) / 2.0 } else { hi };
                 return est.clamp(self.min, self.max);
             }
         }
@@ -604,7 +635,11 @@ impl HistogramSnapshot {
             sum: self.sum,
             min: self.min,
             max: self.max,
-            mean: if self.count == 0 { f64::NAN } else { self.sum / self.count as f64 },
+            mean: if self.count == 0 {
+                f64::NAN
+            } else {
+                self.sum / self.count as f64
+            },
             snapshot: self,
         }
     }
@@ -656,7 +691,17 @@ mod tests {
 
     #[test]
     fn ord_is_monotonic_and_nonzero() {
-        let vals = [f64::NEG_INFINITY, -1e300, -1.0, -0.0, 0.0, 1e-300, 1.0, 1e300, f64::INFINITY];
+        let vals = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -0.0,
+            0.0,
+            1e-300,
+            1.0,
+            1e300,
+            f64::INFINITY,
+        ];
         for w in vals.windows(2) {
             assert!(ord(w[0]) <= ord(w[1]), "{} {}", w[0], w[1]);
         }
@@ -671,7 +716,16 @@ mod tests {
     fn every_piece_belongs_to_the_right_classic_bucket() {
         let bounds = [-1.0, 0.0, 0.001, 0.0011, 0.5, 1.0, 1.03, 7.0, 10.0];
         let l = Layout::new(&bounds).unwrap();
-        let mut probes = vec![f64::NEG_INFINITY, -5.0, -1.0, -0.5, 0.0, 1e-9, f64::INFINITY, 1e9];
+        let mut probes = vec![
+            f64::NEG_INFINITY,
+            -5.0,
+            -1.0,
+            -0.5,
+            0.0,
+            1e-9,
+            f64::INFINITY,
+            1e9,
+        ];
         for b in bounds {
             for d in [-1e-12, 0.0, 1e-12] {
                 probes.push(b + d);
@@ -686,15 +740,26 @@ mod tests {
             let p = l.piece_of(v) as usize;
             let want = bounds.partition_point(|b| *b < v) as u32;
             assert_eq!(l.pieces[p].classic, want, "value {v}");
-            assert!(l.pieces[p].lo <= v && v <= l.pieces[p].hi, "value {v} outside {:?}", l.pieces[p]);
+            assert!(
+                l.pieces[p].lo <= v && v <= l.pieces[p].hi,
+                "value {v} outside {:?}",
+                l.pieces[p]
+            );
         }
     }
 
     #[test]
     fn default_layout_size_is_documented() {
-        assert_eq!(Layout::new(Buckets::default().bounds().unwrap()).unwrap().slots(), 244);
         assert_eq!(
-            Layout::new(Buckets::exponential(0.001, 2.0, 16).bounds().unwrap()).unwrap().slots(),
+            Layout::new(Buckets::default().bounds().unwrap())
+                .unwrap()
+                .slots(),
+            244
+        );
+        assert_eq!(
+            Layout::new(Buckets::exponential(0.001, 2.0, 16).bounds().unwrap())
+                .unwrap()
+                .slots(),
             310
         );
     }

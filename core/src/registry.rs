@@ -13,8 +13,10 @@ use crate::family::{Collect, Family, Metric, DEFAULT_CARDINALITY_LIMIT};
 use crate::gauge::Gauge;
 use crate::histogram::{Buckets, Histogram, Layout};
 use crate::shard;
-use crate::snapshot::{FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot};
-use crate::sync::lock;
+use crate::snapshot::{
+    ConstLabels, FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot,
+};
+use crate::sync::lock_std;
 
 /// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 ///
@@ -77,7 +79,7 @@ struct Desc {
 
 struct Registration {
     desc: Arc<Desc>,
-    consts: Arc<[(Box<str>, Box<str>)]>,
+    consts: ConstLabels,
     family: Arc<dyn Any + Send + Sync>,
     collect: Arc<dyn Collect>,
     /// Ids of the registering node and all its ancestors.
@@ -94,7 +96,7 @@ struct Node {
     id: u64,
     path: Arc<[u64]>,
     prefix: String,
-    consts: Arc<[(Box<str>, Box<str>)]>,
+    consts: ConstLabels,
 }
 
 fn next_id() -> u64 {
@@ -193,7 +195,11 @@ impl Registry {
     /// assert!(component.sub_registry("x", &[("dynamo_namespace", "dev")]).is_err());
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
-    pub fn sub_registry(&self, prefix: &str, const_labels: &[(&str, &str)]) -> Result<Registry, Error> {
+    pub fn sub_registry(
+        &self,
+        prefix: &str,
+        const_labels: &[(&str, &str)],
+    ) -> Result<Registry, Error> {
         if !prefix.is_empty() && !is_valid_metric_name(prefix) {
             return Err(Error::InvalidName(prefix.to_string()));
         }
@@ -260,12 +266,22 @@ impl Registry {
     }
 
     /// Declares a [`Family`] of counters with variable labels.
-    pub fn counter_family(&self, name: &str, help: &str, labels: &[&str]) -> Result<Family<Counter>, Error> {
+    pub fn counter_family(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<Family<Counter>, Error> {
         self.metric(name, help).counter_family(labels)
     }
 
     /// Declares a [`Family`] of gauges.
-    pub fn gauge_family(&self, name: &str, help: &str, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+    pub fn gauge_family(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<Family<Gauge>, Error> {
         self.metric(name, help).gauge_family(labels)
     }
 
@@ -294,7 +310,7 @@ impl Registry {
     /// See [`Snapshot`] for the shape. Writers are never blocked.
     pub fn snapshot(&self) -> Snapshot {
         // 1. The registrations in view (root lock held only while copying).
-        let regs: Vec<(Arc<Desc>, Arc<[(Box<str>, Box<str>)]>, Arc<dyn Collect>)> = lock(&self.node.root.regs)
+        let regs: Vec<(Arc<Desc>, ConstLabels, Arc<dyn Collect>)> = lock_std(&self.node.root.regs)
             .iter()
             .filter(|r| r.path.contains(&self.node.id))
             .map(|r| (r.desc.clone(), r.consts.clone(), r.collect.clone()))
@@ -327,15 +343,27 @@ impl Registry {
                 });
                 families.len() - 1
             });
-            families[i].series.extend(series.into_iter().map(|(values, value)| SeriesSnapshot {
-                labels: LabelSet { consts: consts.clone(), names: collect.names().clone(), values },
-                value,
-            }));
+            families[i]
+                .series
+                .extend(series.into_iter().map(|(values, value)| SeriesSnapshot {
+                    labels: LabelSet {
+                        consts: consts.clone(),
+                        names: collect.names().clone(),
+                        values,
+                    },
+                    value,
+                }));
         }
         Snapshot { families }
     }
 
-    fn register<M: Metric>(&self, b: MetricBuilder<'_>, names: &[&str], cfg: M::Config, buckets: Option<Vec<f64>>) -> Result<Family<M>, Error> {
+    fn register<M: Metric>(
+        &self,
+        b: MetricBuilder<'_>,
+        names: &[&str],
+        cfg: M::Config,
+        buckets: Option<Vec<f64>>,
+    ) -> Result<Family<M>, Error> {
         if !is_valid_metric_name(&b.name) {
             return Err(Error::InvalidName(b.name));
         }
@@ -343,7 +371,11 @@ impl Registry {
         if let Some(u) = &b.unit {
             check_unit(&full, u, M::KIND)?;
         }
-        let extra: Vec<(&str, &str)> = b.consts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let extra: Vec<(&str, &str)> = b
+            .consts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let consts = merge_consts(&self.node.consts, &extra)?;
         for (i, n) in names.iter().enumerate() {
             validate_label_name(n)?;
@@ -365,7 +397,7 @@ impl Registry {
             names: names.iter().map(|n| Box::<str>::from(*n)).collect(),
             buckets,
         };
-        let mut regs = lock(&self.node.root.regs);
+        let mut regs = lock_std(&self.node.root.regs);
         for r in regs.iter().filter(|r| r.desc.name == desc.name) {
             if *r.desc != desc {
                 return Err(Error::Conflict(format!(
@@ -406,10 +438,7 @@ fn join_name(prefix: &str, name: &str) -> String {
     }
 }
 
-fn merge_consts(
-    base: &Arc<[(Box<str>, Box<str>)]>,
-    extra: &[(&str, &str)],
-) -> Result<Arc<[(Box<str>, Box<str>)]>, Error> {
+fn merge_consts(base: &ConstLabels, extra: &[(&str, &str)]) -> Result<ConstLabels, Error> {
     if extra.is_empty() {
         return Ok(base.clone());
     }
@@ -491,7 +520,8 @@ impl MetricBuilder<'_> {
 
     /// Declares an unlabeled [`Histogram`].
     pub fn histogram(self, buckets: Buckets) -> Result<Histogram, Error> {
-        self.histogram_family(&[], buckets)?.with_labels::<&str>(&[])
+        self.histogram_family(&[], buckets)?
+            .with_labels::<&str>(&[])
     }
 
     /// Declares a [`Family`] of counters.
@@ -513,7 +543,11 @@ impl MetricBuilder<'_> {
     }
 
     /// Declares a [`Family`] of histograms.
-    pub fn histogram_family(self, labels: &[&str], buckets: Buckets) -> Result<Family<Histogram>, Error> {
+    pub fn histogram_family(
+        self,
+        labels: &[&str],
+        buckets: Buckets,
+    ) -> Result<Family<Histogram>, Error> {
         let bounds = buckets.validated()?.to_vec();
         let layout = Arc::new(Layout::new(&bounds)?);
         let r = self.registry;

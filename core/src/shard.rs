@@ -272,7 +272,9 @@ impl State {
             }
         }
         if let Some(Some(c)) = self.retired.get(at.chunk as usize) {
-            c.slots[range].iter().for_each(|s| s.store(0, Ordering::Relaxed));
+            c.slots[range]
+                .iter()
+                .for_each(|s| s.store(0, Ordering::Relaxed));
         }
         self.free_list(len).push(start);
     }
@@ -429,7 +431,9 @@ pub struct Reader {
 
 impl std::fmt::Debug for Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reader").field("threads", &self.st.threads.len()).finish()
+        f.debug_struct("Reader")
+            .field("threads", &self.st.threads.len())
+            .finish()
     }
 }
 

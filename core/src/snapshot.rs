@@ -20,6 +20,9 @@ use std::sync::Arc;
 use crate::family::Values;
 use crate::histogram::HistogramSnapshot;
 
+/// Constant labels of a registration, shared by all its series.
+pub(crate) type ConstLabels = Arc<[(Box<str>, Box<str>)]>;
+
 /// The type of a metric family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MetricKind {
@@ -78,7 +81,7 @@ pub enum Value {
 /// ```
 #[derive(Clone, Debug)]
 pub struct LabelSet {
-    pub(crate) consts: Arc<[(Box<str>, Box<str>)]>,
+    pub(crate) consts: ConstLabels,
     pub(crate) names: Arc<[Box<str>]>,
     pub(crate) values: Values,
 }
@@ -86,10 +89,12 @@ pub struct LabelSet {
 impl LabelSet {
     /// `(name, value)` pairs, constant labels first.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.consts
-            .iter()
-            .map(|(k, v)| (&**k, &**v))
-            .chain(self.names.iter().zip(self.values.iter()).map(|(k, v)| (&**k, &**v)))
+        self.consts.iter().map(|(k, v)| (&**k, &**v)).chain(
+            self.names
+                .iter()
+                .zip(self.values.iter())
+                .map(|(k, v)| (&**k, &**v)),
+        )
     }
 
     /// Number of labels.

@@ -32,3 +32,12 @@ pub(crate) fn spin() {
     #[cfg(not(nanometrics_loom))]
     std::hint::spin_loop();
 }
+
+/// [`lock`] for the `std` mutexes of the registry and families, which stay
+/// `std` under loom (the models exercise the shard protocol, not them).
+pub(crate) fn lock_std<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}

@@ -1,1 +1,33 @@
-//! loom models of nanometrics primitives live in `tests/`; run them with `ci/loom.sh`.
+//! loom models of every concurrent primitive in nanometrics.
+//!
+//! The models live in `tests/`, one file per primitive, and only compile
+//! with `RUSTFLAGS="--cfg nanometrics_loom"`; run them with `ci/loom.sh`.
+//! Without that cfg this crate is empty, so `cargo test --workspace` skips it.
+//!
+//! Models never update a sharded metric from the model's main thread (see
+//! [`run_model`]). They create their registry and metrics on the model's main thread
+//! before spawning: the registry's own bookkeeping (a `std` mutex, `arc-swap`)
+//! is not what is being modelled, the shard protocol is.
+
+/// Runs `f` as a loom model named `name` (printed on failure), with the
+/// preemption bound taken from `LOOM_MAX_PREEMPTIONS` (default 2).
+#[cfg(nanometrics_loom)]
+pub fn run_model(name: &'static str, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    eprintln!("loom model: {name}");
+    builder.check(move || {
+        f();
+        // loom's `join` returns before the joined thread's thread-locals are
+        // destroyed (std's waits), and loom drops its statics before the
+        // main thread's thread-locals. Wait here until every spawned thread
+        // has folded and unlinked its block, so no destructor outlives the
+        // shard state. (Models never write from the main thread for the same
+        // reason: its block would only be dropped after the statics.)
+        while nanometrics::live_shard_threads() > 0 {
+            loom::thread::yield_now();
+        }
+    });
+}

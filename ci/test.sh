@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): formatting, lints, every test, and a
+# quick loom run. Installs what it needs; safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+ci/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, integration, stress, property, doc)"
+cargo test --workspace --locked 2>&1 | tee -a "$log"
+
+step "loom models (quick: LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
+ci/loom.sh --locked --tests 2>&1 | tee -a "$log"
+
+# One closing line over every runner above.
+python3 - "$log" <<'PY'
+import re, sys
+passed = failed = 0
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    m = re.search(r"test result: \w+\. (\d+) passed; (\d+) failed", line)
+    if m:
+        passed += int(m.group(1)); failed += int(m.group(2))
+print(f"\nsummary: {passed} passed, {failed} failed")
+sys.exit(1 if failed or passed == 0 else 0)
+PY

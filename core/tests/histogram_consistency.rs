@@ -1,0 +1,211 @@
+//! Invariant 2: every histogram snapshot is consistent; bucket boundaries
+//! are exact; quantiles are within the documented error.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use nanometrics::{Buckets, HistogramSnapshot, Registry, Value};
+
+fn check_consistent(s: &HistogramSnapshot) {
+    let last = *s.buckets.last().unwrap();
+    assert_eq!(last.0, f64::INFINITY);
+    assert_eq!(last.1, s.count, "+Inf bucket != count");
+    for w in s.buckets.windows(2) {
+        assert!(w[0].1 <= w[1].1, "buckets not cumulative: {:?}", s.buckets);
+    }
+}
+
+#[test]
+fn snapshots_are_consistent_while_threads_record_and_exit() {
+    let r = Registry::new();
+    let h = r.histogram("lat_seconds", "x", Buckets::default()).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    // Writers record only 0.5 and 2.0, so a consistent snapshot has
+    // sum == 0.5 * n_small + 2.0 * n_big, exactly (small integers in f64).
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let (h, done) = (h.clone(), done.clone());
+            thread::spawn(move || {
+                let mut n = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    // Short-lived helper threads exercise exit folding too.
+                    if n % 10_000 == 0 {
+                        let h2 = h.clone();
+                        thread::spawn(move || (0..100).for_each(|_| h2.record(0.5)))
+                            .join()
+                            .unwrap();
+                    }
+                    h.record(if (n + t) % 3 == 0 { 2.0 } else { 0.5 });
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let mut last_count = 0;
+    for _ in 0..2_000 {
+        let s = h.snapshot();
+        check_consistent(&s);
+        let le_1 = s.buckets.iter().find(|b| b.0 == 1.0).unwrap().1;
+        let n_big = s.count - le_1;
+        assert_eq!(
+            s.sum,
+            0.5 * le_1 as f64 + 2.0 * n_big as f64,
+            "sum from another set of observations"
+        );
+        if s.count > 0 {
+            assert_eq!(s.min, if le_1 > 0 { 0.5 } else { 2.0 });
+            assert_eq!(s.max, if n_big > 0 { 2.0 } else { 0.5 });
+        }
+        assert!(s.count >= last_count, "count went backwards");
+        last_count = s.count;
+        let snap = r.snapshot();
+        let Value::Histogram(s2) = &snap.families[0].series[0].value else {
+            panic!()
+        };
+        check_consistent(s2);
+    }
+    done.store(true, Ordering::Relaxed);
+    writers.into_iter().for_each(|w| w.join().unwrap());
+    check_consistent(&h.snapshot());
+}
+
+#[test]
+fn le_boundaries_are_exact() {
+    let bounds = vec![-1.0, 0.0, 0.001, 0.0011, 0.1, 0.3, 1.0, 1.03, 7.0, 1e6];
+    let r = Registry::new();
+    let h = r
+        .histogram("exact", "x", Buckets::explicit(bounds.clone()))
+        .unwrap();
+    let mut values = vec![
+        f64::NEG_INFINITY,
+        -2.0,
+        -0.0,
+        1e-300,
+        f64::INFINITY,
+        f64::MAX,
+    ];
+    for b in &bounds {
+        values.push(*b);
+        values.push(b.next_up());
+        values.push(b.next_down());
+    }
+    for v in &values {
+        h.record(*v);
+    }
+    let s = h.snapshot();
+    for (bound, got) in &s.buckets {
+        let want = values.iter().filter(|v| **v <= *bound).count() as u64;
+        assert_eq!(*got, want, "le={bound}");
+    }
+    assert_eq!(s.min, f64::NEG_INFINITY);
+    assert_eq!(s.max, f64::INFINITY);
+}
+
+#[test]
+fn nan_observations_are_ignored() {
+    let h = Registry::new()
+        .histogram("nan", "x", Buckets::default())
+        .unwrap();
+    h.record(f64::NAN);
+    h.record(1.0);
+    let s = h.snapshot();
+    assert_eq!((s.count, s.sum), (1, 1.0));
+    let empty = Registry::new()
+        .histogram("e", "x", Buckets::default())
+        .unwrap()
+        .snapshot();
+    assert_eq!((empty.count, empty.sum), (0, 0.0));
+    assert!(empty.min.is_nan() && empty.quantile(0.5).is_nan());
+}
+
+/// Deterministic xorshift so failures reproduce.
+fn rng(seed: &mut u64) -> f64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    (*seed >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[test]
+fn quantiles_are_within_five_percent() {
+    for (buckets, scale) in [
+        (Buckets::default(), 0.05),
+        (Buckets::exponential(0.001, 2.0, 16), 0.01),
+        (Buckets::linear(1.0, 1.0, 20), 5.0),
+    ] {
+        let h = Registry::new().histogram("q", "x", buckets).unwrap();
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut vals: Vec<f64> = (0..50_000)
+            .map(|_| {
+                // Log-normal-ish: exp of a sum of uniforms.
+                let z = (0..4).map(|_| rng(&mut seed)).sum::<f64>() - 2.0;
+                scale * (1.5 * z).exp()
+            })
+            .collect();
+        vals.iter().for_each(|v| h.record(*v));
+        vals.sort_by(f64::total_cmp);
+        let st = h.stats();
+        let (lo, hi) = h.snapshot().precise_range();
+        for q in [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 1.0] {
+            let exact = vals[((q * vals.len() as f64).ceil() as usize).clamp(1, vals.len()) - 1];
+            if exact < lo || exact >= hi {
+                continue;
+            }
+            let est = st.quantile(q);
+            let err = (est - exact).abs() / exact;
+            assert!(
+                err <= 0.05,
+                "q={q}: estimate {est}, exact {exact}, error {err}"
+            );
+        }
+        assert_eq!(st.quantile(0.0), vals[0]);
+        assert_eq!(st.quantile(1.0), *vals.last().unwrap());
+        assert!((st.mean - vals.iter().sum::<f64>() / vals.len() as f64).abs() < 1e-9 * st.mean);
+    }
+}
+
+#[test]
+fn timer_records_elapsed_seconds() {
+    let h = Registry::new()
+        .histogram("t", "x", Buckets::default())
+        .unwrap();
+    {
+        let _t = h.start_timer();
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.start_timer().stop_and_discard();
+    let s = h.snapshot();
+    assert_eq!(s.count, 1);
+    assert!(s.sum >= 0.02 && s.sum < 5.0, "sum {}", s.sum);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Classic bucket counts equal a naive `v <= bound` count for arbitrary
+    /// bounds and values, and the snapshot is consistent.
+    #[test]
+    fn buckets_match_naive_counting(
+        mut bounds in proptest::collection::vec(-1e4f64..1e4, 0..30),
+        values in proptest::collection::vec(proptest::num::f64::ANY, 0..200),
+    ) {
+        bounds.sort_by(f64::total_cmp);
+        bounds.dedup();
+        let r = Registry::new();
+        let h = r.histogram("p", "x", Buckets::explicit(bounds)).unwrap();
+        values.iter().for_each(|v| h.record(*v));
+        let s = h.snapshot();
+        check_consistent(&s);
+        let kept: Vec<f64> = values.into_iter().filter(|v| !v.is_nan()).collect();
+        proptest::prop_assert_eq!(s.count, kept.len() as u64);
+        for (bound, got) in &s.buckets {
+            let want = kept.iter().filter(|v| **v <= *bound).count() as u64;
+            proptest::prop_assert_eq!(*got, want, "le={}", bound);
+        }
+        if !kept.is_empty() {
+            let min = kept.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = kept.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            proptest::prop_assert_eq!((s.min, s.max), (min, max));
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Histogram shard consistency: a snapshot taken while another thread
+//! records shows count, buckets, sum, min and max of the same observations.
+#![cfg(nanometrics_loom)]
+
+use loom::thread;
+use nanometrics::{Buckets, Registry};
+use nanometrics_loom_tests::run_model;
+
+#[test]
+fn snapshot_during_record_is_consistent() {
+    run_model("snapshot_during_record_is_consistent", || {
+        let r = Registry::new();
+        let h = r.histogram("h", "h", Buckets::explicit(vec![1.0])).unwrap();
+        let w = h.clone();
+        let t = thread::spawn(move || {
+            w.record(0.5);
+            w.record(3.0);
+        });
+        let s = h.snapshot();
+        assert_eq!(s.buckets.last().unwrap().1, s.count);
+        match s.count {
+            0 => assert_eq!(s.sum, 0.0),
+            1 => {
+                assert_eq!(s.buckets[0].1, 1);
+                assert_eq!((s.sum, s.min, s.max), (0.5, 0.5, 0.5));
+            }
+            2 => {
+                assert_eq!(s.buckets[0].1, 1);
+                assert_eq!((s.sum, s.min, s.max), (3.5, 0.5, 3.0));
+            }
+            n => panic!("count {n}"),
+        }
+        t.join().unwrap();
+        let s = h.snapshot();
+        assert_eq!((s.count, s.sum), (2, 3.5));
+    });
+}

@@ -1,0 +1,26 @@
+//! Thread-exit folding: while threads exit (their TLS destructor folds their
+//! block into the retired totals), a reader counts every increment exactly
+//! once: never backwards, never double.
+#![cfg(nanometrics_loom)]
+
+use loom::thread;
+use nanometrics::Registry;
+use nanometrics_loom_tests::run_model;
+
+#[test]
+fn exit_folds_exactly_once() {
+    run_model("exit_folds_exactly_once", || {
+        let r = Registry::new();
+        let c = r.counter("c_total", "c").unwrap();
+        let (c1, c2) = (c.clone(), c.clone());
+        let t1 = thread::spawn(move || c1.inc_by(1));
+        let t2 = thread::spawn(move || c2.inc_by(10));
+        let a = c.get();
+        let b = c.get();
+        assert!(a <= b, "went backwards: {a} -> {b}");
+        assert!([0, 1, 10, 11].contains(&b), "double or torn count {b}");
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(c.get(), 11);
+    });
+}
