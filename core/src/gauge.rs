@@ -53,7 +53,10 @@ impl Gauge {
         self.bits.store(v.to_bits(), Ordering::Relaxed);
     }
 
-    /// Adds `d` atomically.
+    /// Adds `d` atomically. Floating-point addition rounds: many threads
+    /// adding and subtracting fractions may leave a residue like `1e-16`
+    /// where exact arithmetic gives 0; count in integers (an
+    /// [`UpDownCounter`](crate::UpDownCounter)) when that matters.
     ///
     /// ```
     /// # let g = nanometrics::Registry::new().gauge("x", "x")?;

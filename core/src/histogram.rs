@@ -628,6 +628,22 @@ impl HistogramSnapshot {
         self.max
     }
 
+    /// `sum / count`, NaN when empty.
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// h.record(1.0); h.record(2.0);
+    /// assert_eq!(h.snapshot().mean(), 1.5);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn mean(&self) -> f64 {
+        if self.count == 0 {
+            f64::NAN
+        } else {
+            self.sum / self.count as f64
+        }
+    }
+
     /// Composite statistics over this snapshot.
     pub fn stats(self) -> Stats {
         Stats {
@@ -635,11 +651,7 @@ impl HistogramSnapshot {
             sum: self.sum,
             min: self.min,
             max: self.max,
-            mean: if self.count == 0 {
-                f64::NAN
-            } else {
-                self.sum / self.count as f64
-            },
+            mean: self.mean(),
             snapshot: self,
         }
     }

@@ -52,6 +52,11 @@ mod shard;
 mod snapshot;
 mod sync;
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod implementation {
     #![doc = include_str!("../IMPLEMENTATION.md")]
 }

@@ -217,6 +217,20 @@ impl Registry {
         })
     }
 
+    /// The name prefix this registry puts in front of every metric name
+    /// (empty for a root registry).
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// assert_eq!(r.prefix(), "");
+    /// let c = r.sub_registry("dynamo", &[])?.sub_registry("router", &[])?;
+    /// assert_eq!(c.prefix(), "dynamo_router");
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn prefix(&self) -> &str {
+        &self.node.prefix
+    }
+
     /// Starts a declaration with the rarer options: unit, constant labels,
     /// cardinality limit.
     ///

@@ -65,6 +65,58 @@ pub enum Value {
     Histogram(HistogramSnapshot),
 }
 
+impl Value {
+    /// The counter total, if this is a counter.
+    ///
+    /// ```
+    /// use nanometrics::Value;
+    /// assert_eq!(Value::Counter(3).as_counter(), Some(3));
+    /// assert_eq!(Value::Gauge(1.0).as_counter(), None);
+    /// ```
+    pub fn as_counter(&self) -> Option<u64> {
+        match self {
+            Value::Counter(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The gauge value, if this is a gauge.
+    ///
+    /// ```
+    /// assert_eq!(nanometrics::Value::Gauge(0.5).as_gauge(), Some(0.5));
+    /// ```
+    pub fn as_gauge(&self) -> Option<f64> {
+        match self {
+            Value::Gauge(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The up-down counter value, if this is one.
+    ///
+    /// ```
+    /// assert_eq!(nanometrics::Value::UpDownCounter(-2).as_up_down_counter(), Some(-2));
+    /// ```
+    pub fn as_up_down_counter(&self) -> Option<i64> {
+        match self {
+            Value::UpDownCounter(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The histogram snapshot, if this is a histogram.
+    ///
+    /// ```
+    /// assert!(nanometrics::Value::Counter(1).as_histogram().is_none());
+    /// ```
+    pub fn as_histogram(&self) -> Option<&HistogramSnapshot> {
+        match self {
+            Value::Histogram(h) => Some(h),
+            _ => None,
+        }
+    }
+}
+
 /// The labels of one series: constant labels (from sub-registries and the
 /// builder) first, then the family's variable labels, in declaration order.
 ///
