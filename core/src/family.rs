@@ -26,9 +26,28 @@ use crate::sync::lock_std;
 
 /// Default cardinality limit of a family: label sets beyond it share one
 /// overflow series.
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// let f = r.counter_family("x_total", "x", &["id"])?;
+/// for i in 0..nanometrics::DEFAULT_CARDINALITY_LIMIT + 5 {
+///     f.with_labels(&[i.to_string()])?.inc();
+/// }
+/// assert_eq!(f.len(), nanometrics::DEFAULT_CARDINALITY_LIMIT + 1); // + the overflow series
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 
 /// The label value every label of the overflow series carries.
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// let f = r.metric("x_total", "x").cardinality_limit(1).counter_family(&["id"])?;
+/// f.with_labels(&["a"])?.inc();
+/// f.with_labels(&["b"])?.inc();
+/// assert_eq!(f.get(&[nanometrics::OVERFLOW_LABEL_VALUE]).unwrap().get(), 1);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 
 const SHARDS: usize = 16;
@@ -48,6 +67,14 @@ pub(crate) mod sealed {
 
 /// A metric type that can live in a [`Family`]: [`Counter`], [`Gauge`],
 /// [`UpDownCounter`] or [`Histogram`].
+///
+/// ```
+/// use nanometrics::{Family, Metric, Registry};
+/// fn series_count<M: Metric>(f: &Family<M>) -> usize { f.len() }
+/// let r = Registry::new();
+/// assert_eq!(series_count(&r.gauge_family("g", "g", &["a"])?), 0);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {}
 
 impl sealed::Sealed for Counter {

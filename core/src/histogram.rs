@@ -86,6 +86,12 @@ impl Default for Buckets {
 impl Buckets {
     /// Explicit upper bounds: finite, strictly increasing. A trailing `+Inf`
     /// is accepted and dropped (it is always implied).
+    ///
+    /// ```
+    /// use nanometrics::Buckets;
+    /// assert_eq!(Buckets::explicit(vec![0.1, 1.0, f64::INFINITY]).bounds(), Some(&[0.1, 1.0][..]));
+    /// assert!(Buckets::explicit(vec![1.0, f64::NAN]).bounds().is_none());
+    /// ```
     pub fn explicit(mut bounds: Vec<f64>) -> Buckets {
         if bounds.last() == Some(&f64::INFINITY) {
             bounds.pop();
@@ -109,6 +115,11 @@ impl Buckets {
 
     /// `count` bounds `start, start*factor, start*factor², …` (Prometheus
     /// `ExponentialBuckets`). Needs `start > 0`, `factor > 1`, `count >= 1`.
+    ///
+    /// ```
+    /// let b = nanometrics::Buckets::exponential(1.0, 10.0, 3);
+    /// assert_eq!(b.bounds(), Some(&[1.0, 10.0, 100.0][..]));
+    /// ```
     pub fn exponential(start: f64, factor: f64, count: usize) -> Buckets {
         if !(start > 0.0 && start.is_finite() && factor > 1.0 && factor.is_finite() && count >= 1) {
             return Buckets::invalid(format!(
@@ -126,6 +137,11 @@ impl Buckets {
 
     /// `count` bounds `start, start+width, …` (Prometheus `LinearBuckets`).
     /// Needs `width > 0`, `count >= 1`.
+    ///
+    /// ```
+    /// let b = nanometrics::Buckets::linear(0.0, 0.5, 3);
+    /// assert_eq!(b.bounds(), Some(&[0.0, 0.5, 1.0][..]));
+    /// ```
     pub fn linear(start: f64, width: f64, count: usize) -> Buckets {
         if !(start.is_finite() && width > 0.0 && width.is_finite() && count >= 1) {
             return Buckets::invalid(format!(
@@ -137,6 +153,13 @@ impl Buckets {
 
     /// `count` log-spaced bounds from `min` to `max` inclusive. Needs
     /// `0 < min < max` and `count >= 2`.
+    ///
+    /// ```
+    /// let b = nanometrics::Buckets::log(0.001, 10.0, 5);
+    /// let v = b.bounds().unwrap();
+    /// assert_eq!((v.len(), v[0], v[4]), (5, 0.001, 10.0));
+    /// assert!((v[2] - 0.1).abs() < 1e-12);
+    /// ```
     pub fn log(min: f64, max: f64, count: usize) -> Buckets {
         if !(min > 0.0 && max > min && max.is_finite() && count >= 2) {
             return Buckets::invalid(format!(
@@ -154,6 +177,11 @@ impl Buckets {
     }
 
     /// The finite upper bounds, or `None` if the input was invalid.
+    ///
+    /// ```
+    /// assert_eq!(nanometrics::Buckets::linear(1.0, 1.0, 2).bounds(), Some(&[1.0, 2.0][..]));
+    /// assert_eq!(nanometrics::Buckets::linear(1.0, -1.0, 2).bounds(), None);
+    /// ```
     pub fn bounds(&self) -> Option<&[f64]> {
         self.bounds.as_deref().ok()
     }
@@ -494,6 +522,13 @@ pub struct HistogramTimer<'a> {
 
 impl HistogramTimer<'_> {
     /// Records now and returns the seconds recorded.
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// let secs = h.start_timer().observe_duration();
+    /// assert!(secs >= 0.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn observe_duration(mut self) -> f64 {
         self.armed = false;
         let s = self.start.elapsed().as_secs_f64();
@@ -502,6 +537,13 @@ impl HistogramTimer<'_> {
     }
 
     /// Drops the timer without recording.
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// h.start_timer().stop_and_discard();
+    /// assert_eq!(h.snapshot().count, 0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn stop_and_discard(mut self) {
         self.armed = false;
     }
@@ -519,6 +561,15 @@ impl Drop for HistogramTimer<'_> {
 
 /// A consistent read of a histogram.
 #[derive(Clone)]
+///
+/// ```
+/// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::explicit(vec![1.0, 2.0]))?;
+/// h.record(1.5);
+/// let s = h.snapshot();
+/// assert_eq!((s.count, s.sum, s.min, s.max), (1, 1.5, 1.5, 1.5));
+/// assert_eq!(s.buckets, vec![(1.0, 0), (2.0, 1), (f64::INFINITY, 1)]);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub struct HistogramSnapshot {
     /// Number of observations.
     pub count: u64,
@@ -645,6 +696,14 @@ impl HistogramSnapshot {
     }
 
     /// Composite statistics over this snapshot.
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// h.record(0.5);
+    /// let st = h.snapshot().stats();
+    /// assert_eq!((st.count, st.mean), (1, 0.5));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn stats(self) -> Stats {
         Stats {
             count: self.count,
@@ -657,6 +716,13 @@ impl HistogramSnapshot {
     }
 
     /// The grid range `[lo, hi)` inside which quantiles carry the 3.2 % bound.
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// let (lo, hi) = h.snapshot().precise_range();
+    /// assert!(lo <= 0.005 / 2.0 && hi > 10.0 * 2.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn precise_range(&self) -> (f64, f64) {
         (self.layout.lo, self.layout.hi)
     }
@@ -692,6 +758,14 @@ pub struct Stats {
 
 impl Stats {
     /// Estimated `q`-quantile; see [`HistogramSnapshot::quantile`].
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// for i in 1..=1000 { h.record(i as f64 / 1000.0); }
+    /// let p99 = h.stats().quantile(0.99);
+    /// assert!((p99 - 0.99).abs() / 0.99 < 0.05);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn quantile(&self, q: f64) -> f64 {
         self.snapshot.quantile(q)
     }

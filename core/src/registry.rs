@@ -260,26 +260,66 @@ impl Registry {
     }
 
     /// Declares an unlabeled [`Counter`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let c = r.counter("requests_total", "Requests.")?;
+    /// c.inc();
+    /// assert_eq!(c.get(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn counter(&self, name: &str, help: &str) -> Result<Counter, Error> {
         self.metric(name, help).counter()
     }
 
     /// Declares an unlabeled [`Gauge`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let g = r.gauge("temperature_celsius", "Temperature.")?;
+    /// g.set(21.5);
+    /// assert_eq!(g.get(), 21.5);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, Error> {
         self.metric(name, help).gauge()
     }
 
     /// Declares an unlabeled [`UpDownCounter`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let q = r.up_down_counter("queue_depth", "Queued.")?;
+    /// q.add(3);
+    /// assert_eq!(q.get(), 3);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn up_down_counter(&self, name: &str, help: &str) -> Result<UpDownCounter, Error> {
         self.metric(name, help).up_down_counter()
     }
 
     /// Declares an unlabeled [`Histogram`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let h = r.histogram("latency_seconds", "Latency.", nanometrics::Buckets::default())?;
+    /// h.record(0.1);
+    /// assert_eq!(h.snapshot().count, 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn histogram(&self, name: &str, help: &str, buckets: Buckets) -> Result<Histogram, Error> {
         self.metric(name, help).histogram(buckets)
     }
 
     /// Declares a [`Family`] of counters with variable labels.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.counter_family("tokens_total", "Tokens.", &["model"])?;
+    /// f.with_labels(&["llama"])?.inc_by(3);
+    /// assert_eq!(f.len(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn counter_family(
         &self,
         name: &str,
@@ -290,6 +330,14 @@ impl Registry {
     }
 
     /// Declares a [`Family`] of gauges.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.gauge_family("gpu_memory_bytes", "GPU memory.", &["gpu"])?;
+    /// f.with_labels(&["0"])?.set(1e9);
+    /// assert_eq!(f.get(&["0"]).unwrap().get(), 1e9);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn gauge_family(
         &self,
         name: &str,
@@ -300,6 +348,14 @@ impl Registry {
     }
 
     /// Declares a [`Family`] of up-down counters.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.up_down_counter_family("inflight", "In flight.", &["route"])?;
+    /// f.with_labels(&["/v1"])?.inc();
+    /// assert_eq!(f.with_labels(&["/v1"])?.get(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn up_down_counter_family(
         &self,
         name: &str,
@@ -310,6 +366,14 @@ impl Registry {
     }
 
     /// Declares a [`Family`] of histograms.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.histogram_family("ttft_seconds", "TTFT.", &["model"], nanometrics::Buckets::default())?;
+    /// f.with_labels(&["llama"])?.record(0.05);
+    /// assert_eq!(f.len(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn histogram_family(
         &self,
         name: &str,
@@ -322,6 +386,15 @@ impl Registry {
 
     /// Reads every metric of this registry and its sub-registries.
     /// See [`Snapshot`] for the shape. Writers are never blocked.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.counter("a_total", "a")?.inc();
+    /// r.gauge("b", "b")?.set(2.0);
+    /// let snap = r.snapshot();
+    /// assert_eq!(snap.families.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["a_total", "b"]);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         // 1. The registrations in view (root lock held only while copying).
         let regs: Vec<(Arc<Desc>, ConstLabels, Arc<dyn Collect>)> = lock_std(&self.node.root.regs)
@@ -488,6 +561,13 @@ fn check_unit(name: &str, unit: &str, kind: MetricKind) -> Result<(), Error> {
 /// Options for one declaration; see [`Registry::metric`].
 #[derive(Debug)]
 #[must_use = "a builder declares nothing until a terminal method such as .counter() is called"]
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// let h = r.metric("req_duration_seconds", "Latency.").unit("seconds").histogram(nanometrics::Buckets::default())?;
+/// h.record(0.2);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub struct MetricBuilder<'r> {
     registry: &'r Registry,
     name: String,
@@ -500,63 +580,133 @@ pub struct MetricBuilder<'r> {
 impl MetricBuilder<'_> {
     /// Declares the unit (OpenMetrics `# UNIT`); the name must end with
     /// `_<unit>` (before `_total` for counters).
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("payload_bytes", "Payload size.").unit("bytes").gauge()?;
+    /// assert!(r.metric("payload", "x").unit("bytes").gauge().is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn unit(mut self, unit: &str) -> Self {
         self.unit = Some(unit.to_string());
         self
     }
 
     /// Adds a constant label to every series of this metric.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("build_info", "Build.").const_label("version", "1.2.3").gauge()?.set(1.0);
+    /// assert_eq!(r.snapshot().families[0].series[0].labels.get("version"), Some("1.2.3"));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn const_label(mut self, name: &str, value: &str) -> Self {
         self.consts.push((name.to_string(), value.to_string()));
         self
     }
 
     /// At most `n` label sets (at least 1); more share one overflow series.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.metric("users_total", "x").cardinality_limit(2).counter_family(&["user"])?;
+    /// for u in ["a", "b", "c", "d"] { f.with_labels(&[u])?.inc(); }
+    /// assert_eq!(f.len(), 3);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn cardinality_limit(mut self, n: usize) -> Self {
         self.limit = n;
         self
     }
 
     /// Declares an unlabeled [`Counter`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x_total", "x").counter()?.inc();
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn counter(self) -> Result<Counter, Error> {
         self.counter_family(&[])?.with_labels::<&str>(&[])
     }
 
     /// Declares an unlabeled [`Gauge`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x", "x").gauge()?.set(1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn gauge(self) -> Result<Gauge, Error> {
         self.gauge_family(&[])?.with_labels::<&str>(&[])
     }
 
     /// Declares an unlabeled [`UpDownCounter`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x", "x").up_down_counter()?.dec();
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn up_down_counter(self) -> Result<UpDownCounter, Error> {
         self.up_down_counter_family(&[])?.with_labels::<&str>(&[])
     }
 
     /// Declares an unlabeled [`Histogram`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x_seconds", "x").histogram(nanometrics::Buckets::default())?.record(1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn histogram(self, buckets: Buckets) -> Result<Histogram, Error> {
         self.histogram_family(&[], buckets)?
             .with_labels::<&str>(&[])
     }
 
     /// Declares a [`Family`] of counters.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x_total", "x").counter_family(&["a"])?.with_labels(&["1"])?.inc();
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn counter_family(self, labels: &[&str]) -> Result<Family<Counter>, Error> {
         let r = self.registry;
         r.register(self, labels, (), None)
     }
 
     /// Declares a [`Family`] of gauges.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x", "x").gauge_family(&["a"])?.with_labels(&["1"])?.set(1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn gauge_family(self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
         let r = self.registry;
         r.register(self, labels, (), None)
     }
 
     /// Declares a [`Family`] of up-down counters.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x", "x").up_down_counter_family(&["a"])?.with_labels(&["1"])?.inc();
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn up_down_counter_family(self, labels: &[&str]) -> Result<Family<UpDownCounter>, Error> {
         let r = self.registry;
         r.register(self, labels, (), None)
     }
 
     /// Declares a [`Family`] of histograms.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x", "x").histogram_family(&["a"], nanometrics::Buckets::default())?.with_labels(&["1"])?.record(1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn histogram_family(
         self,
         labels: &[&str],

@@ -25,6 +25,13 @@ pub(crate) type ConstLabels = Arc<[(Box<str>, Box<str>)]>;
 
 /// The type of a metric family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// r.up_down_counter("q", "q")?;
+/// assert_eq!(r.snapshot().families[0].kind, nanometrics::MetricKind::UpDownCounter);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub enum MetricKind {
     /// Monotonic `u64` ([`Counter`](crate::Counter)).
     Counter,
@@ -54,6 +61,13 @@ impl MetricKind {
 
 /// One series' value.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// r.counter("x_total", "x")?.inc();
+/// assert_eq!(r.snapshot().families[0].series[0].value.as_counter(), Some(1));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub enum Value {
     /// A counter total.
     Counter(u64),
@@ -140,6 +154,15 @@ pub struct LabelSet {
 
 impl LabelSet {
     /// `(name, value)` pairs, constant labels first.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// # r.sub_registry("", &[("zone", "a")])?.counter_family("x_total", "x", &["code"])?.with_labels(&["200"])?;
+    /// let snap = r.snapshot();
+    /// let labels = &snap.families[0].series[0].labels;
+    /// assert_eq!(labels.iter().collect::<Vec<_>>(), [("zone", "a"), ("code", "200")]);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.consts.iter().map(|(k, v)| (&**k, &**v)).chain(
             self.names
@@ -150,16 +173,44 @@ impl LabelSet {
     }
 
     /// Number of labels.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// # r.sub_registry("", &[("zone", "a")])?.counter_family("x_total", "x", &["code"])?.with_labels(&["200"])?;
+    /// let snap = r.snapshot();
+    /// let labels = &snap.families[0].series[0].labels;
+    /// assert_eq!(labels.len(), 2);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.consts.len() + self.names.len()
     }
 
     /// Whether there are no labels.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// # r.sub_registry("", &[("zone", "a")])?.counter_family("x_total", "x", &["code"])?.with_labels(&["200"])?;
+    /// let snap = r.snapshot();
+    /// let labels = &snap.families[0].series[0].labels;
+    /// assert!(!labels.is_empty());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// The value of label `name`.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// # r.sub_registry("", &[("zone", "a")])?.counter_family("x_total", "x", &["code"])?.with_labels(&["200"])?;
+    /// let snap = r.snapshot();
+    /// let labels = &snap.families[0].series[0].labels;
+    /// assert_eq!(labels.get("code"), Some("200"));
+    /// assert_eq!(labels.get("nope"), None);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn get(&self, name: &str) -> Option<&str> {
         self.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
     }
@@ -173,6 +224,15 @@ impl PartialEq for LabelSet {
 
 /// One series of a family.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// # r.sub_registry("", &[("zone", "a")])?.counter_family("x_total", "x", &["code"])?.with_labels(&["200"])?;
+/// let snap = r.snapshot();
+/// let labels = &snap.families[0].series[0].labels;
+/// assert_eq!(snap.families[0].series[0].value, nanometrics::Value::Counter(0));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub struct SeriesSnapshot {
     /// Its labels.
     pub labels: LabelSet,
@@ -182,6 +242,14 @@ pub struct SeriesSnapshot {
 
 /// All series exposed under one name.
 #[derive(Clone, Debug, PartialEq)]
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// r.metric("lat_seconds", "Latency.").unit("seconds").gauge()?;
+/// let f = &r.snapshot().families[0];
+/// assert_eq!((f.name.as_str(), f.help.as_str(), f.unit.as_deref()), ("lat_seconds", "Latency.", Some("seconds")));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub struct FamilySnapshot {
     /// Full name, registry prefix included (e.g. `dynamo_component_requests_total`).
     pub name: String,
