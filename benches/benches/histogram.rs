@@ -1,1 +1,133 @@
-fn main(){}
+//! Histogram record on a resolved handle: nanometrics and the peer crates,
+//! all with the same 14 bucket bounds (`nanometrics_benches::BOUNDS`, the
+//! Prometheus default of `.005` to `10`), fed the same 1024 latency-like
+//! values (1e-4 to 5 s, log-uniform, fixed pseudo-random order) so the bucket
+//! changes from one observation to the next.
+//!
+//! - `histogram/uncontended`: one thread.
+//! - `histogram/contended_2t`: two threads recording into the same series at
+//!   once (start/end barriers, time per op per thread); thread 1 starts half
+//!   way through the values.
+//!
+//! The `metrics` crate is not measured here: it ships no histogram storage
+//! (that lives in metrics-util or an exporter), and `Histogram::from_arc` over
+//! a trivial `HistogramFn` would time an empty virtual call, not bucketing.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use nanometrics_benches::{
+    bench_contended, bench_uncontended, config, latency_values, Contended, BOUNDS, LATENCY_VALUES,
+};
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
+
+/// Every implementation's histogram, one series each, and the input values.
+struct Histograms {
+    values: Vec<f64>,
+    nanometrics: nanometrics::Histogram,
+    prometheus: prometheus::Histogram,
+    prometheus_client: prometheus_client::metrics::histogram::Histogram,
+    opentelemetry: opentelemetry::metrics::Histogram<f64>,
+    /// Keeps the OpenTelemetry pipeline alive (dropping it shuts it down).
+    _otel_provider: SdkMeterProvider,
+    _registry: nanometrics::Registry,
+}
+
+impl Histograms {
+    fn new() -> Histograms {
+        assert_eq!(nanometrics::Buckets::default().bounds(), Some(&BOUNDS[..]));
+
+        let registry = nanometrics::Registry::new();
+        let nanometrics = registry
+            .histogram(
+                "latency_seconds",
+                "Latency.",
+                nanometrics::Buckets::default(),
+            )
+            .unwrap();
+
+        // prometheus's own DEFAULT_BUCKETS has 11 bounds; give it the same 14.
+        let prometheus = prometheus::Histogram::with_opts(
+            prometheus::HistogramOpts::new("latency_seconds", "Latency.").buckets(BOUNDS.to_vec()),
+        )
+        .unwrap();
+
+        let prometheus_client = prometheus_client::metrics::histogram::Histogram::new(BOUNDS);
+
+        // The SDK's default boundaries go from 0 to 10,000; give it the same 14.
+        let otel_provider = SdkMeterProvider::builder()
+            .with_reader(ManualReader::builder().build())
+            .build();
+        let opentelemetry = otel_provider
+            .meter("nanometrics-benches")
+            .f64_histogram("latency")
+            .with_unit("s")
+            .with_boundaries(BOUNDS.to_vec())
+            .build();
+
+        Histograms {
+            values: latency_values(),
+            nanometrics,
+            prometheus,
+            prometheus_client,
+            opentelemetry,
+            _otel_provider: otel_provider,
+            _registry: registry,
+        }
+    }
+
+    /// The `i`-th input of thread `tid`.
+    #[inline]
+    fn value(&self, tid: usize, i: u64) -> f64 {
+        let k = (i as usize).wrapping_add(tid * (LATENCY_VALUES / 2)) & (LATENCY_VALUES - 1);
+        black_box(self.values[k])
+    }
+}
+
+fn uncontended(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram/uncontended");
+    let h = Arc::new(Histograms::new());
+
+    bench_uncontended(&mut g, "nanometrics", h.clone(), |h, t, i| {
+        black_box(&h.nanometrics).record(h.value(t, i))
+    });
+    bench_uncontended(&mut g, "prometheus", h.clone(), |h, t, i| {
+        black_box(&h.prometheus).observe(h.value(t, i))
+    });
+    bench_uncontended(&mut g, "prometheus_client", h.clone(), |h, t, i| {
+        black_box(&h.prometheus_client).observe(h.value(t, i))
+    });
+    bench_uncontended(&mut g, "opentelemetry", h, |h, t, i| {
+        black_box(&h.opentelemetry).record(h.value(t, i), &[])
+    });
+    g.finish();
+}
+
+fn contended_2t(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram/contended_2t");
+    let pool = Contended::new(2);
+    let h = Arc::new(Histograms::new());
+
+    bench_contended(&mut g, &pool, "nanometrics", h.clone(), |h, t, i| {
+        black_box(&h.nanometrics).record(h.value(t, i))
+    });
+    bench_contended(&mut g, &pool, "prometheus", h.clone(), |h, t, i| {
+        black_box(&h.prometheus).observe(h.value(t, i))
+    });
+    bench_contended(&mut g, &pool, "prometheus_client", h.clone(), |h, t, i| {
+        black_box(&h.prometheus_client).observe(h.value(t, i))
+    });
+    bench_contended(&mut g, &pool, "opentelemetry", h, |h, t, i| {
+        black_box(&h.opentelemetry).record(h.value(t, i), &[])
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = uncontended, contended_2t
+}
+criterion_main!(benches);

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Runs the criterion benches in a short mode and checks the performance
+# budgets of DESIGN.md as ratios between implementations measured in the
+# same run (absolute times drift between machines; ratios much less).
+#
+# Usage:
+#   ci/bench-check.sh [criterion args...]   # e.g. a filter: ci/bench-check.sh counter/
+#
+# Environment:
+#   BENCH_CHECK_SKIP_RUN=1   only re-read the results already in target/criterion
+#   BENCH_WARM_UP=<s>        warm-up time per bench (default 0.5)
+#   BENCH_MEASURE=<s>        measurement time per bench (default 1)
+#
+# stdout: the budget table, then markdown tables for docs/benchmarks.md.
+# The benches' own output goes to stderr. Exits 1 if a budget fails, 2 if a
+# result is missing.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+
+warm_up=${BENCH_WARM_UP:-0.5}
+measure=${BENCH_MEASURE:-1}
+command="cargo bench -p nanometrics-benches --bench counter --bench histogram --bench labels -- --warm-up-time $warm_up --measurement-time $measure --noplot"
+
+if [[ "${BENCH_CHECK_SKIP_RUN:-0}" != 1 ]]; then
+    # The [[bench]] targets are named explicitly so that the criterion flags
+    # never reach a libtest harness (which rejects them).
+    echo "+ $command $*" >&2
+    # shellcheck disable=SC2086 # $command is split on purpose.
+    $command "$@" >&2
+fi
+
+BENCH_COMMAND="$command" RUSTC_VERSION="$(rustc --version)" \
+    python3 - "$target_dir/criterion" <<'PY'
+import json
+import os
+import sys
+from pathlib import Path
+
+root = Path(sys.argv[1])
+
+# (group, impls in display order). Impls found on disk but not listed here
+# are shown after these, sorted.
+GROUPS = [
+    ("counter/uncontended", "1 thread",
+     ["nanometrics", "plain_store", "shared_fetch_add", "prometheus",
+      "prometheus_client", "metrics", "opentelemetry"]),
+    ("counter/contended_2t", "2 threads on one series, per op per thread",
+     ["nanometrics", "plain_store", "shared_fetch_add", "prometheus",
+      "prometheus_client", "metrics", "opentelemetry"]),
+    ("histogram/uncontended", "1 thread, 14 default buckets",
+     ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
+    ("histogram/contended_2t", "2 threads on one series, per op per thread",
+     ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
+    ("labels/lookup_inc_2", "lookup of 2 label values per call, then inc",
+     ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
+]
+
+# (group, peer, minimum peer_ns / nanometrics_ns), from DESIGN.md.
+BUDGETS = [
+    ("counter/uncontended", "prometheus", 4.0),
+    ("counter/contended_2t", "prometheus", 8.0),
+    ("histogram/uncontended", "prometheus_client", 4.0),
+    ("histogram/uncontended", "prometheus", 6.0),
+    ("labels/lookup_inc_2", "prometheus", 2.0),
+]
+
+STAT = "median"  # of criterion's per-iteration time, in ns
+
+# (group, impl) -> ns/op. Found through benchmark.json rather than by
+# rebuilding directory names: criterion rewrites '/' (and more) in them.
+results = {}
+if root.is_dir():
+    for bj in root.glob("**/new/benchmark.json"):
+        try:
+            meta = json.loads(bj.read_text())
+            est = json.loads((bj.parent / "estimates.json").read_text())
+        except (OSError, ValueError):
+            continue
+        results[(meta["group_id"], meta["function_id"])] = est[STAT]["point_estimate"]
+
+
+def fmt_ns(ns):
+    return f"{ns:.2f}" if ns < 100 else f"{ns:.0f}"
+
+
+missing = []
+failed = 0
+rows = []
+for group, peer, budget in BUDGETS:
+    nm = results.get((group, "nanometrics"))
+    other = results.get((group, peer))
+    if nm is None or other is None:
+        missing += [f"{group}/{i}" for i, v in (("nanometrics", nm), (peer, other))
+                    if v is None and f"{group}/{i}" not in missing]
+        rows.append((group, "-", peer, "-", "-", f">= {budget:g}x", "MISSING"))
+        continue
+    ratio = other / nm
+    ok = ratio >= budget
+    failed += not ok
+    rows.append((group, fmt_ns(nm), peer, fmt_ns(other), f"{ratio:.2f}x",
+                 f">= {budget:g}x", "PASS" if ok else "FAIL"))
+
+head = ("check", "nanometrics ns", "peer", "peer ns", "ratio", "budget", "result")
+widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+print(f"== budgets: peer / nanometrics, {STAT} ns per op, same run ==")
+for r in [head] + rows:
+    print("  ".join(str(c).ljust(w) if i in (0, 2, 6) else str(c).rjust(w)
+                    for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+print()
+
+print("== markdown for docs/benchmarks.md ==")
+print()
+cpu = "unknown CPU"
+try:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+except OSError:
+    pass
+print(f"{STAT.capitalize()} time per operation (ns), criterion, `{os.environ.get('BENCH_COMMAND', '')}`; "
+      f"{os.cpu_count()} CPUs ({cpu}), {os.environ.get('RUSTC_VERSION', 'rustc ?')}. "
+      "\"× nanometrics\" is the implementation's time over nanometrics' time in the same run.")
+for group, what, order in GROUPS:
+    found = sorted(i for (g, i) in results if g == group)
+    impls = [i for i in order if i in found] + [i for i in found if i not in order]
+    print()
+    print(f"### `{group}` ({what})")
+    print()
+    if not impls:
+        print("_no results_")
+        continue
+    nm = results.get((group, "nanometrics"))
+    print("| implementation | ns/op | × nanometrics |")
+    print("|---|---:|---:|")
+    for i in impls:
+        ns = results[(group, i)]
+        rel = f"{ns / nm:.2f}×" if nm else "-"
+        name = f"**{i}**" if i == "nanometrics" else i
+        print(f"| {name} | {fmt_ns(ns)} | {rel} |")
+
+if missing:
+    print(f"\nmissing results: {', '.join(missing)} (under {root})", file=sys.stderr)
+    sys.exit(2)
+if failed:
+    print(f"\n{failed} budget(s) failed", file=sys.stderr)
+    sys.exit(1)
+PY
