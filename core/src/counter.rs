@@ -4,27 +4,8 @@
 use std::fmt;
 
 use crate::error::Error;
-use crate::shard::{self, add_u64, RangeKind, SlotRef};
+use crate::shard::{self, add_u64, slot_index, Lease, RangeKind, SlotRef};
 use crate::sync::Arc;
-
-/// Owns one slot of the slot space; releases (and zeroes) it when the last
-/// handle drops.
-pub(crate) struct Lease {
-    at: SlotRef,
-}
-
-impl Lease {
-    pub(crate) fn new() -> Result<(SlotRef, Arc<Lease>), Error> {
-        let at = shard::alloc(1, RangeKind::Sum)?;
-        Ok((at, Arc::new(Lease { at })))
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        shard::release(self.at);
-    }
-}
 
 // === impl Counter ===
 
@@ -59,7 +40,7 @@ impl fmt::Debug for Counter {
 
 impl Counter {
     pub(crate) fn create() -> Result<Counter, Error> {
-        let (at, lease) = Lease::new()?;
+        let (at, lease) = Lease::new(1, RangeKind::Sum)?;
         Ok(Counter { at, lease })
     }
 
@@ -87,8 +68,8 @@ impl Counter {
     /// ```
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        let off = self.at.off as usize;
-        shard::with_chunk(self.at, |c| add_u64(&c.slots[off], n));
+        let off = slot_index(self.at.off as usize);
+        shard::with_chunk(self.at, move |c| add_u64(&c.slots[off], n));
     }
 
     /// Current total over all threads, including exited ones.
@@ -144,7 +125,7 @@ impl fmt::Debug for UpDownCounter {
 
 impl UpDownCounter {
     pub(crate) fn create() -> Result<UpDownCounter, Error> {
-        let (at, lease) = Lease::new()?;
+        let (at, lease) = Lease::new(1, RangeKind::Sum)?;
         Ok(UpDownCounter { at, lease })
     }
 
@@ -185,9 +166,9 @@ impl UpDownCounter {
     /// ```
     #[inline]
     pub fn add(&self, n: i64) {
-        let off = self.at.off as usize;
+        let off = slot_index(self.at.off as usize);
         // Two's complement: wrapping u64 addition is i64 addition.
-        shard::with_chunk(self.at, |c| add_u64(&c.slots[off], n as u64));
+        shard::with_chunk(self.at, move |c| add_u64(&c.slots[off], n as u64));
     }
 
     /// Current value over all threads.

@@ -2,19 +2,21 @@
 //! themselves.
 
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use hashbrown::HashTable;
 
-/// Fast randomly seeded hashing; under loom a fixed seed, so that table
+/// A random per-family hash seed; under loom a fixed one, so that table
 /// layouts (and with them drop orders of handles) replay identically in every
 /// explored execution.
-#[cfg(not(nanometrics_loom))]
-type HashBuilder = hashbrown::DefaultHashBuilder;
-#[cfg(nanometrics_loom)]
-type HashBuilder = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+fn hash_seed() -> u64 {
+    #[cfg(not(nanometrics_loom))]
+    return std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u64);
+    #[cfg(nanometrics_loom)]
+    return 0x5EED;
+}
 
 use crate::counter::{Counter, UpDownCounter};
 use crate::error::Error;
@@ -62,7 +64,32 @@ pub(crate) mod sealed {
         const KIND: MetricKind;
         fn create(cfg: &Self::Config) -> Result<Self, Error>;
         fn read(&self, r: &Reader) -> Value;
+        /// Runs `f` on this thread's lookup cache for this metric type;
+        /// `None` when the cache is unavailable (TLS teardown, re-entry, loom).
+        fn with_cache<R>(f: impl FnOnce(&mut LocalCache<Self>) -> R) -> Option<R>;
     }
+}
+
+/// Defines `with_cache` with a thread-local cache of its own for one type.
+macro_rules! local_cache {
+    ($t:ty) => {
+        #[cfg(not(nanometrics_loom))]
+        fn with_cache<R>(f: impl FnOnce(&mut LocalCache<$t>) -> R) -> Option<R> {
+            std::thread_local! {
+                static CACHE: std::cell::RefCell<LocalCache<$t>> =
+                    const { std::cell::RefCell::new(LocalCache::new()) };
+            }
+            CACHE
+                .try_with(|c| c.try_borrow_mut().ok().map(|mut c| f(&mut c)))
+                .ok()
+                .flatten()
+        }
+        // The models exercise the shards; the cache is plain thread-local data.
+        #[cfg(nanometrics_loom)]
+        fn with_cache<R>(_: impl FnOnce(&mut LocalCache<$t>) -> R) -> Option<R> {
+            None
+        }
+    };
 }
 
 /// A metric type that can live in a [`Family`]: [`Counter`], [`Gauge`],
@@ -86,6 +113,7 @@ impl sealed::Sealed for Counter {
     fn read(&self, r: &Reader) -> Value {
         Value::Counter(Counter::read(self, r))
     }
+    local_cache!(Counter);
 }
 impl Metric for Counter {}
 
@@ -98,6 +126,7 @@ impl sealed::Sealed for UpDownCounter {
     fn read(&self, r: &Reader) -> Value {
         Value::UpDownCounter(UpDownCounter::read(self, r))
     }
+    local_cache!(UpDownCounter);
 }
 impl Metric for UpDownCounter {}
 
@@ -110,6 +139,7 @@ impl sealed::Sealed for Gauge {
     fn read(&self, _: &Reader) -> Value {
         Value::Gauge(self.get())
     }
+    local_cache!(Gauge);
 }
 impl Metric for Gauge {}
 
@@ -122,11 +152,58 @@ impl sealed::Sealed for Histogram {
     fn read(&self, r: &Reader) -> Value {
         Value::Histogram(Histogram::read(self, r))
     }
+    local_cache!(Histogram);
 }
 impl Metric for Histogram {}
 
 /// Label values of one series, shared with snapshots.
 pub(crate) type Values = Arc<[Box<str>]>;
+
+/// Entries per thread and metric type in the lookup cache.
+const CACHE_ENTRIES: usize = 64;
+
+struct CacheEntry<M> {
+    family: u64,
+    generation: u64,
+    hash: u64,
+    values: Values,
+    metric: M,
+}
+
+/// A thread's direct-mapped cache of recently resolved series, so that a
+/// repeated `with_labels` skips the shared table. An entry is valid only for
+/// the family generation it was filled in; `remove` and `clear` bump it.
+/// A stale entry keeps its handle (and the series' slots) alive until it is
+/// overwritten or the thread exits.
+pub struct LocalCache<M> {
+    entries: Vec<Option<CacheEntry<M>>>,
+}
+
+impl<M> fmt::Debug for LocalCache<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalCache")
+            .field("filled", &self.entries.iter().flatten().count())
+            .finish()
+    }
+}
+
+impl<M> LocalCache<M> {
+    const fn new() -> LocalCache<M> {
+        LocalCache {
+            entries: Vec::new(),
+        }
+    }
+
+    fn index(family: u64, hash: u64) -> usize {
+        (hash ^ family.wrapping_mul(0x9E37_79B9_7F4A_7C15)) as usize % CACHE_ENTRIES
+    }
+}
+
+fn next_family_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    // Relaxed: only uniqueness matters.
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 #[derive(Clone)]
 struct Entry<M> {
@@ -185,9 +262,13 @@ impl<M: Metric> fmt::Debug for Family<M> {
 }
 
 pub(crate) struct FamilyInner<M: Metric> {
+    /// Process-unique id (never reused, unlike the address), for the caches.
+    id: u64,
+    /// Bumped by every removal, invalidating cached handles.
+    generation: AtomicU64,
     names: Arc<[Box<str>]>,
     cfg: M::Config,
-    hasher: HashBuilder,
+    seed: u64,
     shards: Box<[ArcSwap<Table<M>>]>,
     /// Serialises inserts and removals; holds the series count.
     write: Mutex<usize>,
@@ -198,9 +279,11 @@ impl<M: Metric> Family<M> {
     pub(crate) fn new(names: Arc<[Box<str>]>, cfg: M::Config, limit: usize) -> Family<M> {
         Family {
             inner: Arc::new(FamilyInner {
+                id: next_family_id(),
+                generation: AtomicU64::new(0),
                 names,
                 cfg,
-                hasher: HashBuilder::default(),
+                seed: hash_seed(),
                 shards: (0..SHARDS)
                     .map(|_| ArcSwap::from_pointee(HashTable::new()))
                     .collect(),
@@ -240,12 +323,24 @@ impl<M: Metric> Family<M> {
             });
         }
         let hash = inner.hash(values);
-        let shard = inner.shards[shard_of(hash)].load();
-        if let Some(e) = shard.find(hash, |e| same(&e.values, values)) {
-            return Ok(e.metric.clone());
+        // Acquire: pairs with the Release bump in `remove`/`clear`; a lookup
+        // that happens after a removal sees the new generation and misses.
+        let generation = inner.generation.load(Ordering::Acquire);
+        let cached = M::with_cache(|c| {
+            let e = c
+                .entries
+                .get(LocalCache::<M>::index(inner.id, hash))?
+                .as_ref()?;
+            let hit = e.family == inner.id
+                && e.generation == generation
+                && e.hash == hash
+                && same(&e.values, values);
+            hit.then(|| e.metric.clone())
+        });
+        if let Some(Some(m)) = cached {
+            return Ok(m);
         }
-        drop(shard);
-        inner.insert(hash, values)
+        inner.lookup(hash, generation, values)
     }
 
     /// The handle for these values if the series exists; never creates one.
@@ -300,6 +395,8 @@ impl<M: Metric> Family<M> {
             e.remove();
         }
         slot.store(Arc::new(next));
+        // Release: pairs with the Acquire load in `with_labels`.
+        inner.generation.fetch_add(1, Ordering::Release);
         *count -= 1;
         drop(count);
         // `cur` (and the removed handle in it) drops here, outside every lock.
@@ -324,6 +421,8 @@ impl<M: Metric> Family<M> {
             .iter()
             .map(|s| s.swap(Arc::new(HashTable::new())))
             .collect();
+        // Release: pairs with the Acquire load in `with_labels`.
+        self.inner.generation.fetch_add(1, Ordering::Release);
         *count = 0;
         drop(count);
         drop(old);
@@ -372,21 +471,50 @@ fn shard_of(hash: u64) -> usize {
     (hash >> 60) as usize % SHARDS
 }
 
-#[inline]
-fn same<S: AsRef<str>>(stored: &[Box<str>], query: &[S]) -> bool {
-    stored.len() == query.len() && stored.iter().zip(query).all(|(a, b)| **a == *b.as_ref())
-}
+use crate::labelkey::values_eq as same;
 
 impl<M: Metric> FamilyInner<M> {
+    /// The shared-table path of `with_labels`; fills this thread's cache.
+    #[inline(never)]
+    fn lookup<S: AsRef<str>>(&self, hash: u64, generation: u64, values: &[S]) -> Result<M, Error> {
+        let found = {
+            let shard = self.shards[shard_of(hash)].load();
+            shard
+                .find(hash, |e| same(&e.values, values))
+                .map(|e| (e.values.clone(), e.metric.clone()))
+        };
+        let (values, metric) = match found {
+            Some(f) => f,
+            None => {
+                let m = self.insert(hash, values)?;
+                let v: Values = values
+                    .iter()
+                    .map(|v| Box::<str>::from(v.as_ref()))
+                    .collect();
+                (v, m)
+            }
+        };
+        let entry = CacheEntry {
+            family: self.id,
+            generation,
+            hash,
+            values,
+            metric: metric.clone(),
+        };
+        let old = M::with_cache(|c| {
+            if c.entries.is_empty() {
+                c.entries.resize_with(CACHE_ENTRIES, || None);
+            }
+            c.entries[LocalCache::<M>::index(self.id, hash)].replace(entry)
+        });
+        // The evicted handle drops here, outside the cache borrow.
+        drop(old);
+        Ok(metric)
+    }
+
     #[inline]
     fn hash<S: AsRef<str>>(&self, values: &[S]) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        for v in values {
-            h.write(v.as_ref().as_bytes());
-            // 0xff never occurs in UTF-8: ["ab","c"] and ["a","bc"] hash apart.
-            h.write_u8(0xff);
-        }
-        h.finish()
+        crate::labelkey::hash_values(self.seed, values)
     }
 
     #[cold]

@@ -7,9 +7,11 @@
 //! SUB_BITS)) - lo_key`: its binary exponent plus the top `SUB_BITS` (4)
 //! mantissa bits, so every octave `[2^e, 2^(e+1))` splits into 16 cells of
 //! equal width. No search: one shift and one subtraction. The grid spans from
-//! one octave below the smallest positive bucket bound to two octaves above the
-//! largest; values outside it (zero, negatives, far outliers) take a short
-//! binary search over the bounds instead.
+//! three octaves below the octave of the smallest positive bucket bound to two
+//! octaves above the largest. Values above it go to the `+Inf` piece, values
+//! below it to bucket 0 — both O(1) — unless some bound is itself below the
+//! grid (zero or negative bounds), where a short binary search over the
+//! bounds finds the bucket.
 //!
 //! # Exact bounds
 //!
@@ -34,8 +36,8 @@
 //!
 //! Per series per thread that records into it: 8 bytes × (4 header slots +
 //! grid cells + bounds + 2 or more edge slots). For `Buckets::default()` that
-//! is 244 slots = 1,952 bytes; for `Buckets::exponential(0.001, 2.0, 16)`,
-//! 310 slots = 2,480 bytes.
+//! is 276 slots = 2,208 bytes; for `Buckets::exponential(0.001, 2.0, 16)`,
+//! 342 slots = 2,736 bytes.
 
 use std::fmt;
 use std::sync::Arc as StdArc;
@@ -43,7 +45,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::shard::{
-    self, add_u64, max_u64, HistRaw, RangeKind, SlotRef, HIST_HEADER, HIST_MAX, HIST_MIN, HIST_SUM,
+    self, add_u64, max_u64, slot_index, HistRaw, Lease, RangeKind, SlotRef, HIST_HEADER, HIST_MAX,
+    HIST_MIN, HIST_SEQ, HIST_SUM,
 };
 use crate::sync::{Arc, Ordering};
 
@@ -52,6 +55,9 @@ const SUB_BITS: u32 = 4;
 #[cfg(nanometrics_loom)]
 const SUB_BITS: u32 = 0;
 const KEY_SHIFT: u32 = 52 - SUB_BITS;
+/// Octaves of grid below the smallest positive bound's octave (quantile
+/// precision for values under the first bucket).
+const GRID_OCTAVES_BELOW: i32 = 3;
 
 // === impl Buckets ===
 
@@ -203,21 +209,37 @@ struct Piece {
     classic: u32,
 }
 
-/// The precomputed mapping value → slot for one bucket configuration.
+/// One entry of the value → piece table.
+#[derive(Clone, Copy, Debug)]
+struct Cell {
+    /// The bound inside this cell, if exactly one (`bounds[c0]`; `+Inf` or a
+    /// bound above the cell otherwise): one comparison with it picks the
+    /// piece, with no second, dependent load.
+    split: f64,
+    /// First classic bucket a value in this cell can belong to.
+    c0: u32,
+    /// Slot (relative to the header) of the cell's first piece.
+    base: u32,
+    /// More than one bound inside the cell (or bounds below the grid for the
+    /// below cell): the one-comparison rule is not enough.
+    multi: bool,
+}
+
+/// The precomputed mapping value → slot for one bucket configuration
+/// (crate-internal; unnameable outside).
 #[derive(Debug)]
-/// Value → slot mapping (crate-internal; unnameable outside).
 pub struct Layout {
     /// Finite bounds followed by a `+Inf` sentinel.
     bounds: Box<[f64]>,
     lo: f64,
     hi: f64,
     lo_key: u64,
-    /// Per grid cell: (first candidate classic index, first piece slot).
-    cells: Box<[(u32, u32)]>,
+    /// `ncells + 2` cells: below the grid, the grid, above the grid.
+    cells: Box<[Cell]>,
+    /// Index of the last (above-grid) cell.
+    last: usize,
     /// Pieces in value order (below region, grid, above region).
     pieces: Box<[Piece]>,
-    /// Slot of the above-grid piece.
-    above: u32,
 }
 
 impl Layout {
@@ -228,7 +250,7 @@ impl Layout {
         let pos: Vec<f64> = bounds.iter().copied().filter(|x| *x > 0.0).collect();
         let (lo, hi) = match (pos.first(), pos.last()) {
             (Some(min), Some(max)) => (
-                pow2(min.log2().floor() as i32 - 1),
+                pow2(min.log2().floor() as i32 - GRID_OCTAVES_BELOW),
                 pow2(max.log2().floor() as i32 + 2),
             ),
             _ => (1.0, 2.0),
@@ -250,13 +272,24 @@ impl Layout {
                 classic: ci as u32,
             });
         }
-        let mut cells = Vec::with_capacity(ncells);
+        let mut cells = Vec::with_capacity(ncells + 2);
+        cells.push(Cell {
+            split: b[0],
+            c0: 0,
+            base: 0,
+            multi: nbelow > 0,
+        });
         for g in 0..ncells {
             let clo = f64::from_bits((lo_key + g as u64) << KEY_SHIFT);
             let chi = f64::from_bits((lo_key + g as u64 + 1) << KEY_SHIFT);
             let c0 = b.partition_point(|x| *x < clo);
             let c1 = b.partition_point(|x| *x < chi);
-            cells.push((c0 as u32, pieces.len() as u32));
+            cells.push(Cell {
+                split: b[c0],
+                c0: c0 as u32,
+                base: pieces.len() as u32,
+                multi: c1 > c0 + 1,
+            });
             for ci in c0..=c1 {
                 let plo = if ci == c0 { clo } else { b[ci - 1] };
                 pieces.push(Piece {
@@ -266,7 +299,12 @@ impl Layout {
                 });
             }
         }
-        let above = pieces.len() as u32;
+        cells.push(Cell {
+            split: f64::INFINITY,
+            c0: n as u32,
+            base: pieces.len() as u32,
+            multi: false,
+        });
         pieces.push(Piece {
             lo: hi,
             hi: f64::INFINITY,
@@ -284,9 +322,9 @@ impl Layout {
             lo,
             hi,
             lo_key,
+            last: cells.len() - 1,
             cells: cells.into_boxed_slice(),
             pieces: pieces.into_boxed_slice(),
-            above,
         })
     }
 
@@ -300,29 +338,47 @@ impl Layout {
         &self.bounds[..self.bounds.len() - 1]
     }
 
-    /// The piece (data slot, relative to the header) `v` lands in. `v` is not NaN.
+    /// The piece (data slot, relative to the header) `v` lands in. `v` is
+    /// not NaN. Branch-free for the common case: the cell index is a clamp of
+    /// the value's key (a conditional move, not a jump), and the one
+    /// comparison adds 0 or 1.
     #[inline(always)]
     fn piece_of(&self, v: f64) -> u32 {
-        if v >= self.lo && v < self.hi {
-            let g = ((v.to_bits() >> KEY_SHIFT) - self.lo_key) as usize;
-            let (c0, base) = self.cells[g];
-            let mut ci = c0 as usize;
-            while v > self.bounds[ci] {
-                ci += 1;
-            }
-            base + (ci as u32 - c0)
+        let bits = v.to_bits();
+        // Negative values (and -0.0) get key 0, i.e. below the grid.
+        let key = if (bits as i64) < 0 {
+            0
         } else {
-            self.piece_outside(v)
+            bits >> KEY_SHIFT
+        };
+        // Cell 0 is below the grid, `last` above it: a saturating subtract
+        // and a min, both conditional moves.
+        let g = (key.saturating_sub(self.lo_key - 1) as usize).min(self.last);
+        let cell = &self.cells[g];
+        if cell.multi {
+            return self.piece_multi(v, g);
         }
+        cell.base + (v > cell.split) as u32
+    }
+
+    /// A cell that one comparison cannot split: several bounds in one grid
+    /// cell (bounds closer than 1/16 octave), or bounds below the grid.
+    #[cold]
+    fn piece_multi(&self, v: f64, g: usize) -> u32 {
+        let cell = &self.cells[g];
+        if g == 0 {
+            return self.piece_below(v);
+        }
+        let mut ci = cell.c0 as usize;
+        while v > self.bounds[ci] {
+            ci += 1;
+        }
+        cell.base + (ci as u32 - cell.c0)
     }
 
     #[cold]
-    fn piece_outside(&self, v: f64) -> u32 {
-        if v >= self.hi {
-            self.above
-        } else {
-            self.bounds.partition_point(|b| *b < v) as u32
-        }
+    fn piece_below(&self, v: f64) -> u32 {
+        self.bounds.partition_point(|b| *b < v) as u32
     }
 }
 
@@ -351,17 +407,6 @@ fn unord(o: u64) -> f64 {
 
 // === impl Histogram ===
 
-struct HistInner {
-    layout: StdArc<Layout>,
-    at: SlotRef,
-}
-
-impl Drop for HistInner {
-    fn drop(&mut self) {
-        shard::release(self.at);
-    }
-}
-
 /// A distribution of observations: classic cumulative buckets for Prometheus,
 /// plus count, sum, min, max and quantiles on demand.
 ///
@@ -384,7 +429,8 @@ impl Drop for HistInner {
 #[derive(Clone)]
 pub struct Histogram {
     at: SlotRef,
-    inner: Arc<HistInner>,
+    layout: StdArc<Layout>,
+    lease: Arc<Lease>,
 }
 
 impl fmt::Debug for Histogram {
@@ -399,13 +445,11 @@ impl fmt::Debug for Histogram {
 
 impl Histogram {
     pub(crate) fn create(layout: &StdArc<Layout>) -> Result<Histogram, Error> {
-        let at = shard::alloc(layout.slots(), RangeKind::Hist)?;
+        let (at, lease) = Lease::new(layout.slots(), RangeKind::Hist)?;
         Ok(Histogram {
             at,
-            inner: Arc::new(HistInner {
-                layout: layout.clone(),
-                at,
-            }),
+            layout: layout.clone(),
+            lease,
         })
     }
 
@@ -417,22 +461,24 @@ impl Histogram {
     /// assert_eq!(h.snapshot().buckets[0], (0.005, 1));
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn record(&self, v: f64) {
         if v.is_nan() {
             return;
         }
-        let piece = (HIST_HEADER + self.inner.layout.piece_of(v)) as usize;
+        let piece = HIST_HEADER as usize + self.layout.piece_of(v) as usize;
         let o = ord(v);
-        let off = self.at.off as usize;
-        shard::with_chunk(self.at, |c| {
-            let s = &c.slots[off..];
-            shard::seq_write(s, || {
-                add_u64(&s[piece], 1);
-                let sum = f64::from_bits(s[HIST_SUM].load(Ordering::Relaxed)) + v;
-                s[HIST_SUM].store(sum.to_bits(), Ordering::Relaxed);
-                max_u64(&s[HIST_MIN], !o);
-                max_u64(&s[HIST_MAX], o);
+        let base = self.at.off as usize;
+        // `move`: the closure holds copies, not references to stack values.
+        shard::with_chunk(self.at, move |c| {
+            let slot = |k: usize| &c.slots[slot_index(base + k)];
+            shard::seq_write(slot(HIST_SEQ), || {
+                add_u64(slot(piece), 1);
+                let sum = slot(HIST_SUM);
+                let total = f64::from_bits(sum.load(Ordering::Relaxed)) + v;
+                sum.store(total.to_bits(), Ordering::Relaxed);
+                max_u64(slot(HIST_MIN), !o);
+                max_u64(slot(HIST_MAX), o);
             })
         })
     }
@@ -484,8 +530,9 @@ impl Histogram {
     }
 
     pub(crate) fn read(&self, r: &shard::Reader) -> HistogramSnapshot {
-        let raw = r.hist(self.at, self.inner.layout.slots());
-        HistogramSnapshot::from_raw(&self.inner.layout, raw)
+        let _ = &self.lease;
+        let raw = r.hist(self.at, self.layout.slots());
+        HistogramSnapshot::from_raw(&self.layout, raw)
     }
 
     /// Composite statistics with quantiles; see [`Stats`].
@@ -840,13 +887,13 @@ mod tests {
             Layout::new(Buckets::default().bounds().unwrap())
                 .unwrap()
                 .slots(),
-            244
+            276
         );
         assert_eq!(
             Layout::new(Buckets::exponential(0.001, 2.0, 16).bounds().unwrap())
                 .unwrap()
                 .slots(),
-            310
+            342
         );
     }
 }

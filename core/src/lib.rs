@@ -47,6 +47,7 @@ mod error;
 mod family;
 mod gauge;
 mod histogram;
+mod labelkey;
 mod registry;
 mod shard;
 mod snapshot;

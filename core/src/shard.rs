@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::ptr;
 
 use crate::error::Error;
-use crate::sync::{fence, lock, spin, AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
+use crate::sync::{fence, lock, spin, Arc, AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
 
 #[cfg(not(nanometrics_loom))]
 const CHUNK_SHIFT: u32 = 11;
@@ -106,30 +106,41 @@ pub(crate) enum RangeKind {
 
 /// One thread's slots: a fixed table of lazily allocated chunks.
 pub(crate) struct ThreadBlock {
-    chunks: Box<[AtomicPtr<Chunk>]>,
+    chunks: [AtomicPtr<Chunk>; MAX_CHUNKS as usize],
+}
+
+/// Index into a chunk table; the mask lets the compiler drop the bounds check
+/// (a `SlotRef` never exceeds it: `alloc` stays below `MAX_SLOTS`).
+#[inline(always)]
+fn chunk_index(i: u32) -> usize {
+    (i & (MAX_CHUNKS - 1)) as usize
+}
+
+/// Index into a chunk's slots, likewise without a bounds check.
+#[inline(always)]
+pub(crate) fn slot_index(off: usize) -> usize {
+    off & CHUNK_MASK as usize
 }
 
 impl ThreadBlock {
-    fn new() -> ThreadBlock {
-        ThreadBlock {
-            chunks: (0..MAX_CHUNKS)
-                .map(|_| AtomicPtr::new(ptr::null_mut()))
-                .collect(),
-        }
+    fn new_boxed() -> Box<ThreadBlock> {
+        Box::new(ThreadBlock {
+            chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+        })
     }
 
     /// The owning thread's view of chunk `i`, allocating it on first touch.
     #[inline(always)]
     fn own_chunk(&self, i: u32) -> &Chunk {
         // Relaxed: only the owning thread (us) ever stores this pointer.
-        let p = self.chunks[i as usize].load(Ordering::Relaxed);
+        let p = self.chunks[chunk_index(i)].load(Ordering::Relaxed);
         if p.is_null() {
             return self.alloc_chunk(i);
         }
         // SAFETY:
         // - `p` came from `Box::into_raw` in `alloc_chunk` and is freed only in
         //   `ThreadBlock::drop`, which runs after the owning thread's TLS value
-        //   is gone; we are that thread, inside `LOCAL.try_with`.
+        //   is gone; we are that thread, inside `OWNER.try_with`.
         unsafe { &*p }
     }
 
@@ -139,7 +150,7 @@ impl ThreadBlock {
         let p = Box::into_raw(Chunk::new_boxed());
         // Release: pairs with the Acquire load in `reader_chunk`, so a reader
         // that sees the pointer also sees the zero-initialised slots.
-        self.chunks[i as usize].store(p, Ordering::Release);
+        self.chunks[chunk_index(i)].store(p, Ordering::Release);
         // SAFETY: just allocated above; freed only by `ThreadBlock::drop`.
         unsafe { &*p }
     }
@@ -148,7 +159,7 @@ impl ThreadBlock {
     /// the state lock, which keeps the block alive.
     fn reader_chunk(&self, i: u32) -> Option<&Chunk> {
         // Acquire: pairs with the Release store in `alloc_chunk`.
-        let p = self.chunks[i as usize].load(Ordering::Acquire);
+        let p = self.chunks[chunk_index(i)].load(Ordering::Acquire);
         // SAFETY:
         // - non-null pointers come from `Box::into_raw` in `alloc_chunk`;
         // - the block is unlinked from `State::threads` and only then dropped,
@@ -340,56 +351,61 @@ fn state() -> &'static Mutex<State> {
     &STATE
 }
 
-// === impl Local (the thread-local owner of a ThreadBlock) ===
+// === the thread-local owner of a ThreadBlock ===
 
-struct Local {
+/// Owns this thread's block; its destructor folds and unlinks it. Touched
+/// only when the block is created and when the thread exits.
+struct Owner {
     block: Cell<*const ThreadBlock>,
 }
 
-impl Local {
-    #[inline(always)]
-    fn block(&self) -> &ThreadBlock {
-        let p = self.block.get();
-        if p.is_null() {
-            return self.register();
-        }
-        // SAFETY: set by `register` from `Box::into_raw`; freed only in
-        // `Local::drop`, which cannot run while `&self` is borrowed.
-        unsafe { &*p }
-    }
-
+impl Owner {
     #[cold]
     #[inline(never)]
-    fn register(&self) -> &ThreadBlock {
-        let p = Box::into_raw(Box::new(ThreadBlock::new()));
-        lock(state()).threads.push(BlockPtr(p));
-        self.block.set(p);
-        // SAFETY: just allocated; freed only in `Local::drop`.
+    fn block_or_register(&self) -> &ThreadBlock {
+        let mut p = self.block.get();
+        if p.is_null() {
+            p = Box::into_raw(ThreadBlock::new_boxed());
+            lock(state()).threads.push(BlockPtr(p));
+            self.block.set(p);
+            let _ = FAST.try_with(|f| f.set(p));
+        }
+        // SAFETY: set above from `Box::into_raw`; freed only in
+        // `Owner::drop`, which cannot run while `&self` is borrowed.
         unsafe { &*p }
     }
 }
 
-impl Drop for Local {
+impl Drop for Owner {
     fn drop(&mut self) {
         let p = self.block.replace(ptr::null());
         if p.is_null() {
             return;
         }
+        // From now on this thread's updates take the slow path, find the
+        // owner destroyed, and go to the retired block under the lock.
+        let _ = FAST.try_with(|f| f.set(ptr::null()));
         lock(state()).retire(p);
-        // SAFETY: `p` came from `Box::into_raw` in `register`; `retire` unlinked
-        // it under the lock, so no reader can reach it any more.
+        // SAFETY: `p` came from `Box::into_raw` in `block_or_register`;
+        // `retire` unlinked it under the lock and `FAST` no longer points to
+        // it, so nothing can reach it any more.
         drop(unsafe { Box::from_raw(p as *mut ThreadBlock) });
     }
 }
 
+// `FAST` has no destructor, so reading it is a plain thread-local load with
+// no "is it initialised / destroyed" state check: the whole writer fast path
+// is this load, the chunk pointer load and the slot update.
 #[cfg(not(nanometrics_loom))]
 std::thread_local! {
-    static LOCAL: Local = const { Local { block: Cell::new(ptr::null()) } };
+    static FAST: Cell<*const ThreadBlock> = const { Cell::new(ptr::null()) };
+    static OWNER: Owner = const { Owner { block: Cell::new(ptr::null()) } };
 }
 
 #[cfg(nanometrics_loom)]
 loom::thread_local! {
-    static LOCAL: Local = Local { block: Cell::new(ptr::null()) };
+    static FAST: Cell<*const ThreadBlock> = Cell::new(ptr::null());
+    static OWNER: Owner = Owner { block: Cell::new(ptr::null()) };
 }
 
 // === the API the metric types use ===
@@ -399,7 +415,27 @@ loom::thread_local! {
 /// under the state lock instead, so late updates are never lost.
 #[inline(always)]
 pub(crate) fn with_chunk<R>(at: SlotRef, f: impl Fn(&Chunk) -> R) -> R {
-    match LOCAL.try_with(|l| f(l.block().own_chunk(at.chunk))) {
+    let b = FAST.with(|f| f.get());
+    if !b.is_null() {
+        // SAFETY: `FAST` is non-null only while the owner holds the block:
+        // it is set after `Box::into_raw` and cleared before the block is
+        // freed, both on this thread.
+        let block = unsafe { &*b };
+        // Relaxed: only this thread stores its chunk pointers.
+        let c = block.chunks[chunk_index(at.chunk)].load(Ordering::Relaxed);
+        if !c.is_null() {
+            // SAFETY: chunks live as long as their block (see `own_chunk`).
+            return f(unsafe { &*c });
+        }
+    }
+    // `f` moves into the cold path, so the fast path never spills it.
+    with_chunk_slow(at, f)
+}
+
+#[cold]
+#[inline(never)]
+fn with_chunk_slow<R>(at: SlotRef, f: impl Fn(&Chunk) -> R) -> R {
+    match OWNER.try_with(|o| f(o.block_or_register().own_chunk(at.chunk))) {
         Ok(r) => r,
         Err(_) => late(at, &f),
     }
@@ -417,9 +453,27 @@ pub(crate) fn alloc(len: u32, kind: RangeKind) -> Result<SlotRef, Error> {
     lock(state()).alloc(len, kind)
 }
 
-/// Releases a range once no handle can write it any more.
-pub(crate) fn release(at: SlotRef) {
-    lock(state()).release(at);
+/// Owns a range of the slot space; releases (and zeroes) it when the last
+/// handle of its series drops.
+pub(crate) struct Lease {
+    at: SlotRef,
+}
+
+impl Lease {
+    /// Allocates `len` slots; the returned `SlotRef` is copied into handles so
+    /// the fast path need not follow the `Arc`.
+    pub(crate) fn new(len: u32, kind: RangeKind) -> Result<(SlotRef, Arc<Lease>), Error> {
+        let at = alloc(len, kind)?;
+        Ok((at, Arc::new(Lease { at })))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // The last handle is gone (the `Arc`'s Release decrement and Acquire
+        // fence order every update before this): no writer is left.
+        lock(state()).release(self.at);
+    }
 }
 
 /// A consistent read view: holds the state lock, so no thread can exit (fold)
@@ -530,18 +584,18 @@ fn read_seqlocked(slots: &[AtomicU64], out: &mut [u64]) {
     }
 }
 
-/// Writer half of the seqlock: runs `f` between the odd and even sequence
-/// stores of the range starting at `slots[0]`.
+/// Writer half of the seqlock: runs `f` between the odd and even stores of
+/// the range's sequence counter `seq`.
 #[inline(always)]
-pub(crate) fn seq_write(slots: &[AtomicU64], f: impl FnOnce()) {
-    let seq = slots[HIST_SEQ].load(Ordering::Relaxed);
-    slots[HIST_SEQ].store(seq.wrapping_add(1), Ordering::Relaxed);
+pub(crate) fn seq_write(seq: &AtomicU64, f: impl FnOnce()) {
+    let s = seq.load(Ordering::Relaxed);
+    seq.store(s.wrapping_add(1), Ordering::Relaxed);
     // Release fence: pairs with the reader's Acquire fence in
     // `read_seqlocked`; orders the odd store before the data stores below.
     fence(Ordering::Release);
     f();
     // Release: pairs with the reader's opening Acquire load of the sequence.
-    slots[HIST_SEQ].store(seq.wrapping_add(2), Ordering::Release);
+    seq.store(s.wrapping_add(2), Ordering::Release);
 }
 
 /// Number of threads whose blocks are linked (for tests and docs).
