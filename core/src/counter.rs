@@ -14,6 +14,8 @@ use crate::sync::Arc;
 /// `inc`/`inc_by` are a relaxed load and a relaxed store to a slot only the
 /// calling thread writes: no lock, no locked read-modify-write, no
 /// allocation. `get` sums every thread's slot. Increments wrap at 2^64.
+/// The value is an integer, so a negative or NaN increment cannot be
+/// expressed: the type rules it out rather than a runtime check.
 ///
 /// ```
 /// use nanometrics::Registry;
