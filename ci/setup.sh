@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Installs (idempotently) what the test run needs. Today: the Rust toolchain's
-# rustfmt and clippy, and python3 for the summary. Later issues add the Python
-# packages, maturin and Debian's prometheus here.
+# Installs (idempotently) what the test run needs:
+#  - rustfmt and clippy;
+#  - a virtual environment .venv with prometheus_client and abnf, for
+#    ../shared/conformance/check_exposition.py and the exporter tests
+#    (they find it at .venv/bin/python, or via NANOMETRICS_PYTHON);
+#  - promtool, from Debian's prometheus package.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
 need() { command -v "$1" >/dev/null 2>&1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  if [ ! -f /tmp/.nanometrics-apt-updated ]; then
+    as_root apt-get update -qq && touch /tmp/.nanometrics-apt-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 if ! need cargo; then
   echo "cargo not found: install Rust (https://rustup.rs) first" >&2
   exit 1
@@ -11,7 +24,19 @@ fi
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   rustup component add rustfmt clippy
 fi
+
 if ! need python3; then
-  apt-get update -qq && apt-get install -y -qq python3
+  apt_install python3 python3-venv
 fi
+if ! .venv/bin/python -c 'import prometheus_client, abnf' >/dev/null 2>&1; then
+  python3 -m venv .venv || { apt_install python3-venv && python3 -m venv .venv; }
+  .venv/bin/python -m pip install -q --disable-pip-version-check prometheus_client abnf
+fi
+
+if ! need promtool; then
+  apt_install prometheus
+fi
+
 cargo --version
+.venv/bin/python -c 'import prometheus_client; print("prometheus_client", prometheus_client.__file__)'
+promtool --version 2>&1 | head -n 1

@@ -250,7 +250,7 @@ impl State {
                     self.free_list(1).extend(tail.into_iter().rev());
                     self.next = end;
                 }
-                if self.next.checked_add(len).map_or(true, |e| e > MAX_SLOTS) {
+                if self.next.checked_add(len).is_none_or(|e| e > MAX_SLOTS) {
                     return Err(Error::Capacity(format!(
                         "slot space exhausted: {MAX_SLOTS} slots per process"
                     )));

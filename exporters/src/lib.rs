@@ -1,0 +1,33 @@
+//! # nanometrics-exporters
+//!
+//! Exposition of a [`nanometrics::Snapshot`]: pure encoders that write a
+//! snapshot into a byte buffer, never touching the hot path.
+//!
+//! - [`prometheus`]: the Prometheus text format 0.0.4
+//!   (`text/plain; version=0.0.4; charset=utf-8`).
+//! - [`openmetrics`]: OpenMetrics 1.0 text
+//!   (`application/openmetrics-text; version=1.0.0; charset=utf-8`).
+//!
+//! ```
+//! use nanometrics::Registry;
+//! use nanometrics_exporters::{openmetrics, prometheus};
+//!
+//! let registry = Registry::new();
+//! registry.counter("requests_total", "Requests served.")?.inc();
+//! let text = prometheus::encode_to_string(&registry.snapshot());
+//! assert!(text.contains("# TYPE requests_total counter\nrequests_total 1\n"));
+//! let om = openmetrics::encode_to_string(&registry.snapshot());
+//! assert!(om.contains("# TYPE requests counter\n# HELP requests Requests served.\nrequests_total 1\n"));
+//! assert!(om.ends_with("# EOF\n"));
+//! # Ok::<(), nanometrics::Error>(())
+//! ```
+//!
+//! Both encoders share the rules in [`format`]: how names, label values, HELP
+//! texts and numbers are written.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod format;
+pub mod openmetrics;
+pub mod prometheus;

@@ -1,0 +1,284 @@
+//! Shared by the exporter tests: a registry with every kind of hostile input,
+//! and the external checkers (Python's prometheus_client, the OpenMetrics
+//! ABNF, promtool) run on what the encoders write.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nanometrics::{Buckets, Registry, Snapshot, Value};
+
+/// Repository root (the workspace).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The Python with prometheus_client and abnf: `NANOMETRICS_PYTHON`, else
+/// the `.venv` that `ci/setup.sh` creates. Missing is a failure with
+/// instructions, never a silent skip.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("NANOMETRICS_PYTHON") {
+        return p.into();
+    }
+    let venv = repo().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} not found: run ci/setup.sh (it creates the venv with prometheus_client and abnf) \
+         or set NANOMETRICS_PYTHON",
+        venv.display()
+    );
+    venv
+}
+
+/// `../shared/conformance/check_exposition.py`, beside the checkout.
+pub fn checker() -> PathBuf {
+    let p = repo().join("../shared/conformance/check_exposition.py");
+    assert!(p.exists(), "{} not found", p.display());
+    p
+}
+
+fn temp_file(name: &str, body: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("nanometrics-exporters-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// Runs check_exposition.py on `body` (`--openmetrics` or `--text`) and
+/// panics with its report unless every check passed. promtool must be
+/// installed for the text check (ci/setup.sh installs Debian's prometheus).
+pub fn check_exposition(kind: &str, body: &[u8], tag: &str) {
+    check_exposition_with(kind, body, tag, false);
+}
+
+/// [`check_exposition`], optionally treating promtool lint findings (such as
+/// an empty HELP) as notes.
+pub fn check_exposition_with(kind: &str, body: &[u8], tag: &str, allow_lint: bool) -> String {
+    let path = temp_file(&format!("{tag}{kind}.txt"), body);
+    let mut cmd = Command::new(python());
+    cmd.arg(checker()).arg(kind);
+    if allow_lint {
+        cmd.arg("--allow-lint");
+    }
+    let out = cmd.arg(&path).output().unwrap();
+    let report =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && report.contains("all checks passed"),
+        "check_exposition.py {kind} failed on {}:\n{report}",
+        path.display()
+    );
+    if kind == "--text" {
+        assert!(
+            !report.contains("promtool not found"),
+            "promtool is missing (apt-get install prometheus, or run ci/setup.sh)"
+        );
+    }
+    report
+}
+
+/// The samples prometheus_client parses out of `body`, one line each (see
+/// `parse_exposition.py`), sorted.
+pub fn parsed_samples(kind: &str, body: &[u8], tag: &str) -> Vec<String> {
+    let path = temp_file(&format!("{tag}{kind}.parse.txt"), body);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parse_exposition.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(kind)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "parser failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn value_bits(v: f64) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else {
+        format!("{:016x}", v.to_bits())
+    }
+}
+
+/// The sample lines a parser must find for `snap`, in the same shape as
+/// `parsed_samples`. `openmetrics` selects the format's naming and `_sum` rules.
+pub fn expected_samples(snap: &Snapshot, openmetrics: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    for f in &snap.families {
+        for s in &f.series {
+            let mut labels: Vec<(String, String)> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let mut push = |name: String,
+                            extra: Option<(String, String)>,
+                            v: f64,
+                            labels: &Vec<(String, String)>| {
+                let mut l = labels.clone();
+                l.extend(extra);
+                l.sort();
+                let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}={}", hex(v))).collect();
+                lines.push(format!("{name}\t{}\t{}", l.join(","), value_bits(v)));
+            };
+            labels.sort();
+            match &s.value {
+                Value::Counter(v) => {
+                    let name = if f.name.ends_with("_total") {
+                        f.name.clone()
+                    } else {
+                        format!("{}_total", f.name)
+                    };
+                    push(name, None, *v as f64, &labels)
+                }
+                Value::Gauge(v) => push(f.name.clone(), None, *v, &labels),
+                Value::UpDownCounter(v) => push(f.name.clone(), None, *v as f64, &labels),
+                Value::Histogram(h) => {
+                    for (b, c) in &h.buckets {
+                        push(
+                            format!("{}_bucket", f.name),
+                            Some(("le".into(), le(*b))),
+                            *c as f64,
+                            &labels,
+                        );
+                    }
+                    let negative = h.buckets.first().is_some_and(|(b, _)| *b < 0.0);
+                    if !openmetrics || (!negative && h.sum >= 0.0) {
+                        push(format!("{}_count", f.name), None, h.count as f64, &labels);
+                        push(format!("{}_sum", f.name), None, h.sum, &labels);
+                    }
+                }
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// How prometheus_client reports an `le` label: the text as written (the
+/// parsers keep label values as strings).
+fn le(b: f64) -> String {
+    let mut out = Vec::new();
+    nanometrics_exporters::format::write_le(&mut out, b);
+    String::from_utf8(out).unwrap()
+}
+
+/// Every metric type, labeled and unlabeled, hostile label values and HELP
+/// texts, NaN and infinite gauges, counters above 2^53, histograms with
+/// labels and with negative bounds, names with `:`, constant labels, units.
+pub fn hostile_registry() -> Registry {
+    let r = Registry::new();
+    let hostile = [
+        "",
+        "\"quoted\"",
+        "back\\slash",
+        "new\nline",
+        "emoji 🦀✨",
+        "tab\there",
+        "{}=,",
+        "\\\"\n",
+    ];
+    let c = r.counter("plain_total", "A plain counter.").unwrap();
+    c.inc_by(u64::MAX - 7); // far above 2^53: must stay exact
+    r.counter("no_suffix", "Counter named without _total.")
+        .unwrap()
+        .inc();
+    let f = r
+        .counter_family(
+            "requests_total",
+            "Help with \"quotes\", back\\slash and\nnewline.",
+            &["path", "code"],
+        )
+        .unwrap();
+    for (i, v) in hostile.iter().enumerate() {
+        f.with_labels(&[*v, &format!("{}", 200 + i)])
+            .unwrap()
+            .inc_by(i as u64 + 1);
+    }
+    let g = r
+        .gauge_family(
+            "vllm:gpu_cache_usage_perc",
+            "Gauge with a colon name.",
+            &["engine"],
+        )
+        .unwrap();
+    for (e, v) in [
+        ("nan", f64::NAN),
+        ("pinf", f64::INFINITY),
+        ("ninf", f64::NEG_INFINITY),
+        ("neg0", -0.0),
+        ("tiny", 5e-324),
+        ("max", f64::MAX),
+        ("third", 1.0 / 3.0),
+    ] {
+        g.with_labels(&[e]).unwrap().set(v);
+    }
+    r.gauge("small_value", "A tiny value.").unwrap().set(1e-7);
+    r.up_down_counter("inflight", "Up-down counter, exposed as a gauge.")
+        .unwrap()
+        .add(-42);
+    let h = r
+        .metric("request_duration_seconds", "Latency; HELP with emoji ⏱.")
+        .unit("seconds")
+        .histogram_family(&["model"], Buckets::exponential(0.001, 2.0, 12))
+        .unwrap();
+    for (i, m) in hostile.iter().take(4).enumerate() {
+        let hm = h.with_labels(&[*m]).unwrap();
+        for k in 0..50 {
+            hm.record(0.0003 * (k as f64 + 1.0) * (i as f64 + 1.0));
+        }
+    }
+    let big = r
+        .histogram(
+            "big_le",
+            "Bounds at and above 1e6.",
+            Buckets::explicit(vec![1.0, 1e6, 2.5e7, 1e12]),
+        )
+        .unwrap();
+    big.record(3e6);
+    let neg = r
+        .histogram(
+            "temperature_delta",
+            "Negative bounds.",
+            Buckets::linear(-10.0, 5.0, 5),
+        )
+        .unwrap();
+    for v in [-12.0, -3.0, 0.0, 4.0, 100.0] {
+        neg.record(v);
+    }
+    r.histogram("empty_hist", "No observations.", Buckets::default())
+        .unwrap();
+    r.counter_family("unused_total", "A family with no series.", &["x"])
+        .unwrap();
+    let sub = r
+        .sub_registry("dynamo_component", &[("dynamo_namespace", "ns \"q\"\n")])
+        .unwrap();
+    sub.counter("requests_total", "Per component.")
+        .unwrap()
+        .inc_by(9);
+    sub.metric("bytes_sent_bytes_total", "Bytes.")
+        .unit("bytes")
+        .counter()
+        .unwrap()
+        .inc_by(1024);
+    r
+}

@@ -1,0 +1,94 @@
+//! Every byte the encoders emit parses in the strictest parsers we have
+//! (`../shared/conformance/check_exposition.py`: prometheus_client's
+//! OpenMetrics and text parsers, the OpenMetrics 1.0 ABNF, promtool) and
+//! round-trips names, label values and values bit-exactly.
+
+mod common;
+
+use common::*;
+use nanometrics_exporters::{openmetrics, prometheus};
+
+#[test]
+fn openmetrics_passes_the_conformance_checker() {
+    let snap = hostile_registry().snapshot();
+    let mut body = Vec::new();
+    openmetrics::encode(&snap, &mut body);
+    check_exposition("--openmetrics", &body, "hostile");
+}
+
+#[test]
+fn text_passes_the_conformance_checker() {
+    let snap = hostile_registry().snapshot();
+    let mut body = Vec::new();
+    prometheus::encode(&snap, &mut body);
+    // promtool's linter flags `:` in metric names (a recording-rule
+    // convention); engines name metrics `vllm:*`, so that one finding is a
+    // note. Everything else must pass strictly.
+    let report = check_exposition_with("--text", &body, "hostile", true);
+    let findings: Vec<&str> = report
+        .lines()
+        .map(|l| l.trim_start_matches("note: promtool lint: "))
+        .filter(|l| !l.is_empty() && *l != "all checks passed")
+        .collect();
+    assert!(
+        !findings.is_empty(),
+        "promtool should have noted the ':' name: {report}"
+    );
+    for finding in findings {
+        assert!(
+            finding.contains("should not contain ':'"),
+            "unexpected finding: {finding}"
+        );
+    }
+    let strict: nanometrics::Snapshot = nanometrics::Snapshot {
+        families: snap
+            .families
+            .iter()
+            .filter(|f| !f.name.contains(':'))
+            .cloned()
+            .collect(),
+    };
+    check_exposition(
+        "--text",
+        prometheus::encode_to_string(&strict).as_bytes(),
+        "strict",
+    );
+}
+
+#[test]
+fn openmetrics_round_trips_bit_exactly() {
+    let snap = hostile_registry().snapshot();
+    let body = openmetrics::encode_to_string(&snap);
+    assert_eq!(
+        parsed_samples("--openmetrics", body.as_bytes(), "rt"),
+        expected_samples(&snap, true)
+    );
+}
+
+#[test]
+fn text_round_trips_bit_exactly() {
+    let snap = hostile_registry().snapshot();
+    let body = prometheus::encode_to_string(&snap);
+    assert_eq!(
+        parsed_samples("--text", body.as_bytes(), "rt"),
+        expected_samples(&snap, false)
+    );
+}
+
+#[test]
+fn empty_help_parses_and_is_only_a_lint_note() {
+    let r = nanometrics::Registry::new();
+    r.gauge("no_help", "").unwrap().set(1.0);
+    let snap = r.snapshot();
+    check_exposition(
+        "--openmetrics",
+        openmetrics::encode_to_string(&snap).as_bytes(),
+        "nohelp",
+    );
+    check_exposition_with(
+        "--text",
+        prometheus::encode_to_string(&snap).as_bytes(),
+        "nohelp",
+        true,
+    );
+}
