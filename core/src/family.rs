@@ -3,9 +3,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use arc_swap::ArcSwap;
 use hashbrown::HashTable;
 
 /// A random per-family hash seed; under loom a fixed one, so that table
@@ -24,7 +23,6 @@ use crate::gauge::Gauge;
 use crate::histogram::{Histogram, Layout};
 use crate::shard::Reader;
 use crate::snapshot::{MetricKind, Value};
-use crate::sync::lock_std;
 
 /// Default cardinality limit of a family: label sets beyond it share one
 /// overflow series.
@@ -51,8 +49,6 @@ pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
-
-const SHARDS: usize = 16;
 
 pub(crate) mod sealed {
     use super::*;
@@ -269,9 +265,9 @@ pub(crate) struct FamilyInner<M: Metric> {
     names: Arc<[Box<str>]>,
     cfg: M::Config,
     seed: u64,
-    shards: Box<[ArcSwap<Table<M>>]>,
-    /// Serialises inserts and removals; holds the series count.
-    write: Mutex<usize>,
+    /// Every series. Behind the thread-local caches, so a lookup reaches it
+    /// (and its lock) only on a thread's first use of a label set.
+    table: RwLock<Table<M>>,
     limit: usize,
 }
 
@@ -284,10 +280,7 @@ impl<M: Metric> Family<M> {
                 names,
                 cfg,
                 seed: hash_seed(),
-                shards: (0..SHARDS)
-                    .map(|_| ArcSwap::from_pointee(HashTable::new()))
-                    .collect(),
-                write: Mutex::new(0),
+                table: RwLock::new(HashTable::new()),
                 limit: limit.max(1),
             }),
         }
@@ -359,8 +352,8 @@ impl<M: Metric> Family<M> {
             return None;
         }
         let hash = inner.hash(values);
-        let shard = inner.shards[shard_of(hash)].load();
-        shard
+        inner
+            .read()
             .find(hash, |e| same(&e.values, values))
             .map(|e| e.metric.clone())
     }
@@ -384,22 +377,18 @@ impl<M: Metric> Family<M> {
             return false;
         }
         let hash = inner.hash(values);
-        let mut count = lock_std(&inner.write);
-        let slot = &inner.shards[shard_of(hash)];
-        let cur = slot.load_full();
-        if cur.find(hash, |e| same(&e.values, values)).is_none() {
-            return false;
-        }
-        let mut next = (*cur).clone();
-        if let Ok(e) = next.find_entry(hash, |e| same(&e.values, values)) {
-            e.remove();
-        }
-        slot.store(Arc::new(next));
-        // Release: pairs with the Acquire load in `with_labels`.
-        inner.generation.fetch_add(1, Ordering::Release);
-        *count -= 1;
-        drop(count);
-        // `cur` (and the removed handle in it) drops here, outside every lock.
+        let removed = {
+            let mut table = inner.write();
+            let Ok(e) = table.find_entry(hash, |e| same(&e.values, values)) else {
+                return false;
+            };
+            let (removed, _) = e.remove();
+            // Release: pairs with the Acquire load in `with_labels`.
+            inner.generation.fetch_add(1, Ordering::Release);
+            removed
+        };
+        // The removed handle drops here, outside the lock.
+        drop(removed);
         true
     }
 
@@ -414,17 +403,12 @@ impl<M: Metric> Family<M> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn clear(&self) {
-        let mut count = lock_std(&self.inner.write);
-        let old: Vec<Arc<Table<M>>> = self
-            .inner
-            .shards
-            .iter()
-            .map(|s| s.swap(Arc::new(HashTable::new())))
-            .collect();
-        // Release: pairs with the Acquire load in `with_labels`.
-        self.inner.generation.fetch_add(1, Ordering::Release);
-        *count = 0;
-        drop(count);
+        let old = {
+            let mut table = self.inner.write();
+            // Release: pairs with the Acquire load in `with_labels`.
+            self.inner.generation.fetch_add(1, Ordering::Release);
+            std::mem::take(&mut *table)
+        };
         drop(old);
     }
 
@@ -439,7 +423,7 @@ impl<M: Metric> Family<M> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn len(&self) -> usize {
-        *lock_std(&self.inner.write)
+        self.inner.read().len()
     }
 
     /// Whether the family has no series.
@@ -466,23 +450,16 @@ impl<M: Metric> Family<M> {
     }
 }
 
-#[inline]
-fn shard_of(hash: u64) -> usize {
-    (hash >> 60) as usize % SHARDS
-}
-
 use crate::labelkey::values_eq as same;
 
 impl<M: Metric> FamilyInner<M> {
     /// The shared-table path of `with_labels`; fills this thread's cache.
     #[inline(never)]
     fn lookup<S: AsRef<str>>(&self, hash: u64, generation: u64, values: &[S]) -> Result<M, Error> {
-        let found = {
-            let shard = self.shards[shard_of(hash)].load();
-            shard
-                .find(hash, |e| same(&e.values, values))
-                .map(|e| (e.values.clone(), e.metric.clone()))
-        };
+        let found = self
+            .read()
+            .find(hash, |e| same(&e.values, values))
+            .map(|e| (e.values.clone(), e.metric.clone()));
         let (values, metric) = match found {
             Some(f) => f,
             None => {
@@ -517,43 +494,45 @@ impl<M: Metric> FamilyInner<M> {
         crate::labelkey::hash_values(self.seed, values)
     }
 
-    #[cold]
-    fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Result<M, Error> {
-        let mut count = lock_std(&self.write);
-        let full = *count >= self.limit;
-        if full
-            && self.shards[shard_of(hash)]
-                .load()
-                .find(hash, |e| same(&e.values, values))
-                .is_none()
-        {
-            let overflow = vec![OVERFLOW_LABEL_VALUE; values.len()];
-            let h = self.hash(&overflow);
-            return self.find_or_create(&mut count, h, &overflow);
-        }
-        self.find_or_create(&mut count, hash, values)
+    fn read(&self) -> RwLockReadGuard<'_, Table<M>> {
+        self.table.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Under the write lock: the existing series, or a new one published by
-    /// swapping in a copy of the shard's table.
-    fn find_or_create<S: AsRef<str>>(
+    fn write(&self) -> RwLockWriteGuard<'_, Table<M>> {
+        self.table.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Finds or creates the series under the write lock. Past the cardinality
+    /// limit, a new label set gets the overflow series instead.
+    #[cold]
+    fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Result<M, Error> {
+        let mut table = self.write();
+        if let Some(e) = table.find(hash, |e| same(&e.values, values)) {
+            return Ok(e.metric.clone());
+        }
+        if table.len() >= self.limit {
+            let overflow = vec![OVERFLOW_LABEL_VALUE; values.len()];
+            let h = self.hash(&overflow);
+            if let Some(e) = table.find(h, |e| same(&e.values, &overflow)) {
+                return Ok(e.metric.clone());
+            }
+            return self.create(&mut table, h, &overflow);
+        }
+        self.create(&mut table, hash, values)
+    }
+
+    fn create<S: AsRef<str>>(
         &self,
-        count: &mut usize,
+        table: &mut Table<M>,
         hash: u64,
         values: &[S],
     ) -> Result<M, Error> {
-        let slot = &self.shards[shard_of(hash)];
-        let cur = slot.load_full();
-        if let Some(e) = cur.find(hash, |e| same(&e.values, values)) {
-            return Ok(e.metric.clone());
-        }
         let metric = M::create(&self.cfg)?;
         let values: Values = values
             .iter()
             .map(|v| Box::<str>::from(v.as_ref()))
             .collect();
-        let mut next = (*cur).clone();
-        next.insert_unique(
+        table.insert_unique(
             hash,
             Entry {
                 hash,
@@ -562,41 +541,40 @@ impl<M: Metric> FamilyInner<M> {
             },
             |e| e.hash,
         );
-        slot.store(Arc::new(next));
-        *count += 1;
         Ok(metric)
     }
 }
 
 // === type-erased access for the registry ===
 
-/// A family pinned for one snapshot: the tables are held so that no handle is
-/// dropped (and no slot released) while the shard reader holds its lock.
+/// A family's series copied out for one snapshot: the handles are held so
+/// that none is dropped (and no slot released) while the shard reader holds
+/// its lock, and no family lock is held under the shard lock.
 pub(crate) trait Pinned {
     fn read(&self, r: &Reader, out: &mut Vec<(Values, Value)>);
 }
 
 pub(crate) trait Collect: Send + Sync {
-    fn pin(&self) -> Box<dyn Pinned + '_>;
+    fn pin(&self) -> Box<dyn Pinned>;
     fn names(&self) -> &Arc<[Box<str>]>;
 }
 
-struct PinnedTables<M>(Vec<Arc<Table<M>>>);
+struct PinnedSeries<M>(Vec<(Values, M)>);
 
-impl<M: Metric> Pinned for PinnedTables<M> {
+impl<M: Metric> Pinned for PinnedSeries<M> {
     fn read(&self, r: &Reader, out: &mut Vec<(Values, Value)>) {
-        for t in &self.0 {
-            for e in t.iter() {
-                out.push((e.values.clone(), e.metric.read(r)));
-            }
-        }
+        out.extend(self.0.iter().map(|(v, m)| (v.clone(), m.read(r))));
     }
 }
 
 impl<M: Metric> Collect for FamilyInner<M> {
-    fn pin(&self) -> Box<dyn Pinned + '_> {
-        Box::new(PinnedTables(
-            self.shards.iter().map(|s| s.load_full()).collect(),
+    fn pin(&self) -> Box<dyn Pinned> {
+        let table = self.read();
+        Box::new(PinnedSeries(
+            table
+                .iter()
+                .map(|e| (e.values.clone(), e.metric.clone()))
+                .collect(),
         ))
     }
     fn names(&self) -> &Arc<[Box<str>]> {

@@ -22,6 +22,9 @@
 //! # Ok::<(), nanometrics::Error>(())
 //! ```
 //!
+//! With the default `http` feature, [`http::MetricsServer`] serves them on
+//! `/metrics` (with `/health` and `/live`).
+//!
 //! Both encoders share the rules in [`format`]: how names, label values, HELP
 //! texts and numbers are written.
 
@@ -29,5 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod format;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod openmetrics;
 pub mod prometheus;

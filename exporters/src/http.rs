@@ -1,0 +1,671 @@
+//! The `/metrics`, `/health` and `/live` HTTP server (hyper 1 + tokio).
+//!
+//! ```no_run
+//! use nanometrics_exporters::http::MetricsServer;
+//! let registry = nanometrics::Registry::new();
+//! let server = MetricsServer::builder()
+//!     .bind("127.0.0.1:9464")      // the default address; port 0 picks a free port
+//!     .registry(registry.clone())  // default: nanometrics::global()
+//!     .start()?;                   // its own thread and runtime
+//! println!("serving on http://{}/metrics", server.local_addr());
+//! server.health().set_ready(false); // /health answers 503 until set_ready(true)
+//! server.shutdown();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! - `GET /metrics`: content negotiation on `Accept` (q-values honoured):
+//!   OpenMetrics 1.0 only when asked for, Prometheus text 0.0.4 for anything
+//!   else, garbage included (never a 4xx); gzip when `Accept-Encoding` allows.
+//!   The snapshot and the encoding run on tokio's blocking pool; a scrape that
+//!   panics answers 500 and the next scrape works.
+//! - `GET /health`, `GET /live`: `{"status":"ready"|"notready","uptime_seconds":…}`
+//!   with 200 or 503, from a [`Health`] the application controls.
+//! - `HEAD` works wherever `GET` does; other methods get 405, other paths 404.
+//! - Robustness: the HTTP/1 header read timeout is armed (hyper needs a timer
+//!   for it; a client that trickles its request is cut off), request heads are
+//!   bounded (431 past the limit), at most `max_concurrent_scrapes` scrapes
+//!   run at once (the excess gets an immediate 503), request bodies are never
+//!   read, and shutdown is graceful.
+//! - Configuration from the environment ([`MetricsServerBuilder::from_env`]):
+//!   `NANOMETRICS_ADDR` (`host:port`), and for the Dynamo runtime
+//!   `DYN_SYSTEM_HOST` / `DYN_SYSTEM_PORT` (`-1` disables the server, `0`
+//!   picks a free port).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use nanometrics::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::{openmetrics, prometheus};
+
+/// The default listen address: loopback only, the OpenTelemetry Prometheus
+/// exporter's port.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
+
+// === impl Health ===
+
+/// Readiness and liveness that the application sets and `/health` and
+/// `/live` report. Cheap to clone; all clones share the state.
+///
+/// ```
+/// let health = nanometrics_exporters::http::Health::new();
+/// assert!(health.is_ready() && health.is_live());
+/// health.set_ready(false);
+/// assert!(!health.is_ready());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Health {
+    ready: Arc<AtomicBool>,
+    live: Arc<AtomicBool>,
+    started: Instant,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health::new()
+    }
+}
+
+impl Health {
+    /// Ready and live, uptime counted from now.
+    pub fn new() -> Health {
+        Health {
+            ready: Arc::new(AtomicBool::new(true)),
+            live: Arc::new(AtomicBool::new(true)),
+            started: Instant::now(),
+        }
+    }
+
+    /// Sets what `/health` reports (503 while not ready).
+    pub fn set_ready(&self, ready: bool) {
+        // Relaxed: a flag read on its own; nothing is published with it.
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+
+    /// Sets what `/live` reports (503 while not live).
+    pub fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::Relaxed);
+    }
+
+    /// Whether `/health` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Whether `/live` answers 200.
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    fn json(&self, ok: bool) -> String {
+        format!(
+            "{{\"status\":\"{}\",\"uptime_seconds\":{:.3}}}\n",
+            if ok { "ready" } else { "notready" },
+            self.started.elapsed().as_secs_f64()
+        )
+    }
+}
+
+// === impl MetricsServerBuilder ===
+
+/// Configures a [`MetricsServer`]; see [`MetricsServer::builder`].
+#[derive(Debug)]
+#[must_use = "nothing is served until .start() or .serve()"]
+pub struct MetricsServerBuilder {
+    addr: String,
+    registry: Option<Registry>,
+    metrics_path: String,
+    health_path: String,
+    live_path: String,
+    max_concurrent_scrapes: usize,
+    header_read_timeout: Duration,
+    max_header_bytes: usize,
+    health: Health,
+    enabled: bool,
+    env_error: Option<String>,
+}
+
+impl Default for MetricsServerBuilder {
+    fn default() -> Self {
+        MetricsServerBuilder {
+            addr: DEFAULT_ADDR.to_string(),
+            registry: None,
+            metrics_path: "/metrics".into(),
+            health_path: "/health".into(),
+            live_path: "/live".into(),
+            max_concurrent_scrapes: 4,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            health: Health::new(),
+            enabled: true,
+            env_error: None,
+        }
+    }
+}
+
+impl MetricsServerBuilder {
+    /// The address to listen on, `host:port` (default [`DEFAULT_ADDR`]);
+    /// port 0 picks a free port.
+    pub fn bind(mut self, addr: impl Into<String>) -> Self {
+        self.addr = addr.into();
+        self
+    }
+
+    /// The registry to serve (default: [`nanometrics::global()`]).
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// Path of the metrics endpoint (default `/metrics`).
+    pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = path.into();
+        self
+    }
+
+    /// Path of the readiness endpoint (default `/health`).
+    pub fn health_path(mut self, path: impl Into<String>) -> Self {
+        self.health_path = path.into();
+        self
+    }
+
+    /// Path of the liveness endpoint (default `/live`).
+    pub fn live_path(mut self, path: impl Into<String>) -> Self {
+        self.live_path = path.into();
+        self
+    }
+
+    /// At most this many scrapes run at once (default 4); the excess gets 503.
+    pub fn max_concurrent_scrapes(mut self, n: usize) -> Self {
+        self.max_concurrent_scrapes = n.max(1);
+        self
+    }
+
+    /// Time a client has to send a request head (default 10 s).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Largest request head accepted (default 16 KiB; at least 8 KiB);
+    /// larger heads get 431.
+    pub fn max_header_bytes(mut self, n: usize) -> Self {
+        self.max_header_bytes = n.max(8192);
+        self
+    }
+
+    /// Shares an existing [`Health`] (e.g. created before the server).
+    pub fn health(mut self, health: Health) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Reads the environment: `NANOMETRICS_ADDR` (`host:port`) replaces the
+    /// address; otherwise `DYN_SYSTEM_HOST` and `DYN_SYSTEM_PORT` set it
+    /// (host default `127.0.0.1`; port `-1` disables the server, `0` picks a
+    /// free one). An unparsable value makes [`start`](Self::start) fail with
+    /// a message naming the variable.
+    pub fn from_env(self) -> Self {
+        self.with_vars(|k| std::env::var(k).ok())
+    }
+
+    fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+        if let Some(addr) = var("NANOMETRICS_ADDR").filter(|a| !a.is_empty()) {
+            self.addr = addr;
+            return self;
+        }
+        let host = var("DYN_SYSTEM_HOST").filter(|h| !h.is_empty());
+        match var("DYN_SYSTEM_PORT").filter(|p| !p.is_empty()) {
+            Some(p) => match p.trim().parse::<i32>() {
+                Ok(-1) => self.enabled = false,
+                Ok(port) if (0..=65535).contains(&port) => {
+                    self.addr = format!("{}:{port}", host.as_deref().unwrap_or("127.0.0.1"));
+                }
+                _ => {
+                    self.env_error = Some(format!(
+                        "DYN_SYSTEM_PORT={p:?} is not a port (0..=65535, or -1 to disable)"
+                    ))
+                }
+            },
+            None => {
+                if let Some(h) = host {
+                    let port = self
+                        .addr
+                        .rsplit_once(':')
+                        .map_or("9464", |(_, p)| p)
+                        .to_string();
+                    self.addr = format!("{h}:{port}");
+                }
+            }
+        }
+        self
+    }
+
+    /// Whether the configuration enables the server (`DYN_SYSTEM_PORT=-1`
+    /// disables it).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn resolve(&self) -> io::Result<SocketAddr> {
+        if let Some(e) = &self.env_error {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, e.clone()));
+        }
+        if !self.enabled {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the metrics server is disabled (DYN_SYSTEM_PORT=-1)",
+            ));
+        }
+        let bad = |why: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("bad listen address {:?}: {why}", self.addr),
+            )
+        };
+        self.addr
+            .to_socket_addrs()
+            .map_err(|e| bad(e.to_string()))?
+            .next()
+            .ok_or_else(|| bad("resolves to nothing".into()))
+    }
+
+    fn into_state(self) -> Arc<State> {
+        Arc::new(State {
+            registry: self
+                .registry
+                .unwrap_or_else(|| nanometrics::global().clone()),
+            metrics_path: self.metrics_path,
+            health_path: self.health_path,
+            live_path: self.live_path,
+            scrapes: Arc::new(Semaphore::new(self.max_concurrent_scrapes)),
+            header_read_timeout: self.header_read_timeout,
+            max_header_bytes: self.max_header_bytes,
+            health: self.health,
+        })
+    }
+
+    /// Binds and serves on a thread of its own, with its own tokio runtime.
+    /// Binding errors (address in use, bad address) are returned here.
+    pub fn start(self) -> io::Result<MetricsServer> {
+        let addr = self.resolve()?;
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let local = listener.local_addr()?;
+        let state = self.into_state();
+        let health = state.health.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("nanometrics-http".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(l) => {
+                            run(l, state, async {
+                                let _ = rx.await;
+                            })
+                            .await
+                        }
+                        Err(e) => eprintln!("nanometrics-http: {e}"),
+                    }
+                })
+            })?;
+        Ok(MetricsServer {
+            addr: local,
+            health,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Binds and serves inside the caller's tokio runtime until `shutdown`
+    /// completes, then finishes in-flight requests and returns.
+    pub async fn serve_with_shutdown(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let addr = self.resolve()?;
+        let listener = TcpListener::bind(addr).await?;
+        run(listener, self.into_state(), shutdown).await;
+        Ok(())
+    }
+}
+
+// === impl MetricsServer ===
+
+/// A running server; see the [module docs](self). Dropping it shuts it down.
+#[derive(Debug)]
+pub struct MetricsServer {
+    addr: SocketAddr,
+    health: Health,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MetricsServer {
+    /// A builder with the defaults (127.0.0.1:9464, the global registry).
+    pub fn builder() -> MetricsServerBuilder {
+        MetricsServerBuilder::default()
+    }
+
+    /// The address actually bound (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The readiness and liveness this server reports.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and joins the thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for MetricsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+// === serving ===
+
+struct State {
+    registry: Registry,
+    metrics_path: String,
+    health_path: String,
+    live_path: String,
+    scrapes: Arc<Semaphore>,
+    header_read_timeout: Duration,
+    max_header_bytes: usize,
+    health: Health,
+}
+
+/// How long in-flight requests may take to finish after shutdown.
+const GRACE: Duration = Duration::from_secs(5);
+
+async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.header_read_timeout)
+        .max_buf_size(state.max_header_bytes);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _peer)) = accepted else {
+                    // Out of file descriptors and the like: back off briefly.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let st = state.clone();
+                let conn = http.serve_connection(
+                    TokioIo::new(stream),
+                    service_fn(move |req| handle(req, st.clone())),
+                );
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    // Client resets and timeouts end here; nothing to report.
+                    let _ = conn.await;
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+async fn handle(req: Request<Incoming>, st: Arc<State>) -> Result<Resp, Infallible> {
+    let path = req.uri().path();
+    let known = [&st.metrics_path, &st.health_path, &st.live_path]
+        .iter()
+        .any(|p| p.as_str() == path);
+    if !known {
+        return Ok(respond(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found\n",
+        ));
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            "method not allowed\n",
+        );
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Ok(r);
+    }
+    if path == st.health_path || path == st.live_path {
+        let ok = if path == st.health_path {
+            st.health.is_ready()
+        } else {
+            st.health.is_live()
+        };
+        let status = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        return Ok(respond(status, "application/json", st.health.json(ok)));
+    }
+    Ok(scrape(&req, &st).await)
+}
+
+async fn scrape(req: &Request<Incoming>, st: &State) -> Resp {
+    let Ok(permit) = st.scrapes.clone().try_acquire_owned() else {
+        return respond(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain; charset=utf-8",
+            "too many concurrent scrapes\n",
+        );
+    };
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let om = wants_openmetrics(header(ACCEPT));
+    let gzip = accepts_gzip(header(ACCEPT_ENCODING));
+    let registry = st.registry.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let snapshot = registry.snapshot();
+        let mut body = Vec::with_capacity(64 * 1024);
+        if om {
+            openmetrics::encode(&snapshot, &mut body);
+        } else {
+            prometheus::encode(&snapshot, &mut body);
+        }
+        if gzip {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            enc.write_all(&body)?;
+            body = enc.finish()?;
+        }
+        Ok::<_, io::Error>(body)
+    });
+    match work.await {
+        Ok(Ok(body)) => {
+            let ct = if om {
+                openmetrics::CONTENT_TYPE
+            } else {
+                prometheus::CONTENT_TYPE
+            };
+            let mut r = respond(StatusCode::OK, ct, body);
+            if gzip {
+                r.headers_mut()
+                    .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            r.headers_mut()
+                .insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+            r
+        }
+        Ok(Err(e)) => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            format!("scrape failed: {e}\n"),
+        ),
+        Err(e) => respond(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            if e.is_panic() {
+                "scrape failed: a collector panicked\n".to_string()
+            } else {
+                format!("scrape failed: {e}\n")
+            },
+        ),
+    }
+}
+
+/// `(media type, q)` for each entry of an `Accept`-style header; entries
+/// that do not parse are skipped.
+fn media_ranges(header: &str) -> impl Iterator<Item = (String, f32)> + '_ {
+    header.split(',').filter_map(|part| {
+        let mut it = part.split(';');
+        let media = it.next()?.trim().to_ascii_lowercase();
+        if media.is_empty() {
+            return None;
+        }
+        let mut q = 1.0f32;
+        for p in it {
+            if let Some((k, v)) = p.split_once('=') {
+                if k.trim().eq_ignore_ascii_case("q") {
+                    q = v
+                        .trim()
+                        .parse::<f32>()
+                        .ok()
+                        .filter(|q| q.is_finite())
+                        .unwrap_or(0.0)
+                        .clamp(0.0, 1.0);
+                }
+            }
+        }
+        Some((media, q))
+    })
+}
+
+/// Whether an `Accept` header prefers OpenMetrics: it must be listed with a
+/// q-value above 0 and at least that of the best text/plain match. Anything
+/// else, garbage included, gets the 0.0.4 text format.
+///
+/// ```
+/// use nanometrics_exporters::http::wants_openmetrics;
+/// // What Prometheus sends:
+/// assert!(wants_openmetrics("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"));
+/// assert!(!wants_openmetrics("text/plain;version=0.0.4"));
+/// assert!(!wants_openmetrics("application/openmetrics-text;q=0.2, text/plain"));
+/// assert!(!wants_openmetrics("application/openmetrics-text;q=0"));
+/// assert!(!wants_openmetrics("\u{1}garbage;;;q=x"));
+/// assert!(!wants_openmetrics(""));
+/// ```
+pub fn wants_openmetrics(accept: &str) -> bool {
+    let (mut om, mut text) = (0.0f32, 0.0f32);
+    for (media, q) in media_ranges(accept) {
+        match media.as_str() {
+            "application/openmetrics-text" => om = om.max(q),
+            "text/plain" | "text/*" | "*/*" => text = text.max(q),
+            _ => {}
+        }
+    }
+    om > 0.0 && om >= text
+}
+
+/// Whether an `Accept-Encoding` header allows gzip (`gzip`, `x-gzip` or `*`
+/// with a q-value above 0).
+///
+/// ```
+/// use nanometrics_exporters::http::accepts_gzip;
+/// assert!(accepts_gzip("gzip, deflate, br"));
+/// assert!(!accepts_gzip("gzip;q=0, identity"));
+/// assert!(!accepts_gzip(""));
+/// ```
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    media_ranges(accept_encoding)
+        .any(|(coding, q)| q > 0.0 && matches!(coding.as_str(), "gzip" | "x-gzip" | "*"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn environment_configuration() {
+        let b = MetricsServerBuilder::default()
+            .with_vars(vars(&[("NANOMETRICS_ADDR", "127.0.0.1:1234")]));
+        assert_eq!(b.addr, "127.0.0.1:1234");
+        let b = MetricsServerBuilder::default().with_vars(vars(&[("DYN_SYSTEM_PORT", "0")]));
+        assert_eq!(b.addr, "127.0.0.1:0");
+        let b = MetricsServerBuilder::default().with_vars(vars(&[
+            ("DYN_SYSTEM_HOST", "0.0.0.0"),
+            ("DYN_SYSTEM_PORT", "8081"),
+        ]));
+        assert_eq!(b.addr, "0.0.0.0:8081");
+        let b = MetricsServerBuilder::default().with_vars(vars(&[("DYN_SYSTEM_PORT", "-1")]));
+        assert!(!b.is_enabled());
+        assert_eq!(b.start().unwrap_err().kind(), io::ErrorKind::Unsupported);
+        let b = MetricsServerBuilder::default().with_vars(vars(&[("DYN_SYSTEM_PORT", "http")]));
+        let e = b.start().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("DYN_SYSTEM_PORT"), "{e}");
+        let e = MetricsServer::builder()
+            .bind("not an address")
+            .start()
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+}
