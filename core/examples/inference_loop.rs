@@ -41,6 +41,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nanometrics_exporters::http::MetricsServer;
+
 use nanometrics::{
     Buckets, Counter, Family, Gauge, Histogram, Registry, Snapshot, UpDownCounter, Value,
 };
@@ -53,6 +55,8 @@ Usage: cargo run --release --example inference_loop -p nanometrics -- [OPTIONS]
 Options:
   --workers N    worker threads, each one simulated engine (1 to 1024; default 4)
   --seconds S    how long to run, in seconds, > 0; decimals allowed (default 10)
+  --port P       serve /metrics, /health and /live on 127.0.0.1:P while running
+                 (default 9464, or a free port if 9464 is taken; 0 = a free port)
   -h, --help     print this help
 ";
 
@@ -136,6 +140,8 @@ fn main() -> ExitCode {
 struct Args {
     workers: usize,
     seconds: f64,
+    /// `None`: the default port, falling back to a free one.
+    port: Option<u16>,
 }
 
 /// `Ok(None)` means `--help`.
@@ -143,6 +149,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
     let mut args = Args {
         workers: 4,
         seconds: 10.0,
+        port: None,
     };
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -151,12 +158,16 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         };
         match flag.as_str() {
             "-h" | "--help" if inline.is_none() => return Ok(None),
-            "--workers" | "--seconds" => {
+            "--workers" | "--seconds" | "--port" => {
                 let value = match inline {
                     Some(v) => v,
                     None => it.next().ok_or_else(|| format!("{flag} needs a value"))?,
                 };
-                if flag == "--workers" {
+                if flag == "--port" {
+                    args.port = Some(value.parse::<u16>().map_err(|_| {
+                        format!("--port must be a port number from 0 to 65535, got {value:?}")
+                    })?);
+                } else if flag == "--workers" {
                     args.workers = match value.parse::<usize>() {
                         Ok(n) if (1..=1024).contains(&n) => n,
                         _ => {
@@ -635,6 +646,25 @@ fn run(args: &Args) -> Result<bool, Box<dyn StdError>> {
         .gauge("demo_workers", "Worker threads of the inference_loop demo.")?
         .set(args.workers as f64);
     let view = ModelHandles::resolve_all(&m)?; // the reporter's own handles
+
+    // `/metrics` (Prometheus text or OpenMetrics), `/health`, `/live`.
+    let serve = |port: u16| {
+        MetricsServer::builder()
+            .bind(format!("127.0.0.1:{port}"))
+            .registry(registry.clone())
+            .start()
+    };
+    let server = match args.port {
+        Some(p) => serve(p)?,
+        None => match serve(9464) {
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => serve(0)?,
+            other => other?,
+        },
+    };
+    eprintln!(
+        "serving http://{0}/metrics (and /health, /live) while the demo runs: curl {0}/metrics",
+        server.local_addr()
+    );
 
     let kv_capacity = KV_BLOCKS_PER_WORKER * args.workers as u32;
     let stop = Arc::new(AtomicBool::new(false));
