@@ -23,7 +23,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
 
 warm_up=${BENCH_WARM_UP:-0.5}
 measure=${BENCH_MEASURE:-1}
-command="cargo bench -p nanometrics-benches --bench counter --bench histogram --bench labels -- --warm-up-time $warm_up --measurement-time $measure --noplot"
+command="cargo bench -p nanometrics-benches --bench counter --bench histogram --bench labels --bench encode -- --warm-up-time $warm_up --measurement-time $measure --noplot"
 
 if [[ "${BENCH_CHECK_SKIP_RUN:-0}" != 1 ]]; then
     # The [[bench]] targets are named explicitly so that the criterion flags
@@ -57,6 +57,8 @@ GROUPS = [
      ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
     ("labels/lookup_inc_2", "lookup of 2 label values per call, then inc",
      ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
+    ("encode/10k_series", "render 10,000 counter series as text, per render",
+     ["nanometrics", "prometheus_client", "prometheus"]),
 ]
 
 # (group, peer, minimum peer_ns / nanometrics_ns), from DESIGN.md.
@@ -66,6 +68,8 @@ BUDGETS = [
     ("histogram/uncontended", "prometheus_client", 4.0),
     ("histogram/uncontended", "prometheus", 6.0),
     ("labels/lookup_inc_2", "prometheus", 2.0),
+    ("encode/10k_series", "prometheus_client", 2.0),
+    ("encode/10k_series", "prometheus", 4.0),
 ]
 
 STAT = "median"  # of criterion's per-iteration time, in ns

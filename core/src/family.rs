@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::gauge::Gauge;
 use crate::histogram::{Histogram, Layout};
 use crate::shard::Reader;
-use crate::snapshot::{MetricKind, Value};
+use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value};
 
 /// Default cardinality limit of a family: label sets beyond it share one
 /// overflow series.
@@ -146,7 +146,7 @@ impl sealed::Sealed for Histogram {
         Histogram::create(cfg)
     }
     fn read(&self, r: &Reader) -> Value {
-        Value::Histogram(Histogram::read(self, r))
+        Value::Histogram(Box::new(Histogram::read(self, r)))
     }
     local_cache!(Histogram);
 }
@@ -208,7 +208,63 @@ struct Entry<M> {
     metric: M,
 }
 
-type Table<M> = HashTable<Entry<M>>;
+/// A family's series in creation order, indexed by label values.
+///
+/// Snapshots walk `entries` in order, so the exposition lists series in the
+/// order they were created (a removal moves the last series into the gap)
+/// without sorting on every scrape.
+struct Table<M> {
+    entries: Vec<Entry<M>>,
+    /// Positions in `entries`, keyed by the entry's hash.
+    index: HashTable<usize>,
+}
+
+impl<M> Default for Table<M> {
+    fn default() -> Self {
+        Table {
+            entries: Vec::new(),
+            index: HashTable::new(),
+        }
+    }
+}
+
+impl<M> Table<M> {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn find<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Option<&Entry<M>> {
+        let entries = &self.entries;
+        self.index
+            .find(hash, |&i| same(&entries[i].values, values))
+            .map(|&i| &entries[i])
+    }
+
+    fn insert(&mut self, entry: Entry<M>) {
+        let entries = &self.entries;
+        self.index
+            .insert_unique(entry.hash, entries.len(), |&i| entries[i].hash);
+        self.entries.push(entry);
+    }
+
+    fn remove<S: AsRef<str>>(&mut self, hash: u64, values: &[S]) -> Option<Entry<M>> {
+        let entries = &self.entries;
+        let found = self
+            .index
+            .find_entry(hash, |&i| same(&entries[i].values, values))
+            .ok()?;
+        let (i, _) = found.remove();
+        let last = self.entries.len() - 1;
+        if i != last {
+            // The last entry moves into the gap: repoint its index slot.
+            let moved = self.entries[last].hash;
+            if let Some(slot) = self.index.find_mut(moved, |&j| j == last) {
+                *slot = i;
+            }
+        }
+        Some(self.entries.swap_remove(i))
+    }
+}
 
 // === impl Family ===
 
@@ -280,7 +336,7 @@ impl<M: Metric> Family<M> {
                 names,
                 cfg,
                 seed: hash_seed(),
-                table: RwLock::new(HashTable::new()),
+                table: RwLock::new(Table::default()),
                 limit: limit.max(1),
             }),
         }
@@ -352,10 +408,7 @@ impl<M: Metric> Family<M> {
             return None;
         }
         let hash = inner.hash(values);
-        inner
-            .read()
-            .find(hash, |e| same(&e.values, values))
-            .map(|e| e.metric.clone())
+        inner.read().find(hash, values).map(|e| e.metric.clone())
     }
 
     /// Removes a series; returns whether it existed. Handles kept elsewhere
@@ -379,10 +432,9 @@ impl<M: Metric> Family<M> {
         let hash = inner.hash(values);
         let removed = {
             let mut table = inner.write();
-            let Ok(e) = table.find_entry(hash, |e| same(&e.values, values)) else {
+            let Some(removed) = table.remove(hash, values) else {
                 return false;
             };
-            let (removed, _) = e.remove();
             // Release: pairs with the Acquire load in `with_labels`.
             inner.generation.fetch_add(1, Ordering::Release);
             removed
@@ -458,7 +510,7 @@ impl<M: Metric> FamilyInner<M> {
     fn lookup<S: AsRef<str>>(&self, hash: u64, generation: u64, values: &[S]) -> Result<M, Error> {
         let found = self
             .read()
-            .find(hash, |e| same(&e.values, values))
+            .find(hash, values)
             .map(|e| (e.values.clone(), e.metric.clone()));
         let (values, metric) = match found {
             Some(f) => f,
@@ -507,13 +559,13 @@ impl<M: Metric> FamilyInner<M> {
     #[cold]
     fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Result<M, Error> {
         let mut table = self.write();
-        if let Some(e) = table.find(hash, |e| same(&e.values, values)) {
+        if let Some(e) = table.find(hash, values) {
             return Ok(e.metric.clone());
         }
         if table.len() >= self.limit {
             let overflow = vec![OVERFLOW_LABEL_VALUE; values.len()];
             let h = self.hash(&overflow);
-            if let Some(e) = table.find(h, |e| same(&e.values, &overflow)) {
+            if let Some(e) = table.find(h, &overflow) {
                 return Ok(e.metric.clone());
             }
             return self.create(&mut table, h, &overflow);
@@ -532,52 +584,46 @@ impl<M: Metric> FamilyInner<M> {
             .iter()
             .map(|v| Box::<str>::from(v.as_ref()))
             .collect();
-        table.insert_unique(
+        table.insert(Entry {
             hash,
-            Entry {
-                hash,
-                values,
-                metric: metric.clone(),
-            },
-            |e| e.hash,
-        );
+            values,
+            metric: metric.clone(),
+        });
         Ok(metric)
     }
 }
 
 // === type-erased access for the registry ===
 
-/// A family's series copied out for one snapshot: the handles are held so
-/// that none is dropped (and no slot released) while the shard reader holds
-/// its lock, and no family lock is held under the shard lock.
+/// A family held for one snapshot. Its read lock is taken before the shard
+/// lock, the same order as an insert's (family, then shard), so no series is
+/// removed, and no handle dropped, while the shard reader holds its lock.
 pub(crate) trait Pinned {
-    fn read(&self, r: &Reader, out: &mut Vec<(Values, Value)>);
+    /// Appends every series, each labelled with `labels` and its values.
+    fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>);
 }
 
 pub(crate) trait Collect: Send + Sync {
-    fn pin(&self) -> Box<dyn Pinned>;
-    fn names(&self) -> &Arc<[Box<str>]>;
+    fn pin(&self) -> Box<dyn Pinned + '_>;
 }
 
-struct PinnedSeries<M>(Vec<(Values, M)>);
+struct PinnedSeries<'a, M>(RwLockReadGuard<'a, Table<M>>);
 
-impl<M: Metric> Pinned for PinnedSeries<M> {
-    fn read(&self, r: &Reader, out: &mut Vec<(Values, Value)>) {
-        out.extend(self.0.iter().map(|(v, m)| (v.clone(), m.read(r))));
+impl<M: Metric> Pinned for PinnedSeries<'_, M> {
+    fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>) {
+        out.reserve(self.0.entries.len());
+        out.extend(self.0.entries.iter().map(|e| SeriesSnapshot {
+            labels: LabelSet {
+                family: labels.clone(),
+                values: e.values.clone(),
+            },
+            value: e.metric.read(r),
+        }));
     }
 }
 
 impl<M: Metric> Collect for FamilyInner<M> {
-    fn pin(&self) -> Box<dyn Pinned> {
-        let table = self.read();
-        Box::new(PinnedSeries(
-            table
-                .iter()
-                .map(|e| (e.values.clone(), e.metric.clone()))
-                .collect(),
-        ))
-    }
-    fn names(&self) -> &Arc<[Box<str>]> {
-        &self.names
+    fn pin(&self) -> Box<dyn Pinned + '_> {
+        Box::new(PinnedSeries(self.read()))
     }
 }

@@ -13,9 +13,7 @@ use crate::family::{Collect, Family, Metric, DEFAULT_CARDINALITY_LIMIT};
 use crate::gauge::Gauge;
 use crate::histogram::{Buckets, Histogram, Layout};
 use crate::shard;
-use crate::snapshot::{
-    ConstLabels, FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot,
-};
+use crate::snapshot::{ConstLabels, FamilyLabels, FamilySnapshot, MetricKind, Snapshot};
 use crate::sync::lock_std;
 
 /// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -77,9 +75,14 @@ struct Desc {
     buckets: Option<Vec<f64>>,
 }
 
+/// What a snapshot needs of one registration.
+type InView = (Arc<Desc>, Arc<FamilyLabels>, Arc<dyn Collect>);
+
 struct Registration {
     desc: Arc<Desc>,
-    consts: ConstLabels,
+    /// Constant label names and values, and the family's label names: shared
+    /// by every series of this registration in a snapshot.
+    labels: Arc<FamilyLabels>,
     family: Arc<dyn Any + Send + Sync>,
     collect: Arc<dyn Collect>,
     /// Ids of the registering node and all its ancestors.
@@ -397,30 +400,17 @@ impl Registry {
     /// ```
     pub fn snapshot(&self) -> Snapshot {
         // 1. The registrations in view (root lock held only while copying).
-        let regs: Vec<(Arc<Desc>, ConstLabels, Arc<dyn Collect>)> = lock_std(&self.node.root.regs)
+        let regs: Vec<InView> = lock_std(&self.node.root.regs)
             .iter()
             .filter(|r| r.path.contains(&self.node.id))
-            .map(|r| (r.desc.clone(), r.consts.clone(), r.collect.clone()))
+            .map(|r| (r.desc.clone(), r.labels.clone(), r.collect.clone()))
             .collect();
-        // 2. Pin every family's tables *before* taking the shard lock, so no
-        //    handle can drop (and release its slots) while we hold it.
-        let pinned: Vec<_> = regs.iter().map(|(_, _, c)| c.pin()).collect();
-        let mut raw = Vec::with_capacity(regs.len());
-        {
-            let reader = shard::reader();
-            for p in &pinned {
-                let mut out = Vec::new();
-                p.read(&reader, &mut out);
-                raw.push(out);
-            }
-        }
-        drop(pinned);
-        // 3. Group registrations by name, keeping first-registration order.
+        // 2. The families' output slots, first registration of a name first.
         let mut families: Vec<FamilySnapshot> = Vec::new();
+        let mut slot: Vec<usize> = Vec::with_capacity(regs.len());
         let mut index: HashMap<&str, usize> = HashMap::new();
-        for ((desc, consts, collect), mut series) in regs.iter().zip(raw) {
-            series.sort_by(|a, b| a.0.cmp(&b.0));
-            let i = *index.entry(&desc.name).or_insert_with(|| {
+        for (desc, _, _) in &regs {
+            slot.push(*index.entry(&desc.name).or_insert_with(|| {
                 families.push(FamilySnapshot {
                     name: desc.name.clone(),
                     help: desc.help.clone(),
@@ -429,18 +419,19 @@ impl Registry {
                     series: Vec::new(),
                 });
                 families.len() - 1
-            });
-            families[i]
-                .series
-                .extend(series.into_iter().map(|(values, value)| SeriesSnapshot {
-                    labels: LabelSet {
-                        consts: consts.clone(),
-                        names: collect.names().clone(),
-                        values,
-                    },
-                    value,
-                }));
+            }));
         }
+        // 3. Every family's read lock, *then* the shard lock (the order an
+        //    insert takes them in), so no series is removed and no handle
+        //    dropped while the shard lock is held.
+        let pinned: Vec<_> = regs.iter().map(|(_, _, c)| c.pin()).collect();
+        {
+            let reader = shard::reader();
+            for ((p, (_, labels, _)), &i) in pinned.iter().zip(&regs).zip(&slot) {
+                p.read(&reader, labels, &mut families[i].series);
+            }
+        }
+        drop(pinned);
         Snapshot { families }
     }
 
@@ -499,16 +490,20 @@ impl Registry {
                     desc.const_names.iter().chain(desc.names.iter()).collect::<Vec<_>>(),
                 )));
             }
-            if r.consts == consts {
+            if r.labels.consts == consts {
                 if let Ok(inner) = r.family.clone().downcast() {
                     return Ok(Family::from_inner(inner));
                 }
             }
         }
         let family = Family::<M>::new(desc.names.clone(), cfg, b.limit);
+        let labels = Arc::new(FamilyLabels {
+            consts,
+            names: desc.names.clone(),
+        });
         regs.push(Registration {
             desc: Arc::new(desc),
-            consts,
+            labels,
             family: family.inner().clone(),
             collect: family.inner().clone(),
             path: self.node.path.clone(),

@@ -4,7 +4,7 @@
 //! Snapshot
 //! └── families: Vec<FamilySnapshot>     one per exposed name, in registration order
 //!     ├── name, help, unit, kind        name already carries the registry prefix
-//!     └── series: Vec<SeriesSnapshot>   sorted by label values
+//!     └── series: Vec<SeriesSnapshot>   in creation order
 //!         ├── labels: LabelSet          constant labels first, then variable ones
 //!         └── value: Value              Counter(u64) | Gauge(f64) | UpDownCounter(i64)
 //!                                       | Histogram(HistogramSnapshot)
@@ -75,8 +75,9 @@ pub enum Value {
     Gauge(f64),
     /// An up-down counter.
     UpDownCounter(i64),
-    /// A consistent histogram read.
-    Histogram(HistogramSnapshot),
+    /// A consistent histogram read (boxed: it is much larger than the other
+    /// variants, and a snapshot holds one `Value` per series).
+    Histogram(Box<HistogramSnapshot>),
 }
 
 impl Value {
@@ -147,9 +148,16 @@ impl Value {
 /// ```
 #[derive(Clone, Debug)]
 pub struct LabelSet {
+    pub(crate) family: Arc<FamilyLabels>,
+    pub(crate) values: Values,
+}
+
+/// What every series of one registration shares: constant labels and the
+/// family's label names.
+#[derive(Debug, PartialEq)]
+pub(crate) struct FamilyLabels {
     pub(crate) consts: ConstLabels,
     pub(crate) names: Arc<[Box<str>]>,
-    pub(crate) values: Values,
 }
 
 impl LabelSet {
@@ -164,8 +172,9 @@ impl LabelSet {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.consts.iter().map(|(k, v)| (&**k, &**v)).chain(
-            self.names
+        let f = &*self.family;
+        f.consts.iter().map(|(k, v)| (&**k, &**v)).chain(
+            f.names
                 .iter()
                 .zip(self.values.iter())
                 .map(|(k, v)| (&**k, &**v)),
@@ -183,7 +192,7 @@ impl LabelSet {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn len(&self) -> usize {
-        self.consts.len() + self.names.len()
+        self.family.consts.len() + self.family.names.len()
     }
 
     /// Whether there are no labels.
@@ -259,7 +268,8 @@ pub struct FamilySnapshot {
     pub unit: Option<String>,
     /// Metric type.
     pub kind: MetricKind,
-    /// Series, sorted by label values.
+    /// Series, in the order they were created (a removal moves the
+    /// family's newest series into the gap).
     pub series: Vec<SeriesSnapshot>,
 }
 

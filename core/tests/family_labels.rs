@@ -141,3 +141,30 @@ fn sub_registries_are_visible_from_every_ancestor_only() {
     a.counter("requests_total", "Requests.").unwrap().inc();
     assert_eq!(a.snapshot().families[0].series[0].value, Value::Counter(2));
 }
+
+#[test]
+fn removal_keeps_every_other_series_reachable_and_in_order() {
+    let r = Registry::new();
+    let f = r.counter_family("t_total", "h", &["k"]).unwrap();
+    for (i, k) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        f.with_labels(&[*k]).unwrap().inc_by(i as u64 + 1);
+    }
+    assert!(f.remove(&["b"]));
+    assert!(f.remove(&["e"])); // the last one: nothing moves
+    assert_eq!(f.len(), 3);
+    for (k, v) in [("a", 1), ("c", 3), ("d", 4)] {
+        assert_eq!(f.get(&[k]).unwrap().get(), v, "{k}");
+    }
+    assert!(f.get(&["b"]).is_none() && f.get(&["e"]).is_none());
+    let snap = r.snapshot();
+    let order: Vec<&str> = snap.families[0]
+        .series
+        .iter()
+        .map(|s| s.labels.get("k").unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["a", "d", "c"],
+        "creation order, the newest moved into the gap"
+    );
+}

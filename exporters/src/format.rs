@@ -194,8 +194,35 @@ pub fn write_help(out: &mut Vec<u8>, help: &str, quote: bool) {
     escape(out, help, quote);
 }
 
+/// Whether `b` holds `\\`, a line feed, or (with `quote`) `"`: eight bytes
+/// at a time (the "has a zero byte" bit trick on `word ^ broadcast(c)`).
+fn needs_escape(b: &[u8], quote: bool) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has = |w: u64, c: u8| {
+        let x = w ^ (LO * c as u64);
+        x.wrapping_sub(LO) & !x & HI != 0
+    };
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+        if has(w, b'\\') || has(w, b'\n') || (quote && has(w, b'"')) {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c == b'\\' || c == b'\n' || (quote && c == b'"'))
+}
+
 fn escape(out: &mut Vec<u8>, s: &str, quote: bool) {
     let bytes = s.as_bytes();
+    // Most values need no escaping: one scan, one copy.
+    if !needs_escape(bytes, quote) {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let rep: &[u8] = match b {
@@ -297,6 +324,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn needs_escape_matches_a_byte_scan(b in proptest::collection::vec(any::<u8>(), 0..40), quote in any::<bool>()) {
+            let naive = b.iter().any(|&c| c == b'\\' || c == b'\n' || (quote && c == b'"'));
+            prop_assert_eq!(needs_escape(&b, quote), naive);
+        }
+
         #[test]
         fn floats_round_trip(bits in any::<u64>()) {
             let x = f64::from_bits(bits);
