@@ -579,6 +579,9 @@ impl<M: Metric> FamilyInner<M> {
         hash: u64,
         values: &[S],
     ) -> Result<M, Error> {
+        for v in values {
+            crate::registry::check_text("label value", v.as_ref())?;
+        }
         let metric = M::create(&self.cfg)?;
         let values: Values = values
             .iter()

@@ -475,7 +475,23 @@ impl Registry {
             names: names.iter().map(|n| Box::<str>::from(*n)).collect(),
             buckets,
         };
+        check_text("HELP", &desc.help)?;
         let mut regs = lock_std(&self.node.root.regs);
+        let ours = exposed_names(&desc.name, desc.kind);
+        if let Some(r) = regs.iter().filter(|r| r.desc.name != desc.name).find(|r| {
+            exposed_names(&r.desc.name, r.desc.kind)
+                .iter()
+                .any(|n| ours.contains(n))
+        }) {
+            return Err(Error::Conflict(format!(
+                "{:?} ({}) would be exposed as {ours:?}, which collides with {:?} ({}), exposed as {:?}",
+                desc.name,
+                desc.kind.as_str(),
+                r.desc.name,
+                r.desc.kind.as_str(),
+                exposed_names(&r.desc.name, r.desc.kind),
+            )));
+        }
         for r in regs.iter().filter(|r| r.desc.name == desc.name) {
             if *r.desc != desc {
                 return Err(Error::Conflict(format!(
@@ -520,6 +536,34 @@ fn join_name(prefix: &str, name: &str) -> String {
     }
 }
 
+/// Every name a family occupies in an exposition: its family name in either
+/// format and its sample names. Two families may not share any.
+fn exposed_names(name: &str, kind: MetricKind) -> Vec<String> {
+    match kind {
+        MetricKind::Counter => {
+            let base = name.strip_suffix("_total").unwrap_or(name);
+            vec![base.to_string(), format!("{base}_total")]
+        }
+        MetricKind::Gauge | MetricKind::UpDownCounter => vec![name.to_string()],
+        MetricKind::Histogram => ["", "_bucket", "_count", "_sum"]
+            .iter()
+            .map(|s| format!("{name}{s}"))
+            .collect(),
+    }
+}
+
+/// Label values and HELP texts may hold any character but a carriage
+/// return: no text format can carry one (OpenMetrics forbids a raw CR and has
+/// no escape for it), and dropping it would lose input.
+pub(crate) fn check_text(what: &str, text: &str) -> Result<(), Error> {
+    if text.contains('\r') {
+        return Err(Error::InvalidValue(format!(
+            "{what} {text:?} contains a carriage return, which no exposition format can carry"
+        )));
+    }
+    Ok(())
+}
+
 fn merge_consts(base: &ConstLabels, extra: &[(&str, &str)]) -> Result<ConstLabels, Error> {
     if extra.is_empty() {
         return Ok(base.clone());
@@ -527,6 +571,7 @@ fn merge_consts(base: &ConstLabels, extra: &[(&str, &str)]) -> Result<ConstLabel
     let mut out: Vec<(Box<str>, Box<str>)> = base.to_vec();
     for (k, v) in extra {
         validate_label_name(k)?;
+        check_text("label value", v)?;
         if out.iter().any(|(o, _)| **o == **k) {
             return Err(Error::LabelCollision(format!(
                 "constant label {k:?} is already set by this registry or an ancestor"

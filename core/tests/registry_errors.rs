@@ -242,3 +242,46 @@ fn concurrent_registration_yields_one_family() {
         .sum();
     assert_eq!(total, 400);
 }
+
+#[test]
+fn exposed_names_may_not_collide() {
+    let r = Registry::new();
+    r.counter("jobs", "Exposed as jobs_total.").unwrap();
+    let e = r.gauge("jobs_total", "h").unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("collides"), "{e}");
+    assert!(matches!(
+        r.gauge("jobs", "h").unwrap_err(),
+        Error::Conflict(_)
+    ));
+    r.histogram("lat", "h", Buckets::default()).unwrap();
+    for name in ["lat_bucket", "lat_count", "lat_sum"] {
+        assert!(
+            matches!(r.gauge(name, "h").unwrap_err(), Error::Conflict(_)),
+            "{name}"
+        );
+    }
+    assert!(matches!(
+        r.counter("lat_count_total", "h").unwrap_err(),
+        Error::Conflict(_)
+    ));
+    // Unrelated names are fine.
+    r.gauge("lat_p99", "h").unwrap();
+    assert_eq!(r.snapshot().families.len(), 3);
+}
+
+#[test]
+fn carriage_returns_are_rejected_not_exported() {
+    let r = Registry::new();
+    assert!(matches!(
+        r.counter("a_total", "bad\rhelp").unwrap_err(),
+        Error::InvalidValue(_)
+    ));
+    let f = r.counter_family("b_total", "ok", &["k"]).unwrap();
+    let e = f.with_labels(&["x\ry"]).unwrap_err();
+    assert!(matches!(e, Error::InvalidValue(_)), "{e}");
+    assert!(e.to_string().contains("carriage return"));
+    assert!(f.is_empty());
+    assert!(r.sub_registry("s", &[("zone", "a\rb")]).is_err());
+    f.with_labels(&["fine\nnewline"]).unwrap().inc();
+}
