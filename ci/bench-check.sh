@@ -57,6 +57,8 @@ GROUPS = [
      ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
     ("labels/lookup_inc_2", "lookup of 2 label values per call, then inc",
      ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
+    ("counter/while_scraping", "1 thread, while another thread scrapes 1,000 series in a loop",
+     ["nanometrics", "prometheus"]),
     ("encode/10k_series", "render 10,000 counter series as text, per render",
      ["nanometrics", "prometheus_client", "prometheus"]),
 ]

@@ -144,6 +144,70 @@ fn contended_2t(c: &mut Criterion) {
     g.finish();
 }
 
+/// `counter/while_scraping`: one thread increments a resolved counter while
+/// another thread scrapes the same registry in a loop (snapshot + text
+/// encoding of 1,000 series), for nanometrics and for `prometheus`
+/// (`gather()` + `TextEncoder`). Compare with `counter/uncontended`: the
+/// ratio is what a continuous scrape costs the hot path.
+fn while_scraping(c: &mut Criterion) {
+    use std::sync::atomic::AtomicBool;
+    let mut g = c.benchmark_group("counter/while_scraping");
+
+    let registry = nanometrics::Registry::new();
+    let hot = registry.counter("hot_total", "Hot.").unwrap();
+    let f = registry
+        .counter_family("other_total", "Other.", &["i"])
+        .unwrap();
+    for i in 0..1000 {
+        f.with_labels(&[i.to_string()]).unwrap().inc();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let scraper = {
+        let (registry, stop) = (registry.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let mut scrapes = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                buf.clear();
+                nanometrics_exporters::prometheus::encode(&registry.snapshot(), &mut buf);
+                scrapes += 1;
+            }
+            scrapes
+        })
+    };
+    bench_uncontended(&mut g, "nanometrics", hot, |c, _, _| black_box(c).inc());
+    stop.store(true, Ordering::Relaxed);
+    let scrapes = scraper.join().unwrap();
+    assert!(scrapes > 0);
+
+    let prom_registry = prometheus::Registry::new();
+    let hot = prometheus::IntCounter::new("hot_total", "Hot.").unwrap();
+    prom_registry.register(Box::new(hot.clone())).unwrap();
+    let vec =
+        prometheus::IntCounterVec::new(prometheus::Opts::new("other_total", "Other."), &["i"])
+            .unwrap();
+    prom_registry.register(Box::new(vec.clone())).unwrap();
+    for i in 0..1000 {
+        vec.with_label_values(&[&i.to_string()]).inc();
+    }
+    stop.store(false, Ordering::Relaxed);
+    let scraper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            use prometheus::Encoder as _;
+            let (enc, mut buf) = (prometheus::TextEncoder::new(), Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                buf.clear();
+                enc.encode(&prom_registry.gather(), &mut buf).unwrap();
+            }
+        })
+    };
+    bench_uncontended(&mut g, "prometheus", hot, |c, _, _| black_box(c).inc());
+    stop.store(true, Ordering::Relaxed);
+    scraper.join().unwrap();
+    g.finish();
+}
+
 /// The single-writer increment a sharded counter does: relaxed load, relaxed
 /// store, no locked read-modify-write.
 #[inline]
@@ -155,6 +219,6 @@ fn plain_store(a: &AtomicU64) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended, contended_2t
+    targets = uncontended, contended_2t, while_scraping
 }
 criterion_main!(benches);

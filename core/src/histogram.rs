@@ -58,6 +58,10 @@ const KEY_SHIFT: u32 = 52 - SUB_BITS;
 /// Octaves of grid below the smallest positive bound's octave (quantile
 /// precision for values under the first bucket).
 const GRID_OCTAVES_BELOW: i32 = 3;
+/// Positive bucket bounds must lie in `[2^-1000, 2^1000]` (about 1e-301 to
+/// 1e301), so that the grid around them is made of normal, finite numbers.
+const MIN_POSITIVE_BOUND: f64 = 9.332636185032189e-302; // 2^-1000
+const MAX_BOUND: f64 = 1.0715086071862673e301; // 2^1000
 
 // === impl Buckets ===
 
@@ -248,6 +252,12 @@ impl Layout {
         let mut b: Vec<f64> = bounds.to_vec();
         b.push(f64::INFINITY);
         let pos: Vec<f64> = bounds.iter().copied().filter(|x| *x > 0.0).collect();
+        // Keep the grid's edges normal, finite powers of two.
+        if let Some(b) = pos.iter().find(|b| !(MIN_POSITIVE_BOUND..=MAX_BOUND).contains(*b)) {
+            return Err(Error::InvalidBuckets(format!(
+                "positive bound {b:e} is outside [{MIN_POSITIVE_BOUND:e}, {MAX_BOUND:e}]"
+            )));
+        }
         let (lo, hi) = match (pos.first(), pos.last()) {
             (Some(min), Some(max)) => (
                 pow2(min.log2().floor() as i32 - GRID_OCTAVES_BELOW),

@@ -139,6 +139,8 @@ fn invalid_buckets_are_errors() {
         Buckets::linear(0.0, 0.0, 3),
         Buckets::log(1.0, 1.0, 3),
         Buckets::explicit(vec![1e-300, 1e300]),
+        Buckets::explicit(vec![1e-310]),
+        Buckets::explicit(vec![1e308]),
     ] {
         let e = r.histogram("h", "x", b.clone()).unwrap_err();
         assert!(matches!(e, Error::InvalidBuckets(_)), "{b:?}: {e}");
