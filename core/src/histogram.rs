@@ -253,7 +253,10 @@ impl Layout {
         b.push(f64::INFINITY);
         let pos: Vec<f64> = bounds.iter().copied().filter(|x| *x > 0.0).collect();
         // Keep the grid's edges normal, finite powers of two.
-        if let Some(b) = pos.iter().find(|b| !(MIN_POSITIVE_BOUND..=MAX_BOUND).contains(*b)) {
+        if let Some(b) = pos
+            .iter()
+            .find(|b| !(MIN_POSITIVE_BOUND..=MAX_BOUND).contains(*b))
+        {
             return Err(Error::InvalidBuckets(format!(
                 "positive bound {b:e} is outside [{MIN_POSITIVE_BOUND:e}, {MAX_BOUND:e}]"
             )));
