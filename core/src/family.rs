@@ -184,6 +184,8 @@ impl<M> fmt::Debug for LocalCache<M> {
 }
 
 impl<M> LocalCache<M> {
+    // Under loom the caches are off (see `local_cache!`).
+    #[cfg_attr(nanometrics_loom, allow(dead_code))]
     const fn new() -> LocalCache<M> {
         LocalCache {
             entries: Vec::new(),
