@@ -24,9 +24,9 @@
 use nanometrics::{FamilySnapshot, MetricKind, Snapshot, Value};
 
 use crate::format::{
-    counter_sample_name, type_word, write_f64, write_help, write_i64, write_labels, write_u64,
+    counter_sample_name, into_string, sample, type_word, write_buckets, write_f64, write_help,
+    write_i64, write_u64,
 };
-use crate::prometheus::sample;
 
 /// The `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -62,7 +62,7 @@ pub fn encode(snapshot: &Snapshot, out: &mut Vec<u8>) {
 pub fn encode_to_string(snapshot: &Snapshot) -> String {
     let mut out = Vec::with_capacity(4096);
     encode(snapshot, &mut out);
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    into_string(out)
 }
 
 fn encode_family(f: &FamilySnapshot, out: &mut Vec<u8>) {
@@ -106,14 +106,7 @@ fn encode_family(f: &FamilySnapshot, out: &mut Vec<u8>) {
             }
             Value::Histogram(h) => {
                 let negative_bounds = h.buckets.first().is_some_and(|(b, _)| *b < 0.0);
-                for (bound, count) in &h.buckets {
-                    out.extend_from_slice(family.as_bytes());
-                    out.extend_from_slice(b"_bucket");
-                    write_labels(out, s.labels.iter(), Some(*bound));
-                    out.push(b' ');
-                    write_u64(out, *count);
-                    out.push(b'\n');
-                }
+                write_buckets(out, family, &s.labels, &h.buckets);
                 // `_count` and `_sum` come as a pair, and only when no bucket
                 // is negative and the sum is not negative (the +Inf bucket
                 // still carries the count).

@@ -21,7 +21,8 @@
 use nanometrics::{FamilySnapshot, MetricKind, Snapshot, Value};
 
 use crate::format::{
-    counter_sample_name, type_word, write_f64, write_help, write_i64, write_labels, write_u64,
+    counter_sample_name, into_string, sample, type_word, write_buckets, write_f64, write_help,
+    write_i64, write_u64,
 };
 
 /// The `Content-Type` of this format.
@@ -59,8 +60,7 @@ pub fn encode(snapshot: &Snapshot, out: &mut Vec<u8>) {
 pub fn encode_to_string(snapshot: &Snapshot) -> String {
     let mut out = Vec::with_capacity(4096);
     encode(snapshot, &mut out);
-    // Every piece written is UTF-8 (names are ASCII, values come from `&str`).
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    into_string(out)
 }
 
 fn encode_family(f: &FamilySnapshot, out: &mut Vec<u8>) {
@@ -85,14 +85,7 @@ fn encode_family(f: &FamilySnapshot, out: &mut Vec<u8>) {
                 sample(out, &name, "", s.labels.iter(), |o| write_i64(o, *v))
             }
             Value::Histogram(h) => {
-                for (bound, count) in &h.buckets {
-                    out.extend_from_slice(name.as_bytes());
-                    out.extend_from_slice(b"_bucket");
-                    write_labels(out, s.labels.iter(), Some(*bound));
-                    out.push(b' ');
-                    write_u64(out, *count);
-                    out.push(b'\n');
-                }
+                write_buckets(out, &name, &s.labels, &h.buckets);
                 sample(out, &name, "_sum", s.labels.iter(), |o| write_f64(o, h.sum));
                 sample(out, &name, "_count", s.labels.iter(), |o| {
                     write_u64(o, h.count)
@@ -100,19 +93,4 @@ fn encode_family(f: &FamilySnapshot, out: &mut Vec<u8>) {
             }
         }
     }
-}
-
-pub(crate) fn sample<'a>(
-    out: &mut Vec<u8>,
-    name: &str,
-    suffix: &str,
-    labels: impl Iterator<Item = (&'a str, &'a str)>,
-    value: impl FnOnce(&mut Vec<u8>),
-) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(suffix.as_bytes());
-    write_labels(out, labels, None);
-    out.push(b' ');
-    value(out);
-    out.push(b'\n');
 }
