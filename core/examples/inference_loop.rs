@@ -856,26 +856,18 @@ fn summarize(
     let ttft_count = hist_count("time_to_first_token_seconds")?;
     let itl_count = hist_count("inter_token_latency_seconds")?;
     let duration_count = hist_count("request_duration_seconds")?;
-    let inflight = match snap
-        .family(&name("inflight_requests"))
-        .and_then(|f| f.series.first())
-    {
-        Some(s) => match s.value {
-            Value::UpDownCounter(v) => v,
-            ref v => return Err(format!("inflight_requests holds {v:?}").into()),
-        },
-        None => return Err("inflight_requests missing".into()),
+    let first_value = |metric: &str| {
+        snap.family(&name(metric))
+            .and_then(|f| f.series.first())
+            .map(|s| &s.value)
+            .ok_or_else(|| format!("{metric} missing"))
     };
-    let kv = match snap
-        .family(&name("kv_cache_usage_ratio"))
-        .and_then(|f| f.series.first())
-    {
-        Some(s) => match s.value {
-            Value::Gauge(v) => v,
-            ref v => return Err(format!("kv_cache_usage_ratio holds {v:?}").into()),
-        },
-        None => return Err("kv_cache_usage_ratio missing".into()),
-    };
+    let inflight = first_value("inflight_requests")?
+        .as_up_down_counter()
+        .ok_or("inflight_requests is not an up-down counter")?;
+    let kv = first_value("kv_cache_usage_ratio")?
+        .as_gauge()
+        .ok_or("kv_cache_usage_ratio is not a gauge")?;
     writeln!(
         out,
         "{:<48} {inflight}  (after the drain)",
