@@ -58,6 +58,10 @@ use crate::{openmetrics, prometheus};
 
 /// The default listen address: loopback only, the OpenTelemetry Prometheus
 /// exporter's port.
+///
+/// ```
+/// assert_eq!(nanometrics_exporters::http::DEFAULT_ADDR, "127.0.0.1:9464");
+/// ```
 pub const DEFAULT_ADDR: &str = "127.0.0.1:9464";
 
 // === impl Health ===
@@ -86,6 +90,11 @@ impl Default for Health {
 
 impl Health {
     /// Ready and live, uptime counted from now.
+    ///
+    /// ```
+    /// let h = nanometrics_exporters::http::Health::new();
+    /// assert!(h.is_ready());
+    /// ```
     pub fn new() -> Health {
         Health {
             ready: Arc::new(AtomicBool::new(true)),
@@ -95,22 +104,42 @@ impl Health {
     }
 
     /// Sets what `/health` reports (503 while not ready).
+    ///
+    /// ```
+    /// let h = nanometrics_exporters::http::Health::new();
+    /// h.set_ready(false);
+    /// assert!(!h.is_ready());
+    /// ```
     pub fn set_ready(&self, ready: bool) {
         // Relaxed: a flag read on its own; nothing is published with it.
         self.ready.store(ready, Ordering::Relaxed);
     }
 
     /// Sets what `/live` reports (503 while not live).
+    ///
+    /// ```
+    /// let h = nanometrics_exporters::http::Health::new();
+    /// h.set_live(false);
+    /// assert!(!h.is_live());
+    /// ```
     pub fn set_live(&self, live: bool) {
         self.live.store(live, Ordering::Relaxed);
     }
 
     /// Whether `/health` answers 200.
+    ///
+    /// ```
+    /// assert!(nanometrics_exporters::http::Health::new().is_ready());
+    /// ```
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
 
     /// Whether `/live` answers 200.
+    ///
+    /// ```
+    /// assert!(nanometrics_exporters::http::Health::new().is_live());
+    /// ```
     pub fn is_live(&self) -> bool {
         self.live.load(Ordering::Relaxed)
     }
@@ -129,6 +158,14 @@ impl Health {
 /// Configures a [`MetricsServer`]; see [`MetricsServer::builder`].
 #[derive(Debug)]
 #[must_use = "nothing is served until .start() or .serve()"]
+///
+/// ```
+/// # use nanometrics_exporters::http::MetricsServer;
+/// # let registry = nanometrics::Registry::new();
+/// let server = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).start()?;
+/// assert_ne!(server.local_addr().port(), 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct MetricsServerBuilder {
     addr: String,
     registry: Option<Registry>,
@@ -164,42 +201,96 @@ impl Default for MetricsServerBuilder {
 impl MetricsServerBuilder {
     /// The address to listen on, `host:port` (default [`DEFAULT_ADDR`]);
     /// port 0 picks a free port.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).start()?;
+    /// assert!(s.local_addr().ip().is_loopback());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind(mut self, addr: impl Into<String>) -> Self {
         self.addr = addr.into();
         self
     }
 
     /// The registry to serve (default: [`nanometrics::global()`]).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry.clone()).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn registry(mut self, registry: Registry) -> Self {
         self.registry = Some(registry);
         self
     }
 
     /// Path of the metrics endpoint (default `/metrics`).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).metrics_path("/stats").start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
         self.metrics_path = path.into();
         self
     }
 
     /// Path of the readiness endpoint (default `/health`).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).health_path("/ready").start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn health_path(mut self, path: impl Into<String>) -> Self {
         self.health_path = path.into();
         self
     }
 
     /// Path of the liveness endpoint (default `/live`).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).live_path("/alive").start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn live_path(mut self, path: impl Into<String>) -> Self {
         self.live_path = path.into();
         self
     }
 
     /// At most this many scrapes run at once (default 4); the excess gets 503.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).max_concurrent_scrapes(2).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_concurrent_scrapes(mut self, n: usize) -> Self {
         self.max_concurrent_scrapes = n.max(1);
         self
     }
 
     /// Time a client has to send a request head (default 10 s).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder()
+    ///     .bind("127.0.0.1:0")
+    ///     .registry(registry)
+    ///     .header_read_timeout(std::time::Duration::from_secs(2))
+    ///     .start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -207,12 +298,29 @@ impl MetricsServerBuilder {
 
     /// Largest request head accepted (default 16 KiB; at least 8 KiB);
     /// larger heads get 431.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).max_header_bytes(32 * 1024).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn max_header_bytes(mut self, n: usize) -> Self {
         self.max_header_bytes = n.max(8192);
         self
     }
 
     /// Shares an existing [`Health`] (e.g. created before the server).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let health = nanometrics_exporters::http::Health::new();
+    /// health.set_ready(false); // not ready until warmed up
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).health(health.clone()).start()?;
+    /// assert!(!s.health().is_ready());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn health(mut self, health: Health) -> Self {
         self.health = health;
         self
@@ -223,6 +331,17 @@ impl MetricsServerBuilder {
     /// (host default `127.0.0.1`; port `-1` disables the server, `0` picks a
     /// free one). An unparsable value makes [`start`](Self::start) fail with
     /// a message naming the variable.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// // With DYN_SYSTEM_PORT=-1 in the environment, the server is off:
+    /// let b = MetricsServer::builder().registry(registry).from_env();
+    /// if b.is_enabled() {
+    ///     let _s = b.bind("127.0.0.1:0").start()?;
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn from_env(self) -> Self {
         self.with_vars(|k| std::env::var(k).ok())
     }
@@ -261,6 +380,13 @@ impl MetricsServerBuilder {
 
     /// Whether the configuration enables the server (`DYN_SYSTEM_PORT=-1`
     /// disables it).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// assert!(MetricsServer::builder().registry(registry).is_enabled());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_enabled(&self) -> bool {
         self.enabled
     }
@@ -305,6 +431,14 @@ impl MetricsServerBuilder {
 
     /// Binds and serves on a thread of its own, with its own tokio runtime.
     /// Binding errors (address in use, bad address) are returned here.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).start()?;
+    /// s.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn start(self) -> io::Result<MetricsServer> {
         let addr = self.resolve()?;
         let listener = std::net::TcpListener::bind(addr)?;
@@ -341,6 +475,21 @@ impl MetricsServerBuilder {
 
     /// Binds and serves inside the caller's tokio runtime until `shutdown`
     /// completes, then finishes in-flight requests and returns.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// rt.block_on(async {
+    ///     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    ///     let serve = MetricsServer::builder()
+    ///         .bind("127.0.0.1:0")
+    ///         .registry(nanometrics::Registry::new())
+    ///         .serve_with_shutdown(async { let _ = rx.await; });
+    ///     tx.send(()).unwrap(); // stop at once: this only shows the shape
+    ///     serve.await
+    /// })?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub async fn serve_with_shutdown(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let addr = self.resolve()?;
         let listener = TcpListener::bind(addr).await?;
@@ -353,6 +502,14 @@ impl MetricsServerBuilder {
 
 /// A running server; see the [module docs](self). Dropping it shuts it down.
 #[derive(Debug)]
+///
+/// ```
+/// # use nanometrics_exporters::http::MetricsServer;
+/// # let registry = nanometrics::Registry::new();
+/// let server = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).start()?;
+/// drop(server); // shuts down
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct MetricsServer {
     addr: SocketAddr,
     health: Health,
@@ -362,21 +519,54 @@ pub struct MetricsServer {
 
 impl MetricsServer {
     /// A builder with the defaults (127.0.0.1:9464, the global registry).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn builder() -> MetricsServerBuilder {
         MetricsServerBuilder::default()
     }
 
     /// The address actually bound (with the real port when 0 was asked for).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).start()?;
+    /// println!("http://{}/metrics", s.local_addr());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The readiness and liveness this server reports.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).start()?;
+    /// s.health().set_ready(false);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn health(&self) -> &Health {
         &self.health
     }
 
     /// Stops accepting, lets in-flight requests finish, and joins the thread.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).start()?;
+    /// let addr = s.local_addr();
+    /// s.shutdown();
+    /// assert!(std::net::TcpStream::connect(addr).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn shutdown(mut self) {
         self.stop();
     }

@@ -29,6 +29,10 @@ use crate::format::{
 };
 
 /// The `Content-Type` of this format.
+///
+/// ```
+/// assert!(nanometrics_exporters::openmetrics::CONTENT_TYPE.starts_with("application/openmetrics-text"));
+/// ```
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Encodes `snapshot` into `out` (appending), ending with `# EOF`.

@@ -26,6 +26,10 @@ use crate::format::{
 };
 
 /// The `Content-Type` of this format.
+///
+/// ```
+/// assert!(nanometrics_exporters::prometheus::CONTENT_TYPE.contains("version=0.0.4"));
+/// ```
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Encodes `snapshot` into `out` (appending; clear it to reuse the buffer).
