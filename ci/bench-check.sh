@@ -60,7 +60,7 @@ GROUPS = [
     ("counter/while_scraping", "1 thread, while another thread scrapes 1,000 series in a loop",
      ["nanometrics", "prometheus"]),
     ("encode/10k_series", "render 10,000 counter series as text, per render",
-     ["nanometrics", "prometheus_client", "prometheus"]),
+     ["nanometrics", "nanometrics_snapshot", "prometheus_client", "prometheus"]),
 ]
 
 # (group, peer, minimum peer_ns / nanometrics_ns), from DESIGN.md.

@@ -606,6 +606,8 @@ impl<M: Metric> FamilyInner<M> {
 pub(crate) trait Pinned {
     /// Appends every series, each labelled with `labels` and its values.
     fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>);
+    /// Hands every series' label values and value to `f`, copying nothing.
+    fn for_each(&self, r: &Reader, f: &mut dyn FnMut(&[Box<str>], &Value));
 }
 
 pub(crate) trait Collect: Send + Sync {
@@ -624,6 +626,12 @@ impl<M: Metric> Pinned for PinnedSeries<'_, M> {
             },
             value: e.metric.read(r),
         }));
+    }
+
+    fn for_each(&self, r: &Reader, f: &mut dyn FnMut(&[Box<str>], &Value)) {
+        for e in &self.0.entries {
+            f(&e.values, &e.metric.read(r));
+        }
     }
 }
 

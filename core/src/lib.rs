@@ -68,7 +68,9 @@ pub use family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_LABEL_VALUE
 pub use gauge::Gauge;
 pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, Stats};
 pub use registry::{global, is_valid_metric_name, validate_label_name, MetricBuilder, Registry};
-pub use snapshot::{FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot, Value};
+pub use snapshot::{
+    FamilySnapshot, FamilyView, LabelSet, MetricKind, SeriesGroup, SeriesSnapshot, Snapshot, Value,
+};
 
 /// Number of threads whose shard blocks are currently linked (threads that
 /// updated a sharded metric and have not exited). For tests and diagnostics.

@@ -9,11 +9,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::counter::{Counter, UpDownCounter};
 use crate::error::Error;
-use crate::family::{Collect, Family, Metric, DEFAULT_CARDINALITY_LIMIT};
+use crate::family::{Collect, Family, Metric, Pinned, DEFAULT_CARDINALITY_LIMIT};
 use crate::gauge::Gauge;
 use crate::histogram::{Buckets, Histogram, Layout};
 use crate::shard;
-use crate::snapshot::{ConstLabels, FamilyLabels, FamilySnapshot, MetricKind, Snapshot};
+use crate::snapshot::{
+    ConstLabels, FamilyLabels, FamilySnapshot, FamilyView, MetricKind, Snapshot,
+};
 use crate::sync::lock_std;
 
 /// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -399,40 +401,90 @@ impl Registry {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        // 1. The registrations in view (root lock held only while copying).
+        let mut families: Vec<FamilySnapshot> = Vec::new();
+        self.read_families(|desc, parts, reader| {
+            let mut f = FamilySnapshot {
+                name: desc.name.clone(),
+                help: desc.help.clone(),
+                unit: desc.unit.clone(),
+                kind: desc.kind,
+                series: Vec::new(),
+            };
+            for (labels, pinned) in parts {
+                pinned.read(reader, labels, &mut f.series);
+            }
+            families.push(f);
+        });
+        Snapshot { families }
+    }
+
+    /// Reads every family like [`snapshot`](Self::snapshot), but lends each
+    /// one to `f` instead of copying it: the fast path for encoders. The
+    /// family's read locks and the shard lock are held while `f` runs, so `f`
+    /// must not declare, resolve or read metrics itself (it would wait on
+    /// those locks forever); encode, and return.
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// r.counter_family("jobs_total", "Jobs.", &["queue"])?.with_labels(&["fast"])?.inc_by(3);
+    /// let mut seen = Vec::new();
+    /// r.visit(|family| {
+    ///     family.for_each_group(|group| {
+    ///         let names: Vec<&str> = group.label_names().collect();
+    ///         group.for_each_series(&mut |values, value| {
+    ///             seen.push(format!("{}{names:?}{values:?} {:?}", family.name, value.as_counter()));
+    ///         });
+    ///     });
+    /// });
+    /// assert_eq!(seen, [r#"jobs_total["queue"]["fast"] Some(3)"#]);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn visit(&self, mut f: impl FnMut(&FamilyView<'_>)) {
+        self.read_families(|desc, parts, reader| {
+            f(&FamilyView {
+                name: &desc.name,
+                help: &desc.help,
+                unit: desc.unit.as_deref(),
+                kind: desc.kind,
+                parts,
+                reader,
+            })
+        });
+    }
+
+    /// The registrations in view grouped by name (first registration of a
+    /// name first), read under every family's read lock and then the shard
+    /// lock — the order an insert takes them in, so no series is removed and
+    /// no handle dropped meanwhile.
+    fn read_families(
+        &self,
+        mut f: impl FnMut(&Desc, &[(Arc<FamilyLabels>, &dyn Pinned)], &shard::Reader),
+    ) {
         let regs: Vec<InView> = lock_std(&self.node.root.regs)
             .iter()
             .filter(|r| r.path.contains(&self.node.id))
             .map(|r| (r.desc.clone(), r.labels.clone(), r.collect.clone()))
             .collect();
-        // 2. The families' output slots, first registration of a name first.
-        let mut families: Vec<FamilySnapshot> = Vec::new();
-        let mut slot: Vec<usize> = Vec::with_capacity(regs.len());
+        let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
-        for (desc, _, _) in &regs {
-            slot.push(*index.entry(&desc.name).or_insert_with(|| {
-                families.push(FamilySnapshot {
-                    name: desc.name.clone(),
-                    help: desc.help.clone(),
-                    unit: desc.unit.clone(),
-                    kind: desc.kind,
-                    series: Vec::new(),
-                });
-                families.len() - 1
-            }));
+        for (i, (desc, _, _)) in regs.iter().enumerate() {
+            let g = *index.entry(&desc.name).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(i);
         }
-        // 3. Every family's read lock, *then* the shard lock (the order an
-        //    insert takes them in), so no series is removed and no handle
-        //    dropped while the shard lock is held.
-        let pinned: Vec<_> = regs.iter().map(|(_, _, c)| c.pin()).collect();
-        {
-            let reader = shard::reader();
-            for ((p, (_, labels, _)), &i) in pinned.iter().zip(&regs).zip(&slot) {
-                p.read(&reader, labels, &mut families[i].series);
-            }
+        let pinned: Vec<Box<dyn Pinned + '_>> = regs.iter().map(|(_, _, c)| c.pin()).collect();
+        let reader = shard::reader();
+        let mut parts: Vec<(Arc<FamilyLabels>, &dyn Pinned)> = Vec::new();
+        for g in &groups {
+            parts.clear();
+            parts.extend(g.iter().map(|&i| (regs[i].1.clone(), &*pinned[i])));
+            f(&regs[g[0]].0, &parts, &reader);
         }
+        drop(parts);
+        drop(reader);
         drop(pinned);
-        Snapshot { families }
     }
 
     fn register<M: Metric>(

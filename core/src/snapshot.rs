@@ -303,3 +303,116 @@ impl Snapshot {
         self.families.iter().find(|f| f.name == name)
     }
 }
+
+// === the borrowed view of Registry::visit ===
+
+/// One family as [`Registry::visit`](crate::Registry::visit) lends it:
+/// what a [`FamilySnapshot`] holds, borrowed, with the values read on demand.
+pub struct FamilyView<'a> {
+    /// Full name, registry prefix included.
+    pub name: &'a str,
+    /// Help text as given.
+    pub help: &'a str,
+    /// Unit, if declared.
+    pub unit: Option<&'a str>,
+    /// Metric type.
+    pub kind: MetricKind,
+    pub(crate) parts: &'a [(Arc<FamilyLabels>, &'a dyn crate::family::Pinned)],
+    pub(crate) reader: &'a crate::shard::Reader,
+}
+
+impl std::fmt::Debug for FamilyView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FamilyView")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl FamilyView<'_> {
+    /// The family's series in groups that share constant labels and label
+    /// names (one group per registration of the name), in snapshot order.
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// r.sub_registry("", &[("zone", "a")])?.gauge("temp", "t")?.set(1.0);
+    /// r.sub_registry("", &[("zone", "b")])?.gauge("temp", "t")?.set(2.0);
+    /// let mut groups = 0;
+    /// r.visit(|f| f.for_each_group(|g| {
+    ///     groups += 1;
+    ///     assert_eq!(g.const_labels().next().unwrap().0, "zone");
+    /// }));
+    /// assert_eq!(groups, 2);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn for_each_group(&self, mut f: impl FnMut(&SeriesGroup<'_>)) {
+        for (labels, pinned) in self.parts {
+            f(&SeriesGroup {
+                labels,
+                pinned: *pinned,
+                reader: self.reader,
+            });
+        }
+    }
+}
+
+/// Series of one registration inside a [`FamilyView`]: shared constant
+/// labels and label names, then each series' values.
+pub struct SeriesGroup<'a> {
+    labels: &'a FamilyLabels,
+    pinned: &'a dyn crate::family::Pinned,
+    reader: &'a crate::shard::Reader,
+}
+
+impl std::fmt::Debug for SeriesGroup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeriesGroup")
+            .field("labels", self.labels)
+            .finish()
+    }
+}
+
+impl SeriesGroup<'_> {
+    /// Constant labels, `(name, value)`.
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// r.sub_registry("", &[("zone", "a")])?.gauge("temp", "t")?;
+    /// r.visit(|f| f.for_each_group(|g| assert_eq!(g.const_labels().collect::<Vec<_>>(), [("zone", "a")])));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn const_labels(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.labels.consts.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// Names of the variable labels, in the order of each series' values.
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// r.counter_family("x_total", "x", &["a", "b"])?;
+    /// r.visit(|f| f.for_each_group(|g| assert_eq!(g.label_names().collect::<Vec<_>>(), ["a", "b"])));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn label_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.labels.names.iter().map(|k| &**k)
+    }
+
+    /// Hands each series' label values (in [`label_names`](Self::label_names)
+    /// order) and its value to `f`, in snapshot order.
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// r.counter_family("x_total", "x", &["a"])?.with_labels(&["1"])?.inc();
+    /// let mut n = 0;
+    /// r.visit(|f| f.for_each_group(|g| g.for_each_series(&mut |values, value| {
+    ///     assert_eq!((&*values[0], value.as_counter()), ("1", Some(1)));
+    ///     n += 1;
+    /// })));
+    /// assert_eq!(n, 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn for_each_series(&self, f: &mut dyn FnMut(&[Box<str>], &Value)) {
+        self.pinned.for_each(self.reader, f);
+    }
+}

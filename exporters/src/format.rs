@@ -9,8 +9,6 @@
 //! - Integers (counter values, bucket counts) are written as integers
 //!   (`itoa`), exact above 2^53.
 
-use nanometrics::{FamilySnapshot, MetricKind};
-
 /// Appends `x` as the shortest decimal that parses back to the same `f64`,
 /// formatted like Python's `repr` (`NaN`, `+Inf` and `-Inf` for the
 /// non-finite values).
@@ -283,51 +281,10 @@ pub(crate) fn write_labels<'a>(
     }
 }
 
-pub(crate) fn sample<'a>(
-    out: &mut Vec<u8>,
-    name: &str,
-    suffix: &str,
-    labels: impl Iterator<Item = (&'a str, &'a str)>,
-    value: impl FnOnce(&mut Vec<u8>),
-) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(suffix.as_bytes());
-    write_labels(out, labels, None);
-    out.push(b' ');
-    value(out);
-    out.push(b'\n');
-}
-
-/// Appends the `_bucket` lines of one histogram series.
-pub(crate) fn write_buckets(
-    out: &mut Vec<u8>,
-    name: &str,
-    labels: &nanometrics::LabelSet,
-    buckets: &[(f64, u64)],
-) {
-    for (bound, count) in buckets {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"_bucket");
-        write_labels(out, labels.iter(), Some(*bound));
-        out.push(b' ');
-        write_u64(out, *count);
-        out.push(b'\n');
-    }
-}
-
 /// The encoded bytes as a `String`: every piece written is UTF-8 (names are
 /// ASCII, label values and HELP come from `&str`).
 pub(crate) fn into_string(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// The `# TYPE` word of a family; an up-down counter is a gauge.
-pub(crate) fn type_word(f: &FamilySnapshot) -> &'static str {
-    match f.kind {
-        MetricKind::Counter => "counter",
-        MetricKind::Gauge | MetricKind::UpDownCounter => "gauge",
-        MetricKind::Histogram => "histogram",
-    }
 }
 
 #[cfg(test)]

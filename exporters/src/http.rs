@@ -703,12 +703,11 @@ async fn scrape(req: &Request<Incoming>, st: &State) -> Resp {
     let registry = st.registry.clone();
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let snapshot = registry.snapshot();
         let mut body = Vec::with_capacity(64 * 1024);
         if om {
-            openmetrics::encode(&snapshot, &mut body);
+            openmetrics::encode_registry(&registry, &mut body);
         } else {
-            prometheus::encode(&snapshot, &mut body);
+            prometheus::encode_registry(&registry, &mut body);
         }
         if gzip {
             let mut enc = flate2::write::GzEncoder::new(

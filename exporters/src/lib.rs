@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod body;
 pub mod format;
 #[cfg(feature = "http")]
 pub mod http;

@@ -18,12 +18,10 @@
 //! A counter's `# TYPE` names its sample (`x_total`); an up-down counter is
 //! a gauge; there is no `# UNIT` and no `# EOF`.
 
-use nanometrics::{FamilySnapshot, MetricKind, Snapshot, Value};
+use nanometrics::{Registry, Snapshot};
 
-use crate::format::{
-    counter_sample_name, into_string, sample, type_word, write_buckets, write_f64, write_help,
-    write_i64, write_u64,
-};
+use crate::body::{self, Format};
+use crate::format::into_string;
 
 /// The `Content-Type` of this format.
 ///
@@ -48,7 +46,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// ```
 pub fn encode(snapshot: &Snapshot, out: &mut Vec<u8>) {
     for family in &snapshot.families {
-        encode_family(family, out);
+        body::snapshot_family(out, Format::Text, family);
     }
 }
 
@@ -67,34 +65,22 @@ pub fn encode_to_string(snapshot: &Snapshot) -> String {
     into_string(out)
 }
 
-fn encode_family(f: &FamilySnapshot, out: &mut Vec<u8>) {
-    let name = match f.kind {
-        MetricKind::Counter => counter_sample_name(&f.name),
-        _ => f.name.as_str().into(),
-    };
-    out.extend_from_slice(b"# HELP ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    write_help(out, &f.help, false);
-    out.extend_from_slice(b"\n# TYPE ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(type_word(f).as_bytes());
-    out.push(b'\n');
-    for s in &f.series {
-        match &s.value {
-            Value::Counter(v) => sample(out, &name, "", s.labels.iter(), |o| write_u64(o, *v)),
-            Value::Gauge(v) => sample(out, &name, "", s.labels.iter(), |o| write_f64(o, *v)),
-            Value::UpDownCounter(v) => {
-                sample(out, &name, "", s.labels.iter(), |o| write_i64(o, *v))
-            }
-            Value::Histogram(h) => {
-                write_buckets(out, &name, &s.labels, &h.buckets);
-                sample(out, &name, "_sum", s.labels.iter(), |o| write_f64(o, h.sum));
-                sample(out, &name, "_count", s.labels.iter(), |o| {
-                    write_u64(o, h.count)
-                });
-            }
-        }
-    }
+/// Encodes every metric of `registry` (and its sub-registries) straight into
+/// `out`, without building a [`Snapshot`]: the same bytes as
+/// `encode(&registry.snapshot(), out)`, at a fraction of the cost, which is
+/// what the HTTP server uses. The registry's read locks are held while it
+/// runs (writers are not affected).
+///
+/// ```
+/// let r = nanometrics::Registry::new();
+/// r.counter("jobs_total", "Jobs.")?.inc_by(3);
+/// let mut a = Vec::new();
+/// nanometrics_exporters::prometheus::encode_registry(&r, &mut a);
+/// let mut b = Vec::new();
+/// nanometrics_exporters::prometheus::encode(&r.snapshot(), &mut b);
+/// assert_eq!(a, b);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn encode_registry(registry: &Registry, out: &mut Vec<u8>) {
+    registry.visit(|family| body::view_family(out, Format::Text, family));
 }

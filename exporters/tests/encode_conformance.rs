@@ -92,3 +92,17 @@ fn empty_help_parses_and_is_only_a_lint_note() {
         true,
     );
 }
+
+#[test]
+fn the_copy_free_path_writes_the_same_bytes() {
+    let r = hostile_registry();
+    let snap = r.snapshot();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    prometheus::encode(&snap, &mut a);
+    prometheus::encode_registry(&r, &mut b);
+    assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    openmetrics::encode(&snap, &mut a);
+    openmetrics::encode_registry(&r, &mut b);
+    assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+}

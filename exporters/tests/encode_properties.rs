@@ -132,11 +132,18 @@ proptest! {
 
     #[test]
     fn arbitrary_registries_encode_to_valid_round_tripping_text(specs in proptest::collection::vec(spec(), 1..6)) {
-        let snap = build(&specs).snapshot();
+        let registry = build(&specs);
+        let snap = registry.snapshot();
         let om = openmetrics::encode_to_string(&snap);
         let text = prometheus::encode_to_string(&snap);
         prop_assert!(om.ends_with("# EOF\n") && !om.contains('\r'));
         prop_assert!(!text.contains('\r'));
+        // The copy-free path writes the same bytes.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        openmetrics::encode_registry(&registry, &mut a);
+        prometheus::encode_registry(&registry, &mut b);
+        prop_assert_eq!(String::from_utf8(a).unwrap(), om.clone());
+        prop_assert_eq!(String::from_utf8(b).unwrap(), text.clone());
         check_exposition("--openmetrics", om.as_bytes(), "prop");
         // promtool's lint (e.g. `:` in names, missing HELP) is a note here;
         // parse errors still fail.

@@ -1,0 +1,216 @@
+//! One family's lines in either text format, from a [`FamilySnapshot`] or
+//! straight from a [`FamilyView`] (the copy-free path of
+//! `encode_registry`). Both paths write the same bytes; the tests compare
+//! them.
+
+use std::borrow::Cow;
+
+use nanometrics::{FamilySnapshot, FamilyView, MetricKind, SeriesGroup, Value};
+
+use crate::format::{
+    counter_sample_name, write_f64, write_help, write_i64, write_label_value, write_labels,
+    write_u64,
+};
+
+/// Which text format is being written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// Prometheus text 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.
+    OpenMetrics,
+}
+
+/// The name in `# TYPE`/`# HELP` (and the base of histogram samples), and
+/// the sample name of counters and gauges.
+struct Names<'a> {
+    header: Cow<'a, str>,
+    sample: Cow<'a, str>,
+}
+
+fn type_word(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Gauge | MetricKind::UpDownCounter => "gauge",
+        MetricKind::Histogram => "histogram",
+    }
+}
+
+/// Writes `# HELP`/`# TYPE` (and `# UNIT` in OpenMetrics) and returns the
+/// names the samples use.
+fn header<'a>(
+    out: &mut Vec<u8>,
+    fmt: Format,
+    name: &'a str,
+    help: &str,
+    unit: Option<&str>,
+    kind: MetricKind,
+) -> Names<'a> {
+    let sample = match kind {
+        MetricKind::Counter => counter_sample_name(name),
+        _ => Cow::Borrowed(name),
+    };
+    let header = match (fmt, kind) {
+        (Format::OpenMetrics, MetricKind::Counter) => {
+            Cow::Owned(sample.strip_suffix("_total").unwrap_or(&sample).to_string())
+        }
+        _ => sample.clone(),
+    };
+    let line = |out: &mut Vec<u8>, what: &[u8], rest: &[u8]| {
+        out.extend_from_slice(what);
+        out.extend_from_slice(header.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(rest);
+        out.push(b'\n');
+    };
+    let mut escaped = Vec::with_capacity(help.len());
+    write_help(&mut escaped, help, fmt == Format::OpenMetrics);
+    match fmt {
+        Format::Text => {
+            line(out, b"# HELP ", &escaped);
+            line(out, b"# TYPE ", type_word(kind).as_bytes());
+        }
+        Format::OpenMetrics => {
+            line(out, b"# TYPE ", type_word(kind).as_bytes());
+            if let Some(unit) = unit.filter(|u| header.ends_with(&format!("_{u}"))) {
+                line(out, b"# UNIT ", unit.as_bytes());
+            }
+            line(out, b"# HELP ", &escaped);
+        }
+    }
+    Names { header, sample }
+}
+
+fn line<'a>(
+    out: &mut Vec<u8>,
+    name: &str,
+    suffix: &str,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+    le: Option<f64>,
+    value: impl FnOnce(&mut Vec<u8>),
+) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(suffix.as_bytes());
+    write_labels(out, labels, le);
+    out.push(b' ');
+    value(out);
+    out.push(b'\n');
+}
+
+/// One series, any kind; `labels` is called once per line written.
+fn series<'a, I>(
+    out: &mut Vec<u8>,
+    fmt: Format,
+    names: &Names<'_>,
+    labels: impl Fn() -> I,
+    value: &Value,
+) where
+    I: Iterator<Item = (&'a str, &'a str)>,
+{
+    let (h, s) = (&*names.header, &*names.sample);
+    match value {
+        Value::Counter(v) => line(out, s, "", labels(), None, |o| write_u64(o, *v)),
+        Value::Gauge(v) => line(out, s, "", labels(), None, |o| write_f64(o, *v)),
+        Value::UpDownCounter(v) => line(out, s, "", labels(), None, |o| write_i64(o, *v)),
+        Value::Histogram(hist) => {
+            for (bound, count) in &hist.buckets {
+                line(out, h, "_bucket", labels(), Some(*bound), |o| {
+                    write_u64(o, *count)
+                });
+            }
+            match fmt {
+                Format::Text => {
+                    line(out, h, "_sum", labels(), None, |o| write_f64(o, hist.sum));
+                    line(out, h, "_count", labels(), None, |o| {
+                        write_u64(o, hist.count)
+                    });
+                }
+                Format::OpenMetrics => {
+                    // `_count` and `_sum` come as a pair, and only when no
+                    // bucket is negative and the sum is not negative (the
+                    // `+Inf` bucket still carries the count).
+                    let negative = hist.buckets.first().is_some_and(|(b, _)| *b < 0.0);
+                    if !negative && hist.sum >= 0.0 {
+                        line(out, h, "_count", labels(), None, |o| {
+                            write_u64(o, hist.count)
+                        });
+                        line(out, h, "_sum", labels(), None, |o| write_f64(o, hist.sum));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A family of a [`nanometrics::Snapshot`].
+pub(crate) fn snapshot_family(out: &mut Vec<u8>, fmt: Format, f: &FamilySnapshot) {
+    let names = header(out, fmt, &f.name, &f.help, f.unit.as_deref(), f.kind);
+    for s in &f.series {
+        series(out, fmt, &names, || s.labels.iter(), &s.value);
+    }
+}
+
+/// A family lent by [`nanometrics::Registry::visit`]. Counters and gauges
+/// take the fast path: the fixed parts of each line (name, constant labels,
+/// label names, quotes) are built once per group, so a series costs its
+/// label values and its number.
+pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
+    let names = header(out, fmt, f.name, f.help, f.unit, f.kind);
+    f.for_each_group(|g| match f.kind {
+        MetricKind::Histogram => g.for_each_series(&mut |values, value| {
+            let labels = || {
+                g.const_labels()
+                    .chain(g.label_names().zip(values.iter().map(|v| &**v)))
+            };
+            series(out, fmt, &names, labels, value);
+        }),
+        _ => {
+            let frags = fragments(&names.sample, g);
+            g.for_each_series(&mut |values, value| {
+                for (frag, v) in frags.iter().zip(values) {
+                    out.extend_from_slice(frag);
+                    write_label_value(out, v);
+                }
+                out.extend_from_slice(&frags[frags.len() - 1]);
+                match value {
+                    Value::Counter(v) => write_u64(out, *v),
+                    Value::Gauge(v) => write_f64(out, *v),
+                    Value::UpDownCounter(v) => write_i64(out, *v),
+                    Value::Histogram(_) => {}
+                }
+                out.push(b'\n');
+            })
+        }
+    });
+}
+
+/// The fixed text around a group's label values: `name{c="v",a="`, then
+/// `",b="` between values, then `"} ` (or `name ` with no labels at all);
+/// one more fragment than there are label names.
+fn fragments(name: &str, g: &SeriesGroup<'_>) -> Vec<Vec<u8>> {
+    let mut frags = Vec::new();
+    let mut cur = name.as_bytes().to_vec();
+    let mut first = true;
+    let mut open = |cur: &mut Vec<u8>, k: &str| {
+        cur.push(if first { b'{' } else { b',' });
+        first = false;
+        cur.extend_from_slice(k.as_bytes());
+        cur.extend_from_slice(b"=\"");
+    };
+    for (k, v) in g.const_labels() {
+        open(&mut cur, k);
+        write_label_value(&mut cur, v);
+        cur.push(b'"');
+    }
+    for k in g.label_names() {
+        open(&mut cur, k);
+        frags.push(std::mem::replace(&mut cur, b"\"".to_vec()));
+    }
+    if first {
+        cur.push(b' ');
+    } else {
+        cur.extend_from_slice(b"} ");
+    }
+    frags.push(cur);
+    frags
+}
