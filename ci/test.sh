@@ -21,7 +21,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, integration, stress, property, doc)"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 
-step "loom models (quick: LOOM_MAX_PREEMPTIONS=${LOOM_MAX_PREEMPTIONS:-2})"
+# Depth 3 takes seconds here; ci/loom.sh alone defaults to 2.
+export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
+step "loom models (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS)"
 ci/loom.sh --locked --tests 2>&1 | tee -a "$log"
 
 # One closing line over every runner above.
