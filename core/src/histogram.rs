@@ -1,43 +1,7 @@
 //! Histograms: O(1) bucket index on a log-linear grid, exact Prometheus
 //! bucket boundaries, seqlocked per-thread shards, quantiles on demand.
-//!
-//! # The grid
-//!
-//! A positive finite `f64` `v` maps to the grid cell `(v.to_bits() >> (52 -
-//! SUB_BITS)) - lo_key`: its binary exponent plus the top `SUB_BITS` (4)
-//! mantissa bits, so every octave `[2^e, 2^(e+1))` splits into 16 cells of
-//! equal width. No search: one shift and one subtraction. The grid spans from
-//! three octaves below the octave of the smallest positive bucket bound to two
-//! octaves above the largest. Values above it go to the `+Inf` piece, values
-//! below it to bucket 0 — both O(1) — unless some bound is itself below the
-//! grid (zero or negative bounds), where a short binary search over the
-//! bounds finds the bucket.
-//!
-//! # Exact bounds
-//!
-//! A Prometheus bound may fall inside a grid cell. Each cell stores the index
-//! of the first classic bucket it can belong to; `while v > bounds[ci] { ci +=
-//! 1 }` then runs zero times, or once for a cell that holds a bound (more only
-//! when bounds are closer than 1/16 of an octave). The storage slot is the
-//! *piece* of the cell on one side of that bound, so every slot belongs to
-//! exactly one classic bucket and classic counts are sums of slots: the `le`
-//! semantics (`v <= bound`) are exact.
-//!
-//! # Quantiles
-//!
-//! A quantile is the midpoint of the piece holding the wanted rank, clamped to
-//! the observed min and max. Inside the grid a piece is at most 1/16 of its
-//! octave wide, so the estimate is within **3.2 %** (relative) of the true
-//! nearest-rank quantile; tests check 5 %. Outside the grid a piece's open end
-//! is narrowed to the observed min or max, so the estimate is coarse there;
-//! `quantile(0)` and `quantile(1)` are always the exact min and max.
-//!
-//! # Memory
-//!
-//! Per series per thread that records into it: 8 bytes × (4 header slots +
-//! grid cells + bounds + 2 or more edge slots). For `Buckets::default()` that
-//! is 276 slots = 2,208 bytes; for `Buckets::exponential(0.001, 2.0, 16)`,
-//! 342 slots = 2,736 bytes.
+//! The design (grid, exact bounds, quantile error, memory) is documented
+//! on [`Histogram`], where users can read it.
 
 use std::fmt;
 use std::sync::Arc as StdArc;
@@ -439,6 +403,46 @@ fn unord(o: u64) -> f64 {
 /// assert_eq!((s.min, s.max), (0.02, 0.3));
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
+///
+/// # How it works
+///
+/// ## The grid
+///
+/// A positive finite `f64` `v` maps to the grid cell `(v.to_bits() >> (52 -
+/// SUB_BITS)) - lo_key`: its binary exponent plus the top `SUB_BITS` (4)
+/// mantissa bits, so every octave `[2^e, 2^(e+1))` splits into 16 cells of
+/// equal width. No search: one shift and one subtraction. The grid spans from
+/// three octaves below the octave of the smallest positive bucket bound to two
+/// octaves above the largest. Values above it go to the `+Inf` piece, values
+/// below it to bucket 0 — both O(1) — unless some bound is itself below the
+/// grid (zero or negative bounds), where a short binary search over the
+/// bounds finds the bucket.
+///
+/// ## Exact bounds
+///
+/// A Prometheus bound may fall inside a grid cell. Each cell stores the index
+/// of the first classic bucket it can belong to; `while v > bounds[ci] { ci +=
+/// 1 }` then runs zero times, or once for a cell that holds a bound (more only
+/// when bounds are closer than 1/16 of an octave). The storage slot is the
+/// *piece* of the cell on one side of that bound, so every slot belongs to
+/// exactly one classic bucket and classic counts are sums of slots: the `le`
+/// semantics (`v <= bound`) are exact.
+///
+/// ## Quantiles
+///
+/// A quantile is the midpoint of the piece holding the wanted rank, clamped to
+/// the observed min and max. Inside the grid a piece is at most 1/16 of its
+/// octave wide, so the estimate is within **3.2 %** (relative) of the true
+/// nearest-rank quantile; tests check 5 %. Outside the grid a piece's open end
+/// is narrowed to the observed min or max, so the estimate is coarse there;
+/// `quantile(0)` and `quantile(1)` are always the exact min and max.
+///
+/// ## Memory
+///
+/// Per series per thread that records into it: 8 bytes × (4 header slots +
+/// grid cells + bounds + 2 or more edge slots). For `Buckets::default()` that
+/// is 276 slots = 2,208 bytes; for `Buckets::exponential(0.001, 2.0, 16)`,
+/// 342 slots = 2,736 bytes.
 #[derive(Clone)]
 pub struct Histogram {
     at: SlotRef,
@@ -703,7 +707,7 @@ impl HistogramSnapshot {
 
     /// Estimated `q`-quantile (nearest rank), `q` in `[0, 1]`; NaN when empty
     /// or `q` is out of range. Within 3.2 % relative error for values inside
-    /// the grid (see the [module docs](self)).
+    /// the grid (see [`Histogram`], "How it works").
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;

@@ -25,7 +25,7 @@
 //! With the default `http` feature, [`http::MetricsServer`] serves them on
 //! `/metrics` (with `/health` and `/live`).
 //!
-//! Both encoders share the rules in [`format`]: how names, label values, HELP
+//! Both encoders share the rules in [`format`](mod@format): how names, label values, HELP
 //! texts and numbers are written.
 
 #![forbid(unsafe_code)]
