@@ -5,7 +5,7 @@
 //! Without that cfg this crate is empty, so `cargo test --workspace` skips it.
 //!
 //! Models never update a sharded metric from the model's main thread (see
-//! [`run_model`]). They create their registry and metrics on the model's main thread
+//! `run_model`). They create their registry and metrics on the model's main thread
 //! before spawning: the registry's own bookkeeping (a `std` mutex, `arc-swap`)
 //! is not what is being modelled, the shard protocol is.
 
