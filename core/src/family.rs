@@ -273,8 +273,10 @@ impl<M> Table<M> {
 /// A metric with variable labels: one series per label-value set.
 ///
 /// [`with_labels`](Family::with_labels) finds the series by the values
-/// themselves (`["ab", "c"]` and `["a", "bc"]` are different series) without a
-/// lock: a hash, one atomic pointer load, one probe. It returns an owned
+/// themselves (`["ab", "c"]` and `["a", "bc"]` are different series). A
+/// repeated lookup on a thread hits that thread's cache (a hash, one probe,
+/// a comparison, no lock); a first lookup reads the family's table under its
+/// read lock, and creating a series takes its write lock. It returns an owned
 /// handle; keep it and every update is the handle's fast path.
 ///
 /// Beyond the cardinality limit (default

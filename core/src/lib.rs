@@ -1,8 +1,8 @@
 //! # nanometrics
 //!
-//! A metrics core for latency-critical code: counters, gauges and histograms
-//! whose update costs about a nanosecond on the thread that makes it, read by
-//! exporters that never slow that thread down.
+//! A metrics core for latency-critical code: counters whose increment costs
+//! about a nanosecond on the thread that makes it (histogram records a few
+//! more), read by exporters that never slow that thread down.
 //!
 //! ```
 //! use nanometrics::{Buckets, Registry};
