@@ -191,3 +191,108 @@ impl UpDownCounter {
         r.sum(self.at) as i64
     }
 }
+
+// === impl FloatCounter ===
+
+/// A monotonic `f64` counter: seconds of CPU, bytes as fractions, anything
+/// counted in non-integer steps (and what Python's `prometheus_client`
+/// `Counter` is).
+///
+/// Same hot path as [`Counter`]: `inc_by` is a relaxed load, an `f64` add
+/// and a relaxed store to the calling thread's slot. Each thread sums its own
+/// increments, and a read adds the per-thread sums, so the total is exact
+/// for integer steps up to 2^53 and otherwise rounds like any `f64` sum.
+/// A negative, NaN or infinite increment is refused with
+/// [`Error::InvalidValue`] and changes nothing.
+///
+/// ```
+/// use nanometrics::Registry;
+/// let r = Registry::new();
+/// let cpu = r.float_counter("cpu_seconds_total", "CPU time.")?;
+/// cpu.inc_by(0.25)?;
+/// cpu.inc();
+/// assert_eq!(cpu.get(), 1.25);
+/// assert!(cpu.inc_by(-1.0).is_err());
+/// assert_eq!(cpu.get(), 1.25);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct FloatCounter {
+    at: SlotRef,
+    lease: Arc<Lease>,
+}
+
+impl fmt::Debug for FloatCounter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FloatCounter")
+            .field("value", &self.get())
+            .finish()
+    }
+}
+
+impl FloatCounter {
+    pub(crate) fn create() -> Result<FloatCounter, Error> {
+        let (at, lease) = Lease::new(1, RangeKind::SumF64)?;
+        Ok(FloatCounter { at, lease })
+    }
+
+    /// Adds one.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
+    /// c.inc();
+    /// assert_eq!(c.get(), 1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc(&self) {
+        self.add_unchecked(1.0);
+    }
+
+    /// Adds `v`, which must be finite and not negative.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
+    /// c.inc_by(0.5)?;
+    /// let e = c.inc_by(f64::NAN).unwrap_err();
+    /// assert!(e.to_string().contains("non-negative"), "{e}");
+    /// assert_eq!(c.get(), 0.5);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc_by(&self, v: f64) -> Result<(), Error> {
+        // One comparison rules out negatives, NaN and +Inf (-0.0 passes and
+        // adds nothing).
+        if !(0.0..f64::INFINITY).contains(&v) {
+            return Err(Error::InvalidValue(format!(
+                "counters can only be incremented by non-negative finite amounts, got {v}"
+            )));
+        }
+        self.add_unchecked(v);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn add_unchecked(&self, v: f64) {
+        let off = slot_index(self.at.off as usize);
+        shard::with_chunk(self.at, move |c| shard::add_f64(&c.slots[off], v));
+    }
+
+    /// Current total over all threads, including exited ones.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
+    /// let c2 = c.clone();
+    /// std::thread::spawn(move || c2.inc_by(2.5).unwrap()).join().unwrap();
+    /// assert_eq!(c.get(), 2.5);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn get(&self) -> f64 {
+        shard::reader().sum_f64(self.at)
+    }
+
+    pub(crate) fn read(&self, r: &shard::Reader) -> f64 {
+        let _ = &self.lease;
+        r.sum_f64(self.at)
+    }
+}

@@ -17,10 +17,11 @@ fn hash_seed() -> u64 {
     return 0x5EED;
 }
 
-use crate::counter::{Counter, UpDownCounter};
+use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::gauge::Gauge;
 use crate::histogram::{Histogram, Layout};
+use crate::summary::Summary;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value};
 
@@ -88,8 +89,9 @@ macro_rules! local_cache {
     };
 }
 
-/// A metric type that can live in a [`Family`]: [`Counter`], [`Gauge`],
-/// [`UpDownCounter`] or [`Histogram`].
+/// A metric type that can live in a [`Family`]: [`Counter`],
+/// [`FloatCounter`], [`Gauge`], [`UpDownCounter`], [`Histogram`] or
+/// [`Summary`].
 ///
 /// ```
 /// use nanometrics::{Family, Metric, Registry};
@@ -112,6 +114,32 @@ impl sealed::Sealed for Counter {
     local_cache!(Counter);
 }
 impl Metric for Counter {}
+
+impl sealed::Sealed for FloatCounter {
+    type Config = ();
+    const KIND: MetricKind = MetricKind::Counter;
+    fn create(_: &()) -> Result<Self, Error> {
+        FloatCounter::create()
+    }
+    fn read(&self, r: &Reader) -> Value {
+        Value::FloatCounter(FloatCounter::read(self, r))
+    }
+    local_cache!(FloatCounter);
+}
+impl Metric for FloatCounter {}
+
+impl sealed::Sealed for Summary {
+    type Config = Arc<Layout>;
+    const KIND: MetricKind = MetricKind::Summary;
+    fn create(cfg: &Arc<Layout>) -> Result<Self, Error> {
+        Summary::create(cfg)
+    }
+    fn read(&self, r: &Reader) -> Value {
+        Value::Summary(Box::new(Summary::read(self, r)))
+    }
+    local_cache!(Summary);
+}
+impl Metric for Summary {}
 
 impl sealed::Sealed for UpDownCounter {
     type Config = ();

@@ -51,6 +51,7 @@ mod labelkey;
 mod registry;
 mod shard;
 mod snapshot;
+mod summary;
 mod sync;
 
 /// The README's examples, compiled and run as doc tests.
@@ -62,12 +63,15 @@ pub mod implementation {
     #![doc = include_str!("../IMPLEMENTATION.md")]
 }
 
-pub use counter::{Counter, UpDownCounter};
+pub use counter::{Counter, FloatCounter, UpDownCounter};
 pub use error::Error;
 pub use family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_LABEL_VALUE};
 pub use gauge::Gauge;
+pub use summary::Summary;
 pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, Stats};
-pub use registry::{global, is_valid_metric_name, validate_label_name, MetricBuilder, Registry};
+pub use registry::{
+    global, is_valid_metric_name, validate_label_name, CollectHook, MetricBuilder, Registry,
+};
 pub use snapshot::{
     FamilySnapshot, FamilyView, LabelSet, MetricKind, SeriesGroup, SeriesSnapshot, Snapshot, Value,
 };

@@ -7,12 +7,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::counter::{Counter, UpDownCounter};
+use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::family::{Collect, Family, Metric, Pinned, DEFAULT_CARDINALITY_LIMIT};
 use crate::gauge::Gauge;
 use crate::histogram::{Buckets, Histogram, Layout};
 use crate::shard;
+use crate::summary::{self, Summary};
 use crate::snapshot::{
     ConstLabels, FamilyLabels, FamilySnapshot, FamilyView, MetricKind, Snapshot,
 };
@@ -91,9 +92,46 @@ struct Registration {
     path: Arc<[u64]>,
 }
 
+type Hook = Arc<dyn Fn() + Send + Sync>;
+
 #[derive(Default)]
 struct Root {
     regs: Mutex<Vec<Registration>>,
+    hooks: Mutex<Vec<(u64, Hook)>>,
+}
+
+/// A hook added by [`Registry::on_collect`]; dropping it removes the hook.
+#[must_use = "dropping a CollectHook removes the hook at once"]
+pub struct CollectHook {
+    root: std::sync::Weak<Root>,
+    id: u64,
+}
+
+impl fmt::Debug for CollectHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectHook").field("id", &self.id).finish()
+    }
+}
+
+impl CollectHook {
+    /// Keeps the hook for as long as its registry lives.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.on_collect(|| {}).forget();
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn forget(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for CollectHook {
+    fn drop(&mut self) {
+        if let Some(root) = self.root.upgrade() {
+            lock_std(&root.hooks).retain(|(id, _)| *id != self.id);
+        }
+    }
 }
 
 struct Node {
@@ -261,6 +299,7 @@ impl Registry {
             unit: None,
             consts: Vec::new(),
             limit: DEFAULT_CARDINALITY_LIMIT,
+            kind: None,
         }
     }
 
@@ -389,6 +428,132 @@ impl Registry {
         self.metric(name, help).histogram_family(labels, buckets)
     }
 
+    /// Declares an unlabeled [`FloatCounter`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let c = r.float_counter("cpu_seconds_total", "CPU.")?;
+    /// c.inc_by(0.5)?;
+    /// assert_eq!(c.get(), 0.5);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn float_counter(&self, name: &str, help: &str) -> Result<FloatCounter, Error> {
+        self.metric(name, help).float_counter()
+    }
+
+    /// Declares a [`Family`] of float counters.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.float_counter_family("busy_seconds_total", "Busy.", &["gpu"])?;
+    /// f.with_labels(&["0"])?.inc_by(0.25)?;
+    /// assert_eq!(f.get(&["0"]).unwrap().get(), 0.25);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn float_counter_family(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<Family<FloatCounter>, Error> {
+        self.metric(name, help).float_counter_family(labels)
+    }
+
+    /// Declares an unlabeled [`Summary`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let s = r.summary("prompt_tokens", "Prompt lengths.")?;
+    /// s.observe(512.0);
+    /// assert_eq!(s.snapshot().count, 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn summary(&self, name: &str, help: &str) -> Result<Summary, Error> {
+        self.metric(name, help).summary()
+    }
+
+    /// Declares a [`Family`] of summaries.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.summary_family("prompt_tokens", "Prompt lengths.", &["model"])?;
+    /// f.with_labels(&["llama"])?.observe(512.0);
+    /// assert_eq!(f.len(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn summary_family(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+    ) -> Result<Family<Summary>, Error> {
+        self.metric(name, help).summary_family(labels)
+    }
+
+    /// Removes every registration exposed under `name` from this registry
+    /// (and its sub-registries' view); returns whether there was one. Handles
+    /// already held keep working but are no longer exposed; declaring the
+    /// name again starts a new family at zero.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let c = r.counter("x_total", "x")?;
+    /// assert!(r.unregister("x_total"));
+    /// assert!(!r.unregister("x_total"));
+    /// c.inc();
+    /// assert!(r.snapshot().families.is_empty());
+    /// assert_eq!(r.counter("x_total", "x")?.get(), 0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn unregister(&self, name: &str) -> bool {
+        let full = join_name(&self.node.prefix, name);
+        let mut regs = lock_std(&self.node.root.regs);
+        let before = regs.len();
+        regs.retain(|r| !(r.desc.name == full && r.path.contains(&self.node.id)));
+        regs.len() != before
+    }
+
+    /// Runs `hook` at the start of every read of this registry's root
+    /// ([`snapshot`](Self::snapshot), [`visit`](Self::visit), and so every
+    /// scrape), before any lock is taken: the place to set gauges computed
+    /// on demand (queue lengths owned by another component, values a
+    /// language binding fetches). Hooks run in registration order on the
+    /// reading thread; a panic in one propagates to the reader (an HTTP
+    /// exporter answers that scrape with 500). Dropping the returned
+    /// [`CollectHook`] removes the hook.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let g = r.gauge("queue_length", "Queued.")?;
+    /// let queue = std::sync::Arc::new(std::sync::Mutex::new(vec![1, 2, 3]));
+    /// let q = queue.clone();
+    /// let hook = r.on_collect(move || g.set(q.lock().unwrap().len() as f64));
+    /// assert_eq!(r.snapshot().families[0].series[0].value.as_gauge(), Some(3.0));
+    /// drop(hook);
+    /// queue.lock().unwrap().clear();
+    /// assert_eq!(r.snapshot().families[0].series[0].value.as_gauge(), Some(3.0));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn on_collect(&self, hook: impl Fn() + Send + Sync + 'static) -> CollectHook {
+        let id = next_id();
+        lock_std(&self.node.root.hooks).push((id, Arc::new(hook)));
+        CollectHook {
+            root: Arc::downgrade(&self.node.root),
+            id,
+        }
+    }
+
+    fn run_hooks(&self) {
+        // Cloned out of the lock: a hook may declare metrics or add hooks.
+        let hooks: Vec<Hook> = lock_std(&self.node.root.hooks)
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        for h in hooks {
+            h();
+        }
+    }
+
     /// Reads every metric of this registry and its sub-registries.
     /// See [`Snapshot`] for the shape. Writers are never blocked.
     ///
@@ -460,6 +625,7 @@ impl Registry {
         &self,
         mut f: impl FnMut(&Desc, &[(Arc<FamilyLabels>, &dyn Pinned)], &shard::Reader),
     ) {
+        self.run_hooks();
         let regs: Vec<InView> = lock_std(&self.node.root.regs)
             .iter()
             .filter(|r| r.path.contains(&self.node.id))
@@ -522,7 +688,7 @@ impl Registry {
             name: full,
             help: b.help,
             unit: b.unit,
-            kind: M::KIND,
+            kind: b.kind.unwrap_or(M::KIND),
             const_names: consts.iter().map(|(k, _)| k.clone()).collect(),
             names: names.iter().map(|n| Box::<str>::from(*n)).collect(),
             buckets,
@@ -596,7 +762,17 @@ fn exposed_names(name: &str, kind: MetricKind) -> Vec<String> {
             let base = name.strip_suffix("_total").unwrap_or(name);
             vec![base.to_string(), format!("{base}_total")]
         }
-        MetricKind::Gauge | MetricKind::UpDownCounter => vec![name.to_string()],
+        MetricKind::Gauge | MetricKind::UpDownCounter | MetricKind::StateSet => {
+            vec![name.to_string()]
+        }
+        MetricKind::Info => {
+            let base = name.strip_suffix("_info").unwrap_or(name);
+            vec![base.to_string(), name.to_string()]
+        }
+        MetricKind::Summary => ["", "_count", "_sum", "_created"]
+            .iter()
+            .map(|s| format!("{name}{s}"))
+            .collect(),
         MetricKind::Histogram => ["", "_bucket", "_count", "_sum"]
             .iter()
             .map(|s| format!("{name}{s}"))
@@ -667,6 +843,7 @@ pub struct MetricBuilder<'r> {
     unit: Option<String>,
     consts: Vec<(String, String)>,
     limit: usize,
+    kind: Option<MetricKind>,
 }
 
 impl MetricBuilder<'_> {
@@ -808,5 +985,102 @@ impl MetricBuilder<'_> {
         let layout = Arc::new(Layout::new(&bounds)?);
         let r = self.registry;
         r.register(self, labels, layout, Some(bounds))
+    }
+
+    /// Declares an unlabeled [`FloatCounter`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x_seconds_total", "x").unit("seconds").float_counter()?.inc_by(1.5)?;
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn float_counter(self) -> Result<FloatCounter, Error> {
+        self.float_counter_family(&[])?
+            .with_labels::<&str>(&[])
+    }
+
+    /// Declares a [`Family`] of float counters.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x_total", "x").float_counter_family(&["a"])?.with_labels(&["1"])?.inc();
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn float_counter_family(self, labels: &[&str]) -> Result<Family<FloatCounter>, Error> {
+        let r = self.registry;
+        r.register(self, labels, (), None)
+    }
+
+    /// Declares an unlabeled [`Summary`].
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x_bytes", "x").unit("bytes").summary()?.observe(10.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn summary(self) -> Result<Summary, Error> {
+        self.summary_family(&[])?.with_labels::<&str>(&[])
+    }
+
+    /// Declares a [`Family`] of summaries.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.metric("x", "x").summary_family(&["a"])?.with_labels(&["1"])?.observe(1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn summary_family(self, labels: &[&str]) -> Result<Family<Summary>, Error> {
+        let r = self.registry;
+        r.register(self, labels, summary::layout(), None)
+    }
+
+    /// Declares an info family: gauges whose labels carry the information
+    /// and whose value is 1 (set it when you create a series). The name must
+    /// end in `_info`; OpenMetrics exposes the type `info`, the text format
+    /// a gauge.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.metric("build_info", "Build.").info_family(&["version"])?;
+    /// f.with_labels(&["1.2.0"])?.set(1.0);
+    /// assert_eq!(r.snapshot().families[0].kind, nanometrics::MetricKind::Info);
+    /// assert!(r.metric("build", "x").info_family(&[]).is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn info_family(mut self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        if !self.name.ends_with("_info") {
+            return Err(Error::InvalidName(format!(
+                "{} (an info metric's name must end in \"_info\")",
+                self.name
+            )));
+        }
+        self.kind = Some(MetricKind::Info);
+        let r = self.registry;
+        r.register(self, labels, (), None)
+    }
+
+    /// Declares a state set: one gauge per state, 1 for the current state
+    /// and 0 for the others, the state in the label named like the family
+    /// (which `labels` must include). OpenMetrics exposes the type
+    /// `stateset`, the text format a gauge.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let f = r.metric("engine_state", "State.").state_set_family(&["engine_state"])?;
+    /// f.with_labels(&["running"])?.set(1.0);
+    /// f.with_labels(&["stopped"])?.set(0.0);
+    /// assert!(r.metric("other", "x").state_set_family(&["state"]).is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn state_set_family(mut self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        let full = join_name(&self.registry.node.prefix, &self.name);
+        if !labels.contains(&full.as_str()) {
+            return Err(Error::InvalidLabelName(format!(
+                "a state set's states go in a label named like the family, {full:?}, which {labels:?} lacks"
+            )));
+        }
+        self.kind = Some(MetricKind::StateSet);
+        let r = self.registry;
+        r.register(self, labels, (), None)
     }
 }

@@ -98,6 +98,8 @@ impl SlotRef {
 pub(crate) enum RangeKind {
     /// One wrapping `u64` sum (counter, up-down counter as two's complement).
     Sum,
+    /// One `f64` sum stored as bits (float counter).
+    SumF64,
     /// Histogram: header (seq, f64 sum, min, max) then bucket counts.
     Hist,
 }
@@ -306,6 +308,10 @@ impl State {
             let dst = self.retired_chunk(at.chunk);
             match kind {
                 RangeKind::Sum => add_u64(&dst.slots[off], src.slots[off].load(Ordering::Relaxed)),
+                RangeKind::SumF64 => add_f64(
+                    &dst.slots[off],
+                    f64::from_bits(src.slots[off].load(Ordering::Relaxed)),
+                ),
                 RangeKind::Hist => {
                     let s = &src.slots[off..off + len as usize];
                     let d = &dst.slots[off..off + len as usize];
@@ -328,6 +334,13 @@ impl State {
 #[inline(always)]
 pub(crate) fn add_u64(s: &AtomicU64, n: u64) {
     s.store(s.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// `add_u64` for a slot holding `f64` bits; same single-writer rule.
+#[inline(always)]
+pub(crate) fn add_f64(s: &AtomicU64, v: f64) {
+    let cur = f64::from_bits(s.load(Ordering::Relaxed));
+    s.store((cur + v).to_bits(), Ordering::Relaxed);
 }
 
 #[inline(always)]
@@ -531,6 +544,21 @@ impl Reader {
         for b in self.blocks() {
             if let Some(c) = b.reader_chunk(at.chunk) {
                 total = total.wrapping_add(c.slots[off].load(Ordering::Relaxed));
+            }
+        }
+        total
+    }
+
+    /// Sum of the `f64` slot `at` over every thread plus the retired total.
+    pub(crate) fn sum_f64(&self, at: SlotRef) -> f64 {
+        let off = at.off as usize;
+        let mut total = match self.st.retired.get(at.chunk as usize) {
+            Some(Some(c)) => f64::from_bits(c.slots[off].load(Ordering::Relaxed)),
+            _ => 0.0,
+        };
+        for b in self.blocks() {
+            if let Some(c) = b.reader_chunk(at.chunk) {
+                total += f64::from_bits(c.slots[off].load(Ordering::Relaxed));
             }
         }
         total

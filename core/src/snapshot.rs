@@ -6,8 +6,9 @@
 //!     ├── name, help, unit, kind        name already carries the registry prefix
 //!     └── series: Vec<SeriesSnapshot>   in creation order
 //!         ├── labels: LabelSet          constant labels first, then variable ones
-//!         └── value: Value              Counter(u64) | Gauge(f64) | UpDownCounter(i64)
-//!                                       | Histogram(HistogramSnapshot)
+//!         └── value: Value              Counter(u64) | FloatCounter(f64) | Gauge(f64)
+//!                                       | UpDownCounter(i64) | Histogram(HistogramSnapshot)
+//!                                       | Summary(HistogramSnapshot)
 //! ```
 //!
 //! Every value in a snapshot is read under one acquisition of the shard lock,
@@ -33,7 +34,8 @@ pub(crate) type ConstLabels = Arc<[(Box<str>, Box<str>)]>;
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
 pub enum MetricKind {
-    /// Monotonic `u64` ([`Counter`](crate::Counter)).
+    /// Monotonic `u64` ([`Counter`](crate::Counter)) or `f64`
+    /// ([`FloatCounter`](crate::FloatCounter)).
     Counter,
     /// Set-able `f64` ([`Gauge`](crate::Gauge)).
     Gauge,
@@ -41,10 +43,22 @@ pub enum MetricKind {
     UpDownCounter,
     /// Distribution ([`Histogram`](crate::Histogram)).
     Histogram,
+    /// Count and sum ([`Summary`](crate::Summary)).
+    Summary,
+    /// Gauges of value 1 whose labels carry the information (build version,
+    /// configuration): [`MetricBuilder::info_family`](crate::MetricBuilder::info_family).
+    /// The name ends in `_info`; OpenMetrics exposes the type `info`, the
+    /// text format a gauge.
+    Info,
+    /// Gauges of value 0 or 1, one per state, the state in a label named
+    /// like the family: [`MetricBuilder::state_set_family`](crate::MetricBuilder::state_set_family).
+    /// OpenMetrics exposes the type `stateset`, the text format a gauge.
+    StateSet,
 }
 
 impl MetricKind {
-    /// Lower-case name (`"counter"`, `"gauge"`, `"up_down_counter"`, `"histogram"`).
+    /// Lower-case name (`"counter"`, `"gauge"`, `"up_down_counter"`,
+    /// `"histogram"`, `"summary"`, `"info"`, `"stateset"`).
     ///
     /// ```
     /// assert_eq!(nanometrics::MetricKind::Histogram.as_str(), "histogram");
@@ -55,6 +69,9 @@ impl MetricKind {
             MetricKind::Gauge => "gauge",
             MetricKind::UpDownCounter => "up_down_counter",
             MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
+            MetricKind::Info => "info",
+            MetricKind::StateSet => "stateset",
         }
     }
 }
@@ -71,6 +88,8 @@ impl MetricKind {
 pub enum Value {
     /// A counter total.
     Counter(u64),
+    /// A float counter total.
+    FloatCounter(f64),
     /// A gauge (may be NaN or ±Inf).
     Gauge(f64),
     /// An up-down counter.
@@ -78,6 +97,9 @@ pub enum Value {
     /// A consistent histogram read (boxed: it is much larger than the other
     /// variants, and a snapshot holds one `Value` per series).
     Histogram(Box<HistogramSnapshot>),
+    /// A consistent summary read (count, sum, min, max; boxed like
+    /// `Histogram`).
+    Summary(Box<HistogramSnapshot>),
 }
 
 impl Value {
@@ -92,6 +114,24 @@ impl Value {
         match self {
             Value::Counter(v) => Some(*v),
             _ => None,
+        }
+    }
+
+    /// The value as an `f64`, for every scalar variant (counters, float
+    /// counters, gauges, up-down counters); `None` for distributions.
+    ///
+    /// ```
+    /// use nanometrics::Value;
+    /// assert_eq!(Value::Counter(3).as_f64(), Some(3.0));
+    /// assert_eq!(Value::FloatCounter(0.5).as_f64(), Some(0.5));
+    /// assert_eq!(Value::UpDownCounter(-1).as_f64(), Some(-1.0));
+    /// ```
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Counter(v) => Some(*v as f64),
+            Value::FloatCounter(v) | Value::Gauge(v) => Some(*v),
+            Value::UpDownCounter(v) => Some(*v as f64),
+            Value::Histogram(_) | Value::Summary(_) => None,
         }
     }
 
@@ -127,6 +167,21 @@ impl Value {
     pub fn as_histogram(&self) -> Option<&HistogramSnapshot> {
         match self {
             Value::Histogram(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// The distribution behind a histogram or a summary.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.summary("x", "x")?.observe(2.0);
+    /// assert_eq!(r.snapshot().families[0].series[0].value.as_distribution().unwrap().sum, 2.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn as_distribution(&self) -> Option<&HistogramSnapshot> {
+        match self {
+            Value::Histogram(h) | Value::Summary(h) => Some(h),
             _ => None,
         }
     }

@@ -28,11 +28,17 @@ struct Names<'a> {
     sample: Cow<'a, str>,
 }
 
-fn type_word(kind: MetricKind) -> &'static str {
-    match kind {
-        MetricKind::Counter => "counter",
-        MetricKind::Gauge | MetricKind::UpDownCounter => "gauge",
-        MetricKind::Histogram => "histogram",
+fn type_word(fmt: Format, kind: MetricKind) -> &'static str {
+    match (fmt, kind) {
+        (_, MetricKind::Counter) => "counter",
+        (_, MetricKind::Gauge | MetricKind::UpDownCounter) => "gauge",
+        (_, MetricKind::Histogram) => "histogram",
+        (_, MetricKind::Summary) => "summary",
+        // The text format has no info or stateset type: their samples are
+        // gauges there (as prometheus_client writes them).
+        (Format::Text, MetricKind::Info | MetricKind::StateSet) => "gauge",
+        (Format::OpenMetrics, MetricKind::Info) => "info",
+        (Format::OpenMetrics, MetricKind::StateSet) => "stateset",
     }
 }
 
@@ -54,6 +60,9 @@ fn header<'a>(
         (Format::OpenMetrics, MetricKind::Counter) => {
             Cow::Owned(sample.strip_suffix("_total").unwrap_or(&sample).to_string())
         }
+        (Format::OpenMetrics, MetricKind::Info) => {
+            Cow::Owned(sample.strip_suffix("_info").unwrap_or(&sample).to_string())
+        }
         _ => sample.clone(),
     };
     let line = |out: &mut Vec<u8>, what: &[u8], rest: &[u8]| {
@@ -68,10 +77,10 @@ fn header<'a>(
     match fmt {
         Format::Text => {
             line(out, b"# HELP ", &escaped);
-            line(out, b"# TYPE ", type_word(kind).as_bytes());
+            line(out, b"# TYPE ", type_word(fmt, kind).as_bytes());
         }
         Format::OpenMetrics => {
-            line(out, b"# TYPE ", type_word(kind).as_bytes());
+            line(out, b"# TYPE ", type_word(fmt, kind).as_bytes());
             if let Some(unit) = unit.filter(|u| header.ends_with(&format!("_{u}"))) {
                 line(out, b"# UNIT ", unit.as_bytes());
             }
@@ -110,6 +119,16 @@ fn series<'a, I>(
     let (h, s) = (&*names.header, &*names.sample);
     match value {
         Value::Counter(v) => line(out, s, "", labels(), None, |o| write_u64(o, *v)),
+        Value::FloatCounter(v) => line(out, s, "", labels(), None, |o| write_f64(o, *v)),
+        Value::Summary(d) => {
+            // No quantile lines: a count and a sum, as prometheus_client's
+            // Summary exposes. OpenMetrics forbids a negative `_sum`
+            // (counter-like), so there a negative sum is left out.
+            line(out, h, "_count", labels(), None, |o| write_u64(o, d.count));
+            if fmt == Format::Text || d.sum >= 0.0 {
+                line(out, h, "_sum", labels(), None, |o| write_f64(o, d.sum));
+            }
+        }
         Value::Gauge(v) => line(out, s, "", labels(), None, |o| write_f64(o, *v)),
         Value::UpDownCounter(v) => line(out, s, "", labels(), None, |o| write_i64(o, *v)),
         Value::Histogram(hist) => {
@@ -157,7 +176,7 @@ pub(crate) fn snapshot_family(out: &mut Vec<u8>, fmt: Format, f: &FamilySnapshot
 pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
     let names = header(out, fmt, f.name, f.help, f.unit, f.kind);
     f.for_each_group(|g| match f.kind {
-        MetricKind::Histogram => g.for_each_series(&mut |values, value| {
+        MetricKind::Histogram | MetricKind::Summary => g.for_each_series(&mut |values, value| {
             let labels = || {
                 g.const_labels()
                     .chain(g.label_names().zip(values.iter().map(|v| &**v)))
@@ -174,9 +193,9 @@ pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
                 out.extend_from_slice(&frags[frags.len() - 1]);
                 match value {
                     Value::Counter(v) => write_u64(out, *v),
-                    Value::Gauge(v) => write_f64(out, *v),
+                    Value::FloatCounter(v) | Value::Gauge(v) => write_f64(out, *v),
                     Value::UpDownCounter(v) => write_i64(out, *v),
-                    Value::Histogram(_) => {}
+                    Value::Histogram(_) | Value::Summary(_) => {}
                 }
                 out.push(b'\n');
             })

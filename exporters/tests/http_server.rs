@@ -410,3 +410,34 @@ fn binding_errors_are_reported() {
         .unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
 }
+
+#[test]
+fn a_panicking_collect_hook_fails_that_scrape_only() {
+    let r = demo_registry();
+    let g = r.gauge("computed", "Set by a hook.").unwrap();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let c = calls.clone();
+    let _hook = r.on_collect(move || {
+        let n = c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == 1 {
+            panic!("collector failure in scrape {n}");
+        }
+        g.set(n as f64);
+    });
+    let s = server(&r);
+    let a = request(s.local_addr(), "GET", "/metrics", &[]);
+    assert_eq!(a.status, 200);
+    assert!(a.text().contains("computed 0.0\n"), "{}", a.text());
+
+    let a = request(s.local_addr(), "GET", "/metrics", &[]);
+    assert_eq!(a.status, 500, "{}", a.text());
+    assert!(a.text().contains("panicked"), "{}", a.text());
+
+    // The panic poisoned nothing: the next scrape works and sees the update.
+    r.counter("requests_total", "Requests.").unwrap().inc();
+    let a = request(s.local_addr(), "GET", "/metrics", &[]);
+    assert_eq!(a.status, 200);
+    assert!(a.text().contains("computed 2.0\n"), "{}", a.text());
+    assert!(a.text().contains("requests_total 6\n"), "{}", a.text());
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

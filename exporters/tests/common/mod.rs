@@ -150,6 +150,20 @@ pub fn expected_samples(snap: &Snapshot, openmetrics: bool) -> Vec<String> {
                     };
                     push(name, None, *v as f64, &labels)
                 }
+                Value::FloatCounter(v) => {
+                    let name = if f.name.ends_with("_total") {
+                        f.name.clone()
+                    } else {
+                        format!("{}_total", f.name)
+                    };
+                    push(name, None, *v, &labels)
+                }
+                Value::Summary(d) => {
+                    push(format!("{}_count", f.name), None, d.count as f64, &labels);
+                    if !openmetrics || d.sum >= 0.0 {
+                        push(format!("{}_sum", f.name), None, d.sum, &labels);
+                    }
+                }
                 Value::Gauge(v) => push(f.name.clone(), None, *v, &labels),
                 Value::UpDownCounter(v) => push(f.name.clone(), None, *v as f64, &labels),
                 Value::Histogram(h) => {
@@ -280,5 +294,39 @@ pub fn hostile_registry() -> Registry {
         .counter()
         .unwrap()
         .inc_by(1024);
+    let cpu = r
+        .float_counter_family("cpu_seconds_total", "A float counter.", &["mode"])
+        .unwrap();
+    cpu.with_labels(&["user"]).unwrap().inc_by(0.1).unwrap();
+    cpu.with_labels(&["user"]).unwrap().inc_by(0.2).unwrap();
+    cpu.with_labels(&["sys \"k\""]).unwrap().inc_by(1e300).unwrap();
+    r.float_counter("float_whole_total", "Whole steps.")
+        .unwrap()
+        .inc();
+    let sizes = r
+        .metric("prompt_size_bytes", "A summary.")
+        .unit("bytes")
+        .summary_family(&["model"])
+        .unwrap();
+    for v in [1.0, 2.5, 1e7] {
+        sizes.with_labels(&["new\nline"]).unwrap().observe(v);
+    }
+    r.summary("idle_wait_seconds", "No observations.").unwrap();
+    r.summary("temperature_change", "Negative observations.")
+        .unwrap()
+        .observe(-3.5);
+    r.metric("build_info", "Build information.")
+        .info_family(&["version", "commit"])
+        .unwrap()
+        .with_labels(&["1.0 \"rc\"", ""])
+        .unwrap()
+        .set(1.0);
+    let state = r
+        .metric("engine_state", "A state set.")
+        .state_set_family(&["engine", "engine_state"])
+        .unwrap();
+    for (s, v) in [("running", 1.0), ("stopped", 0.0), ("draining", 0.0)] {
+        state.with_labels(&["e0", s]).unwrap().set(v);
+    }
     r
 }
