@@ -1,0 +1,1 @@
+"""OpenMetrics exposition (``prometheus_client.openmetrics``)."""

@@ -1,0 +1,834 @@
+//! `nanometrics._native`: the PyO3 layer under the `nanometrics` Python
+//! package.
+//!
+//! Every Python metric object holds a *family* ([`Family`]) and hands out
+//! *children* ([`CounterChild`], [`GaugeChild`], [`HistogramChild`],
+//! [`SummaryChild`]): frozen `#[pyclass]`es over the core handle, so that an
+//! update is one call into Rust that touches only the calling thread's shard
+//! slot — no dict lookup, no lock, no allocation. `Family.labels` keeps the
+//! children it made in a dict keyed by the label values, so a repeated
+//! `labels(...)` is one dict lookup and never reaches the core's table.
+//!
+//! Scrapes (`Registry.encode`, the HTTP server) run without the GIL. The one
+//! exception is `Gauge.set_function`: its callbacks are Python, so a collect
+//! hook takes the GIL to call them, and only when there are some.
+//!
+//! What a handle costs in memory: a child object is a Python object header
+//! (16 bytes) plus its core handle (a counter, histogram or summary handle is
+//! 16 bytes: a slot reference and an `Arc`; a gauge handle 8 bytes, plus 8 for
+//! the shared callback table) — about 48 bytes with the allocator's rounding,
+//! once per label set, however many times it is used.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
+
+use nanometrics as nm;
+use nanometrics_exporters::http::MetricsServer;
+use nanometrics_exporters::{openmetrics, prometheus};
+
+fn value_error(e: nm::Error) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+// === set_function callbacks ===
+
+/// The `set_function` callbacks of one registry, keyed by the child object
+/// they belong to. Entries are only added, replaced or removed with the GIL
+/// held, and the hook reads them with the GIL held, so the mutex is never
+/// contended; it is there because the hook runs on a scrape thread.
+#[derive(Default)]
+struct Functions {
+    entries: Mutex<Vec<(usize, nm::Gauge, Py<PyAny>)>>,
+    any: AtomicBool,
+}
+
+thread_local! {
+    /// The Python exception a callback raised during a read on this thread,
+    /// handed from the hook (which unwinds) to `Registry.encode` (which
+    /// raises it).
+    static PENDING: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+}
+
+/// The unwind payload of a failed callback.
+struct CallbackFailed;
+
+impl Functions {
+    fn set(&self, key: usize, gauge: nm::Gauge, f: Py<PyAny>) {
+        let mut e = lock(&self.entries);
+        e.retain(|(k, _, _)| *k != key);
+        e.push((key, gauge, f));
+        // Relaxed: `any` only lets a read skip the GIL; the entries
+        // themselves are read under the mutex.
+        self.any.store(true, Ordering::Relaxed);
+    }
+
+    fn remove(&self, keys: &HashSet<usize>) {
+        let mut e = lock(&self.entries);
+        e.retain(|(k, _, _)| !keys.contains(k));
+        self.any.store(!e.is_empty(), Ordering::Relaxed);
+    }
+
+    /// The collect hook: calls every callback and sets its gauge. A raised
+    /// exception stops the read (the scrape fails; `encode` re-raises it).
+    fn run(&self) {
+        if !self.any.load(Ordering::Relaxed) {
+            return;
+        }
+        Python::attach(|py| {
+            let entries: Vec<(nm::Gauge, Py<PyAny>)> = lock(&self.entries)
+                .iter()
+                .map(|(_, g, f)| (g.clone(), f.clone_ref(py)))
+                .collect();
+            for (g, f) in entries {
+                match f.call0(py).and_then(|v| v.extract::<f64>(py)) {
+                    Ok(v) => g.set(v),
+                    Err(e) => {
+                        PENDING.with(|p| *p.borrow_mut() = Some(e));
+                        // resume_unwind: no panic message on stderr; the
+                        // reader (encode, or the HTTP server's 500) reports it.
+                        std::panic::resume_unwind(Box::new(CallbackFailed));
+                    }
+                }
+            }
+        });
+    }
+}
+
+// === Registry ===
+
+/// A core registry plus the `set_function` callbacks read with it.
+#[pyclass(frozen, module = "nanometrics._native")]
+struct Registry {
+    inner: nm::Registry,
+    funcs: Arc<Functions>,
+    _hook: Option<nm::CollectHook>,
+}
+
+fn attach_functions(r: &nm::Registry) -> (Arc<Functions>, nm::CollectHook) {
+    let funcs = Arc::new(Functions::default());
+    let f = funcs.clone();
+    (funcs, r.on_collect(move || f.run()))
+}
+
+/// The process-wide registry (`nanometrics::global()`), shared with Rust
+/// code linked into this extension.
+fn global_functions() -> Arc<Functions> {
+    static GLOBAL: OnceLock<Arc<Functions>> = OnceLock::new();
+    GLOBAL
+        .get_or_init(|| {
+            let (funcs, hook) = attach_functions(nm::global());
+            hook.forget();
+            funcs
+        })
+        .clone()
+}
+
+fn kind_name(k: nm::MetricKind) -> &'static str {
+    k.as_str()
+}
+
+#[pymethods]
+impl Registry {
+    /// A new, empty registry.
+    #[new]
+    fn new() -> Registry {
+        let inner = nm::Registry::new();
+        let (funcs, hook) = attach_functions(&inner);
+        Registry {
+            inner,
+            funcs,
+            _hook: Some(hook),
+        }
+    }
+
+    /// The process-wide registry: the one Rust code in this process declares
+    /// into with `nanometrics::global()`.
+    #[staticmethod]
+    fn default() -> Registry {
+        Registry {
+            inner: nm::global().clone(),
+            funcs: global_functions(),
+            _hook: None,
+        }
+    }
+
+    /// Declares a family. `kind` is one of counter, gauge, histogram,
+    /// summary, info, stateset; `limit` caps its label sets (None: no cap).
+    /// `kwnames` are the names `labels(**kwargs)` accepts, when they differ
+    /// from the (escaped) label names.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (kind, name, documentation, labelnames, unit, buckets, child_cls, limit=None, kwnames=None))]
+    fn family(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        name: &str,
+        documentation: &str,
+        labelnames: Vec<String>,
+        unit: &str,
+        buckets: Option<Vec<f64>>,
+        child_cls: Py<PyType>,
+        limit: Option<usize>,
+        kwnames: Option<Vec<String>>,
+    ) -> PyResult<Family> {
+        if let Some(k) = &kwnames {
+            if k.len() != labelnames.len() {
+                return Err(PyValueError::new_err(
+                    "kwnames must name every label, in the order of labelnames",
+                ));
+            }
+        }
+        let names: Vec<&str> = labelnames.iter().map(String::as_str).collect();
+        let mut b = self.inner.metric(name, documentation);
+        if !unit.is_empty() {
+            b = b.unit(unit);
+        }
+        b = b.cardinality_limit(limit.unwrap_or(usize::MAX));
+        let (fam, type_name) = match kind {
+            "counter" => (Fam::Counter(b.float_counter_family(&names)), "counter"),
+            "gauge" => (Fam::Gauge(b.gauge_family(&names)), "gauge"),
+            "info" => (Fam::Gauge(b.info_family(&names)), "info"),
+            "stateset" => (Fam::Gauge(b.state_set_family(&names)), "enum"),
+            "histogram" => {
+                let buckets = nm::Buckets::explicit(buckets.unwrap_or_default());
+                (
+                    Fam::Histogram(b.histogram_family(&names, buckets)),
+                    "histogram",
+                )
+            }
+            "summary" => (Fam::Summary(b.summary_family(&names)), "summary"),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown metric kind {other:?}"
+                )))
+            }
+        };
+        Ok(Family {
+            kind: fam.ok()?,
+            name: name.to_string(),
+            type_name,
+            kw_names: kwnames.unwrap_or_else(|| labelnames.clone()),
+            label_names: labelnames,
+            children: PyDict::new(py).unbind(),
+            child_cls,
+            funcs: self.funcs.clone(),
+        })
+    }
+
+    /// Removes the family exposed as `name`; returns whether there was one.
+    fn unregister(&self, name: &str) -> bool {
+        self.inner.unregister(name)
+    }
+
+    /// The registry in the text format 0.0.4, or OpenMetrics 1.0 with
+    /// `openmetrics=True`. Runs without the GIL, except to call
+    /// `set_function` callbacks; an exception a callback raises propagates.
+    #[pyo3(signature = (openmetrics=false))]
+    fn encode<'py>(&self, py: Python<'py>, openmetrics: bool) -> PyResult<Bound<'py, PyBytes>> {
+        let r = self.inner.clone();
+        let res = py.detach(move || {
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut out = Vec::with_capacity(64 * 1024);
+                if openmetrics {
+                    openmetrics::encode_registry(&r, &mut out);
+                } else {
+                    prometheus::encode_registry(&r, &mut out);
+                }
+                out
+            }))
+        });
+        match res {
+            Ok(body) => Ok(PyBytes::new(py, &body)),
+            Err(payload) => Err(unwound(payload)),
+        }
+    }
+
+    /// Every family as `(name, help, unit, kind, series)`; each series is
+    /// `(labels, value)` with `labels` a list of `(name, value)` pairs and
+    /// `value` a float, or for a histogram `(count, sum, [(le, cumulative
+    /// count), ...])`, for a summary `(count, sum)`.
+    fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let r = self.inner.clone();
+        let snap = py
+            .detach(move || std::panic::catch_unwind(AssertUnwindSafe(|| r.snapshot())))
+            .map_err(unwound)?;
+        let out = PyList::empty(py);
+        for f in &snap.families {
+            let series = PyList::empty(py);
+            for s in &f.series {
+                let labels: Vec<(&str, &str)> = s.labels.iter().collect();
+                let value: Bound<'py, PyAny> = match &s.value {
+                    nm::Value::Histogram(h) => {
+                        let buckets: Vec<(f64, u64)> = h.buckets.clone();
+                        (h.count, h.sum, buckets).into_pyobject(py)?.into_any()
+                    }
+                    nm::Value::Summary(h) => (h.count, h.sum).into_pyobject(py)?.into_any(),
+                    v => v.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+                };
+                series.append((labels, value))?;
+            }
+            out.append((
+                f.name.as_str(),
+                f.help.as_str(),
+                f.unit.as_deref().unwrap_or(""),
+                kind_name(f.kind),
+                series,
+            ))?;
+        }
+        Ok(out)
+    }
+
+    /// Serves `/metrics` (text or OpenMetrics by content negotiation, gzip),
+    /// `/health` and `/live` on `addr:port` from Rust threads: scrapes never
+    /// take the GIL, except for `set_function` callbacks.
+    #[pyo3(signature = (port, addr="127.0.0.1"))]
+    fn serve(&self, py: Python<'_>, port: u16, addr: &str) -> PyResult<Server> {
+        let ip: IpAddr = match addr {
+            "" => IpAddr::from([0, 0, 0, 0]),
+            "localhost" => IpAddr::from([127, 0, 0, 1]),
+            a => a.parse().map_err(|e| {
+                PyValueError::new_err(format!("invalid address {a:?}: {e} (an IP address is needed)"))
+            })?,
+        };
+        let bind = SocketAddr::new(ip, port);
+        let r = self.inner.clone();
+        let server = py
+            .detach(move || {
+                MetricsServer::builder()
+                    .bind(bind.to_string())
+                    .registry(r)
+                    .start()
+            })
+            .map_err(|e| PyErr::new::<pyo3::exceptions::PyOSError, _>(format!("cannot serve on {bind}: {e}")))?;
+        let local = server.local_addr();
+        Ok(Server {
+            inner: Mutex::new(Some(server)),
+            addr: local,
+        })
+    }
+}
+
+/// Turns a caught unwind from a read into the exception to raise.
+fn unwound(payload: Box<dyn std::any::Any + Send>) -> PyErr {
+    if payload.is::<CallbackFailed>() {
+        if let Some(e) = PENDING.with(|p| p.borrow_mut().take()) {
+            return e;
+        }
+    }
+    let msg = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("a collect hook panicked");
+    PyRuntimeError::new_err(format!("reading the registry failed: {msg}"))
+}
+
+// === Server ===
+
+/// A running `/metrics` server (see `Registry.serve`).
+#[pyclass(frozen, module = "nanometrics._native")]
+struct Server {
+    inner: Mutex<Option<MetricsServer>>,
+    addr: SocketAddr,
+}
+
+#[pymethods]
+impl Server {
+    /// The bound port (useful after binding port 0).
+    #[getter]
+    fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The bound host address.
+    #[getter]
+    fn host(&self) -> String {
+        self.addr.ip().to_string()
+    }
+
+    /// Whether the server is still serving.
+    fn is_alive(&self) -> bool {
+        lock(&self.inner).is_some()
+    }
+
+    /// Stops accepting, finishes in-flight scrapes, frees the port.
+    fn shutdown(&self, py: Python<'_>) {
+        let s = lock(&self.inner).take();
+        if let Some(s) = s {
+            py.detach(move || s.shutdown());
+        }
+    }
+}
+
+// === Family ===
+
+enum Fam {
+    Counter(Result<nm::Family<nm::FloatCounter>, nm::Error>),
+    Gauge(Result<nm::Family<nm::Gauge>, nm::Error>),
+    Histogram(Result<nm::Family<nm::Histogram>, nm::Error>),
+    Summary(Result<nm::Family<nm::Summary>, nm::Error>),
+}
+
+impl Fam {
+    fn ok(self) -> PyResult<Kind> {
+        Ok(match self {
+            Fam::Counter(f) => Kind::Counter(f.map_err(value_error)?),
+            Fam::Gauge(f) => Kind::Gauge(f.map_err(value_error)?),
+            Fam::Histogram(f) => Kind::Histogram(f.map_err(value_error)?),
+            Fam::Summary(f) => Kind::Summary(f.map_err(value_error)?),
+        })
+    }
+}
+
+enum Kind {
+    Counter(nm::Family<nm::FloatCounter>),
+    Gauge(nm::Family<nm::Gauge>),
+    Histogram(nm::Family<nm::Histogram>),
+    Summary(nm::Family<nm::Summary>),
+}
+
+/// One declared metric: its label names, and a child per label-value set.
+#[pyclass(frozen, module = "nanometrics._native")]
+struct Family {
+    kind: Kind,
+    name: String,
+    type_name: &'static str,
+    label_names: Vec<String>,
+    /// What `labels(**kwargs)` accepts (the names as declared, before
+    /// escaping).
+    kw_names: Vec<String>,
+    /// `tuple[str, ...]` of label values → child object.
+    children: Py<PyDict>,
+    child_cls: Py<PyType>,
+    funcs: Arc<Functions>,
+}
+
+impl Family {
+    /// The label values of a `labels(...)` call as a tuple of `str`, with
+    /// prometheus_client's rules and messages.
+    fn key<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let n = self.label_names.len();
+        if n == 0 {
+            return Err(PyValueError::new_err(format!(
+                "No label names were set when constructing {}:{} (labels() needs labelnames at construction)",
+                self.type_name, self.name
+            )));
+        }
+        let kwargs = kwargs.filter(|k| !k.is_empty());
+        let values: Vec<Bound<'py, PyString>> = match kwargs {
+            Some(kw) => {
+                if !args.is_empty() {
+                    return Err(PyValueError::new_err(
+                        "Can't pass both *args and **kwargs to labels()",
+                    ));
+                }
+                let mut vals = Vec::with_capacity(n);
+                for name in &self.kw_names {
+                    match kw.get_item(name)? {
+                        Some(v) => vals.push(v.str()?),
+                        None => return Err(self.wrong_names(kw)),
+                    }
+                }
+                if kw.len() != n {
+                    return Err(self.wrong_names(kw));
+                }
+                vals
+            }
+            None => {
+                if args.len() != n {
+                    return Err(PyValueError::new_err(format!(
+                        "Incorrect label count: {}:{} has {} label names {:?}, got {} values",
+                        self.type_name,
+                        self.name,
+                        n,
+                        self.kw_names,
+                        args.len()
+                    )));
+                }
+                args.iter().map(|v| v.str()).collect::<PyResult<_>>()?
+            }
+        };
+        PyTuple::new(py, values)
+    }
+
+    fn wrong_names(&self, kw: &Bound<'_, PyDict>) -> PyErr {
+        let got: Vec<String> = kw.keys().iter().map(|k| k.to_string()).collect();
+        PyValueError::new_err(format!(
+            "Incorrect label names: {}:{} has label names {:?}, got {:?}",
+            self.type_name, self.name, self.kw_names, got
+        ))
+    }
+
+    fn values(key: &Bound<'_, PyTuple>) -> PyResult<Vec<String>> {
+        key.iter().map(|v| v.extract::<String>()).collect()
+    }
+}
+
+#[pymethods]
+impl Family {
+    /// The child for these label values (positional, or all by name),
+    /// created on first use and cached: a repeated call is one dict lookup.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn labels<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let py = slf.py();
+        let children = this.children.bind(py);
+        // Fast path: exact `str` values are their own key (other types are
+        // keyed by their `str()`: 1 and True hash alike but label differently).
+        if kwargs.is_none_or(|k| k.is_empty())
+            && args.len() == this.label_names.len()
+            && args.iter().all(|v| v.is_exact_instance_of::<PyString>())
+        {
+            if let Some(child) = children.get_item(args)? {
+                return Ok(child);
+            }
+        }
+        let key = this.key(py, args, kwargs)?;
+        if let Some(child) = children.get_item(&key)? {
+            return Ok(child);
+        }
+        let child = this.child_cls.bind(py).call1((slf, &key))?;
+        children.set_item(&key, &child)?;
+        Ok(child)
+    }
+
+    /// Removes the series with these label values (no error if absent).
+    #[pyo3(signature = (*args))]
+    fn remove(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let key = self.key(py, args, None)?;
+        let values = Family::values(&key)?;
+        let children = self.children.bind(py);
+        if let Some(child) = children.get_item(&key)? {
+            self.funcs
+                .remove(&HashSet::from([child.as_ptr() as usize]));
+            children.del_item(&key)?;
+        }
+        match &self.kind {
+            Kind::Counter(f) => f.remove(&values),
+            Kind::Gauge(f) => f.remove(&values),
+            Kind::Histogram(f) => f.remove(&values),
+            Kind::Summary(f) => f.remove(&values),
+        };
+        Ok(())
+    }
+
+    /// Removes every series.
+    fn clear(&self, py: Python<'_>) {
+        let children = self.children.bind(py);
+        let keys: HashSet<usize> = children
+            .values()
+            .iter()
+            .map(|c| c.as_ptr() as usize)
+            .collect();
+        self.funcs.remove(&keys);
+        children.clear();
+        match &self.kind {
+            Kind::Counter(f) => f.clear(),
+            Kind::Gauge(f) => f.clear(),
+            Kind::Histogram(f) => f.clear(),
+            Kind::Summary(f) => f.clear(),
+        }
+    }
+
+    /// The label names as exposed.
+    #[getter]
+    fn label_names(&self) -> Vec<String> {
+        self.label_names.clone()
+    }
+
+    /// The label-value tuples of the live children, in creation order.
+    fn keys<'py>(&self, py: Python<'py>) -> Bound<'py, PyList> {
+        self.children.bind(py).keys()
+    }
+}
+
+fn family_values(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Vec<String>> {
+    let n = family.get().label_names.len();
+    if key.len() != n {
+        return Err(PyValueError::new_err(format!(
+            "expected {n} label values, got {}",
+            key.len()
+        )));
+    }
+    Family::values(key)
+}
+
+fn wrong_kind(what: &str) -> PyErr {
+    PyValueError::new_err(format!("this family does not hold {what}s"))
+}
+
+// === children ===
+
+/// A counter series: `inc(amount=1)`.
+#[pyclass(frozen, subclass, module = "nanometrics._native")]
+struct CounterChild {
+    c: nm::FloatCounter,
+}
+
+#[pymethods]
+impl CounterChild {
+    #[new]
+    fn new(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let values = family_values(family, key)?;
+        match &family.get().kind {
+            Kind::Counter(f) => Ok(CounterChild {
+                c: f.with_labels(&values).map_err(value_error)?,
+            }),
+            _ => Err(wrong_kind("counter")),
+        }
+    }
+
+    /// Adds `amount` (default 1), which must be non-negative and finite.
+    #[pyo3(signature = (amount=1.0, exemplar=None))]
+    fn inc(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        if let Some(e) = exemplar.filter(|e| !e.is_none()) {
+            return Err(no_exemplars(e));
+        }
+        if self.c.inc_by(amount).is_err() {
+            return Err(PyValueError::new_err(format!(
+                "Counters can only be incremented by non-negative amounts (a counter never goes down; got {amount})."
+            )));
+        }
+        Ok(())
+    }
+
+    /// The current total.
+    fn get(&self) -> f64 {
+        self.c.get()
+    }
+}
+
+fn no_exemplars(e: &Bound<'_, PyAny>) -> PyErr {
+    PyValueError::new_err(format!(
+        "exemplars are not supported by nanometrics (got {e}); pass exemplar=None"
+    ))
+}
+
+/// A gauge series.
+#[pyclass(frozen, subclass, module = "nanometrics._native")]
+struct GaugeChild {
+    g: nm::Gauge,
+    funcs: Arc<Functions>,
+}
+
+#[pymethods]
+impl GaugeChild {
+    #[new]
+    fn new(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let values = family_values(family, key)?;
+        let fam = family.get();
+        match &fam.kind {
+            Kind::Gauge(f) => Ok(GaugeChild {
+                g: f.with_labels(&values).map_err(value_error)?,
+                funcs: fam.funcs.clone(),
+            }),
+            _ => Err(wrong_kind("gauge")),
+        }
+    }
+
+    /// Adds `amount` (default 1).
+    #[pyo3(signature = (amount=1.0))]
+    fn inc(&self, amount: f64) {
+        self.g.add(amount);
+    }
+
+    /// Subtracts `amount` (default 1).
+    #[pyo3(signature = (amount=1.0))]
+    fn dec(&self, amount: f64) {
+        self.g.sub(amount);
+    }
+
+    /// Sets the value.
+    fn set(&self, value: f64) {
+        self.g.set(value);
+    }
+
+    /// Sets the value to the current Unix time in seconds.
+    fn set_to_current_time(&self) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        self.g.set(now);
+    }
+
+    /// Computes the value with `f()` at every read of the registry (each
+    /// scrape), instead of the value set.
+    fn set_function(slf: &Bound<'_, Self>, f: Bound<'_, PyAny>) -> PyResult<()> {
+        if !f.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "set_function needs a callable, got {}",
+                f.get_type().name()?
+            )));
+        }
+        let this = slf.get();
+        this.funcs
+            .set(slf.as_ptr() as usize, this.g.clone(), f.unbind());
+        Ok(())
+    }
+
+    /// The current value.
+    fn get(&self) -> f64 {
+        self.g.get()
+    }
+}
+
+/// Count, sum, min, max, mean and quantiles of a distribution, as a dict.
+fn stats_dict<'py>(py: Python<'py>, st: &nm::Stats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("count", st.count)?;
+    d.set_item("sum", st.sum)?;
+    d.set_item("min", st.min)?;
+    d.set_item("max", st.max)?;
+    d.set_item("mean", st.mean)?;
+    for (k, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+        d.set_item(k, st.quantile(q))?;
+    }
+    Ok(d)
+}
+
+/// A histogram series: `observe(amount)`.
+#[pyclass(frozen, subclass, module = "nanometrics._native")]
+struct HistogramChild {
+    h: nm::Histogram,
+}
+
+#[pymethods]
+impl HistogramChild {
+    #[new]
+    fn new(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let values = family_values(family, key)?;
+        match &family.get().kind {
+            Kind::Histogram(f) => Ok(HistogramChild {
+                h: f.with_labels(&values).map_err(value_error)?,
+            }),
+            _ => Err(wrong_kind("histogram")),
+        }
+    }
+
+    /// Records one observation (NaN is ignored).
+    #[pyo3(signature = (amount, exemplar=None))]
+    fn observe(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        if let Some(e) = exemplar.filter(|e| !e.is_none()) {
+            return Err(no_exemplars(e));
+        }
+        self.h.record(amount);
+        Ok(())
+    }
+
+    /// `{count, sum, min, max, mean, p50, p90, p99}` now, from one
+    /// consistent read (quantiles within 3.2 % inside the bucket range).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let h = self.h.clone();
+        let st = py.detach(move || h.stats());
+        stats_dict(py, &st)
+    }
+}
+
+/// A summary series: `observe(amount)`.
+#[pyclass(frozen, subclass, module = "nanometrics._native")]
+struct SummaryChild {
+    s: nm::Summary,
+}
+
+#[pymethods]
+impl SummaryChild {
+    #[new]
+    fn new(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let values = family_values(family, key)?;
+        match &family.get().kind {
+            Kind::Summary(f) => Ok(SummaryChild {
+                s: f.with_labels(&values).map_err(value_error)?,
+            }),
+            _ => Err(wrong_kind("summary")),
+        }
+    }
+
+    /// Records one observation (NaN is ignored).
+    fn observe(&self, amount: f64) {
+        self.s.observe(amount);
+    }
+
+    /// `{count, sum, min, max, mean, p50, p90, p99}` now.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.s.clone();
+        let st = py.detach(move || s.stats());
+        stats_dict(py, &st)
+    }
+}
+
+// === Rust-side metrics, for the shared-registry guarantee ===
+
+/// Increments `rust_side_events_total{source=...}` in the process-wide
+/// registry from Rust, as a Rust component linked into this extension would:
+/// the proof that Python and Rust metrics share one registry and one
+/// `/metrics`.
+#[pyfunction]
+#[pyo3(signature = (source, n=1))]
+fn rust_side_increment(py: Python<'_>, source: &str, n: u64) -> PyResult<()> {
+    let source = source.to_string();
+    py.detach(move || {
+        let f = nm::global().counter_family(
+            "rust_side_events_total",
+            "Events counted by Rust code in the same process.",
+            &["source"],
+        )?;
+        // A Rust thread of its own, as a component's worker would be.
+        std::thread::spawn(move || f.with_labels(&[source]).map(|c| c.inc_by(n)))
+            .join()
+            .unwrap_or_else(|_| Err(nm::Error::InvalidValue("worker panicked".into())))
+    })
+    .map_err(value_error)
+}
+
+/// Whether an `Accept` header prefers OpenMetrics over the text format
+/// (q-values honoured), as the HTTP server decides.
+#[pyfunction]
+fn wants_openmetrics(accept: &str) -> bool {
+    nanometrics_exporters::http::wants_openmetrics(accept)
+}
+
+/// Whether `name` is a valid metric name in the classic character set.
+#[pyfunction]
+fn is_valid_metric_name(name: &str) -> bool {
+    nm::is_valid_metric_name(name)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Registry>()?;
+    m.add_class::<Server>()?;
+    m.add_class::<Family>()?;
+    m.add_class::<CounterChild>()?;
+    m.add_class::<GaugeChild>()?;
+    m.add_class::<HistogramChild>()?;
+    m.add_class::<SummaryChild>()?;
+    m.add_function(wrap_pyfunction!(rust_side_increment, m)?)?;
+    m.add_function(wrap_pyfunction!(is_valid_metric_name, m)?)?;
+    m.add_function(wrap_pyfunction!(wants_openmetrics, m)?)?;
+    m.add("TEXT_CONTENT_TYPE", prometheus::CONTENT_TYPE)?;
+    m.add("OPENMETRICS_CONTENT_TYPE", openmetrics::CONTENT_TYPE)?;
+    Ok(())
+}
