@@ -3,7 +3,8 @@
 #  - rustfmt and clippy;
 #  - a virtual environment .venv with prometheus_client and abnf, for
 #    ../shared/conformance/check_exposition.py and the exporter tests
-#    (they find it at .venv/bin/python, or via NANOMETRICS_PYTHON);
+#    (they find it at .venv/bin/python, or via NANOMETRICS_PYTHON), plus
+#    maturin, pytest and mypy for the Python package in py/;
 #  - promtool, from Debian's prometheus package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,9 +29,13 @@ fi
 if ! need python3; then
   apt_install python3 python3-venv
 fi
-if ! .venv/bin/python -c 'import prometheus_client, abnf' >/dev/null 2>&1; then
+if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv || { apt_install python3-venv && python3 -m venv .venv; }
-  .venv/bin/python -m pip install -q --disable-pip-version-check prometheus_client abnf
+fi
+if ! .venv/bin/python -c 'import prometheus_client, abnf, pytest, mypy' >/dev/null 2>&1 \
+  || [ ! -x .venv/bin/maturin ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check \
+    prometheus_client abnf 'maturin>=1.5,<2' pytest mypy
 fi
 
 if ! need promtool; then
@@ -39,4 +44,5 @@ fi
 
 cargo --version
 .venv/bin/python -c 'import prometheus_client; print("prometheus_client", prometheus_client.__file__)'
+.venv/bin/maturin --version
 promtool --version 2>&1 | head -n 1

@@ -24,6 +24,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "cargo test (unit, integration, stress, property, doc)"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 
+step "Python package: build the extension into .venv (maturin), then pytest"
+ci/py.sh 2>&1 | tee -a "$log"
+
 # Depth 3 takes seconds here; ci/loom.sh alone defaults to 2.
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-3}"
 step "loom models (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS)"
@@ -37,6 +40,11 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     m = re.search(r"test result: \w+\. (\d+) passed; (\d+) failed", line)
     if m:
         passed += int(m.group(1)); failed += int(m.group(2))
+    # pytest's closing line: "== 3 failed, 48 passed in 20.1s ==" (either part may be absent)
+    if re.search(r"=+ .*\bin [\d.]+s", line):
+        m = re.search(r"(\d+) passed", line); passed += int(m.group(1)) if m else 0
+        m = re.search(r"(\d+) failed", line); failed += int(m.group(1)) if m else 0
+        m = re.search(r"(\d+) errors?", line); failed += int(m.group(1)) if m else 0
 print(f"\nsummary: {passed} passed, {failed} failed")
 sys.exit(1 if failed or passed == 0 else 0)
 PY

@@ -21,9 +21,9 @@ use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::gauge::Gauge;
 use crate::histogram::{Histogram, Layout};
-use crate::summary::Summary;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value};
+use crate::summary::Summary;
 
 /// Default cardinality limit of a family: label sets beyond it share one
 /// overflow series.

@@ -67,7 +67,6 @@ pub use counter::{Counter, FloatCounter, UpDownCounter};
 pub use error::Error;
 pub use family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_LABEL_VALUE};
 pub use gauge::Gauge;
-pub use summary::Summary;
 pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, Stats};
 pub use registry::{
     global, is_valid_metric_name, validate_label_name, CollectHook, MetricBuilder, Registry,
@@ -75,6 +74,7 @@ pub use registry::{
 pub use snapshot::{
     FamilySnapshot, FamilyView, LabelSet, MetricKind, SeriesGroup, SeriesSnapshot, Snapshot, Value,
 };
+pub use summary::Summary;
 
 /// Number of threads whose shard blocks are currently linked (threads that
 /// updated a sharded metric and have not exited). For tests and diagnostics.

@@ -13,10 +13,10 @@ use crate::family::{Collect, Family, Metric, Pinned, DEFAULT_CARDINALITY_LIMIT};
 use crate::gauge::Gauge;
 use crate::histogram::{Buckets, Histogram, Layout};
 use crate::shard;
-use crate::summary::{self, Summary};
 use crate::snapshot::{
     ConstLabels, FamilyLabels, FamilySnapshot, FamilyView, MetricKind, Snapshot,
 };
+use crate::summary::{self, Summary};
 use crate::sync::lock_std;
 
 /// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -995,8 +995,7 @@ impl MetricBuilder<'_> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn float_counter(self) -> Result<FloatCounter, Error> {
-        self.float_counter_family(&[])?
-            .with_labels::<&str>(&[])
+        self.float_counter_family(&[])?.with_labels::<&str>(&[])
     }
 
     /// Declares a [`Family`] of float counters.

@@ -149,10 +149,7 @@ fn info_and_state_set_rules() {
         .state_set_family(&["other"])
         .unwrap_err();
     assert!(e.to_string().contains("\"state\""), "{e}");
-    let s = r
-        .metric("state", "s")
-        .state_set_family(&["state"])
-        .unwrap();
+    let s = r.metric("state", "s").state_set_family(&["state"]).unwrap();
     s.with_labels(&["on"]).unwrap().set(1.0);
     let snap = r.snapshot();
     let kinds: Vec<_> = snap.families.iter().map(|f| f.kind).collect();

@@ -300,7 +300,9 @@ impl Registry {
             "" => IpAddr::from([0, 0, 0, 0]),
             "localhost" => IpAddr::from([127, 0, 0, 1]),
             a => a.parse().map_err(|e| {
-                PyValueError::new_err(format!("invalid address {a:?}: {e} (an IP address is needed)"))
+                PyValueError::new_err(format!(
+                    "invalid address {a:?}: {e} (an IP address is needed)"
+                ))
             })?,
         };
         let bind = SocketAddr::new(ip, port);
@@ -312,7 +314,9 @@ impl Registry {
                     .registry(r)
                     .start()
             })
-            .map_err(|e| PyErr::new::<pyo3::exceptions::PyOSError, _>(format!("cannot serve on {bind}: {e}")))?;
+            .map_err(|e| {
+                PyErr::new::<pyo3::exceptions::PyOSError, _>(format!("cannot serve on {bind}: {e}"))
+            })?;
         let local = server.local_addr();
         Ok(Server {
             inner: Mutex::new(Some(server)),
@@ -521,8 +525,7 @@ impl Family {
         let values = Family::values(&key)?;
         let children = self.children.bind(py);
         if let Some(child) = children.get_item(&key)? {
-            self.funcs
-                .remove(&HashSet::from([child.as_ptr() as usize]));
+            self.funcs.remove(&HashSet::from([child.as_ptr() as usize]));
             children.del_item(&key)?;
         }
         match &self.kind {

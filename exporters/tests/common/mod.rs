@@ -299,7 +299,10 @@ pub fn hostile_registry() -> Registry {
         .unwrap();
     cpu.with_labels(&["user"]).unwrap().inc_by(0.1).unwrap();
     cpu.with_labels(&["user"]).unwrap().inc_by(0.2).unwrap();
-    cpu.with_labels(&["sys \"k\""]).unwrap().inc_by(1e300).unwrap();
+    cpu.with_labels(&["sys \"k\""])
+        .unwrap()
+        .inc_by(1e300)
+        .unwrap();
     r.float_counter("float_whole_total", "Whole steps.")
         .unwrap()
         .inc();

@@ -699,7 +699,8 @@ class Histogram(_ObserveMethods, MetricWrapperBase):
 
     def stats(self) -> Dict[str, float]:
         """``{count, sum, min, max, mean, p50, p90, p99}`` now."""
-        return self._only_child().stats()
+        stats: Dict[str, float] = self._only_child().stats()
+        return stats
 
     def time(self) -> Timer:
         self._raise_if_not_observable()
@@ -724,7 +725,8 @@ class Summary(_ObserveMethods, MetricWrapperBase):
 
     def stats(self) -> Dict[str, float]:
         """``{count, sum, min, max, mean, p50, p90, p99}`` now."""
-        return self._only_child().stats()
+        stats: Dict[str, float] = self._only_child().stats()
+        return stats
 
     def time(self) -> Timer:
         self._raise_if_not_observable()
@@ -778,7 +780,7 @@ class Info(MetricWrapperBase):
             return _GaugeChild(self._family, ())
         return self._family.labels(*values)
 
-    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> _InfoChild:  # type: ignore[override]
+    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> _InfoChild:
         if not self._labelnames:
             raise ValueError("No label names were set when constructing %s" % self)
         if labelvalues and labelkwargs:
@@ -910,7 +912,7 @@ class Enum(MetricWrapperBase):
         if not self._labelnames:
             self._state((), self._states[0])
 
-    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> _EnumChild:  # type: ignore[override]
+    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> _EnumChild:
         if not self._labelnames:
             raise ValueError("No label names were set when constructing %s" % self)
         if labelvalues and labelkwargs:

@@ -1,0 +1,121 @@
+"""nanometrics vs prometheus_client, in one process, same machine, same run.
+
+    .venv/bin/python py/benches/bench.py [--quick] [--markdown]
+
+Each case is timed with ``timeit`` (best of ``--repeat`` rounds, each round
+long enough to take ~0.2 s), alternating the two libraries round by round so
+that machine noise hits both alike. The report is per-call time for each
+library and the ratio prometheus_client / nanometrics (higher is better for
+nanometrics), checked against the budgets of the Python bindings issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import timeit
+from typing import Callable, Dict, List, Tuple
+
+import prometheus_client as pc
+
+import nanometrics as nm
+
+BUDGETS = {
+    "Counter.inc()": 5.0,
+    'labels("a").inc()': 5.0,
+    "Histogram.observe()": 8.0,
+    "generate_latest() 10k series": 20.0,
+}
+
+
+def cases(lib: object) -> Dict[str, Tuple[Callable[[], object], int]]:
+    """The workloads for one library: name -> (callable, calls per timeit run)."""
+    reg = lib.CollectorRegistry()  # type: ignore[attr-defined]
+    c = lib.Counter("bench_requests", "Requests.", registry=reg)  # type: ignore[attr-defined]
+    fam = lib.Counter("bench_labeled", "Labeled.", ["route"], registry=reg)  # type: ignore[attr-defined]
+    h = lib.Histogram("bench_latency_seconds", "Latency.", registry=reg)  # type: ignore[attr-defined]
+    g = lib.Gauge("bench_inflight", "In flight.", registry=reg)  # type: ignore[attr-defined]
+    # 10,000 series: 100 families x 100 label values, 4 of them histograms.
+    big = lib.CollectorRegistry()  # type: ignore[attr-defined]
+    for i in range(96):
+        f = lib.Counter(f"big_{i}", "Big.", ["shard"], registry=big)  # type: ignore[attr-defined]
+        for j in range(100):
+            f.labels(str(j)).inc(j)
+    for i in range(4):
+        f = lib.Histogram(f"big_h_{i}_seconds", "Big hist.", ["shard"], registry=big)  # type: ignore[attr-defined]
+        for j in range(100):
+            f.labels(str(j)).observe(j / 100)
+    gen = lib.generate_latest  # type: ignore[attr-defined]
+    inc = c.inc
+    labels = fam.labels
+    observe = h.observe
+    gset = g.set
+    return {
+        "Counter.inc()": (lambda: inc(), 100_000),
+        "Counter.inc(2.5)": (lambda: inc(2.5), 100_000),
+        'labels("a").inc()': (lambda: labels("a").inc(), 50_000),
+        "Gauge.set()": (lambda: gset(3.0), 100_000),
+        "Histogram.observe()": (lambda: observe(0.042), 100_000),
+        "generate_latest() 10k series": (lambda: gen(big), 3),
+    }
+
+
+def measure(repeat: int, quick: bool) -> List[Tuple[str, float, float]]:
+    ours, theirs = cases(nm), cases(pc)
+    # Overhead of the lambda call itself, subtracted from both.
+    empty = lambda: None  # noqa: E731
+    rows = []
+    for name in ours:
+        (fo, n), (ft, _) = ours[name], theirs[name]
+        if quick:
+            n = max(1, n // 10)
+        best_o = best_t = best_e = float("inf")
+        for _ in range(repeat):
+            best_o = min(best_o, timeit.timeit(fo, number=n) / n)
+            best_t = min(best_t, timeit.timeit(ft, number=n) / n)
+            if n > 100:
+                best_e = min(best_e, timeit.timeit(empty, number=n) / n)
+        if n <= 100:
+            best_e = 0.0
+        o, t = max(best_o - best_e, 1e-12), max(best_t - best_e, 1e-12)
+        rows.append((name, o, t))
+    return rows
+
+
+def fmt_time(s: float) -> str:
+    if s < 1e-6:
+        return f"{s * 1e9:.0f} ns"
+    if s < 1e-3:
+        return f"{s * 1e6:.1f} µs"
+    return f"{s * 1e3:.1f} ms"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--quick", action="store_true", help="fewer calls (smoke run)")
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    rows = measure(args.repeat, args.quick)
+    from importlib.metadata import version
+
+    print(f"python {sys.version.split()[0]}, prometheus_client {version('prometheus_client')}")
+    print("(call overhead of the timing lambda subtracted from both)")
+    if args.markdown:
+        print("| operation | nanometrics | prometheus_client | ratio | budget |")
+        print("|---|---:|---:|---:|---|")
+    failed = False
+    for name, o, t in rows:
+        ratio = t / o
+        budget = BUDGETS.get(name)
+        verdict = "" if budget is None else ("met" if ratio >= budget else "MISSED") + f" (≥ {budget:g}×)"
+        failed |= budget is not None and ratio < budget
+        if args.markdown:
+            print(f"| `{name}` | {fmt_time(o)} | {fmt_time(t)} | {ratio:.1f}× | {verdict} |")
+        else:
+            print(f"{name:32} nanometrics {fmt_time(o):>9}  prometheus_client {fmt_time(t):>9}  {ratio:6.1f}x  {verdict}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
