@@ -1,9 +1,9 @@
 //! `nanometrics._native`: the PyO3 layer under the `nanometrics` Python
 //! package.
 //!
-//! Every Python metric object holds a *family* ([`Family`]) and hands out
-//! *children* ([`CounterChild`], [`GaugeChild`], [`HistogramChild`],
-//! [`SummaryChild`]): frozen `#[pyclass]`es over the core handle, so that an
+//! Every Python metric object holds a *family* (`Family`) and hands out
+//! *children* (`CounterChild`, `GaugeChild`, `HistogramChild`,
+//! `SummaryChild`): frozen `#[pyclass]`es over the core handle, so that an
 //! update is one call into Rust that touches only the calling thread's shard
 //! slot — no dict lookup, no lock, no allocation. `Family.labels` keeps the
 //! children it made in a dict keyed by the label values, so a repeated
@@ -819,8 +819,19 @@ fn is_valid_metric_name(name: &str) -> bool {
     nm::is_valid_metric_name(name)
 }
 
+/// The extension module `nanometrics._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    add_to_module(m)
+}
+
+/// Adds this package's classes and functions to `m`. A Rust crate that
+/// builds its own extension module can call it to ship the `nanometrics`
+/// API inside that module: its Rust code and its Python code then declare
+/// into the same `nanometrics::global()` registry and one `/metrics`.
+/// (Two separately built extension modules each carry their own copy of the
+/// core, and so their own global registry.)
+pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Registry>()?;
     m.add_class::<Server>()?;
     m.add_class::<Family>()?;
