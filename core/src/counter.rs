@@ -278,6 +278,27 @@ impl FloatCounter {
         shard::with_chunk(self.at, move |c| shard::add_f64(&c.slots[off], v));
     }
 
+    /// Restarts the total at zero, as a process restart would: adds minus
+    /// the total read through the calling thread's slot. Increments that race
+    /// with it are kept (they count after the reset). With other threads'
+    /// partial sums in play, the restart is exact up to `f64` rounding (a
+    /// residue near 1e-16 of the old total); from one thread it is exact.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
+    /// c.inc_by(0.1)?;
+    /// c.inc_by(0.2)?;
+    /// c.reset();
+    /// assert_eq!(c.get(), 0.0);
+    /// c.inc();
+    /// assert_eq!(c.get(), 1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn reset(&self) {
+        let total = self.get();
+        self.add_unchecked(-total);
+    }
+
     /// Current total over all threads, including exited ones.
     ///
     /// ```

@@ -513,7 +513,8 @@ impl Family {
         if let Some(child) = children.get_item(&key)? {
             return Ok(child);
         }
-        let child = this.child_cls.bind(py).call1((slf, &key))?;
+        let child = this.child_cls.bind(py).call0()?;
+        child.call_method1(pyo3::intern!(py, "_bind"), (slf, &key))?;
         children.set_item(&key, &child)?;
         Ok(child)
     }
@@ -583,44 +584,21 @@ fn wrong_kind(what: &str) -> PyErr {
 }
 
 // === children ===
+//
+// A child is a frozen object whose series is bound once (`_bind`): by
+// `Family.labels` for a label set, or by the Python metric's `__init__` for a
+// metric without labels, which is itself a child (so `c.inc()` is one method
+// lookup on the type and one call, no Python frame). A metric declared with
+// label names never binds: its updates raise, as prometheus_client's do.
 
-/// A counter series: `inc(amount=1)`.
-#[pyclass(frozen, subclass, module = "nanometrics._native")]
-struct CounterChild {
-    c: nm::FloatCounter,
+fn unbound(kind: &str) -> PyErr {
+    PyValueError::new_err(format!(
+        "{kind} metric is missing label values (call .labels(...) first)"
+    ))
 }
 
-#[pymethods]
-impl CounterChild {
-    #[new]
-    fn new(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Self> {
-        let values = family_values(family, key)?;
-        match &family.get().kind {
-            Kind::Counter(f) => Ok(CounterChild {
-                c: f.with_labels(&values).map_err(value_error)?,
-            }),
-            _ => Err(wrong_kind("counter")),
-        }
-    }
-
-    /// Adds `amount` (default 1), which must be non-negative and finite.
-    #[pyo3(signature = (amount=1.0, exemplar=None))]
-    fn inc(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        if let Some(e) = exemplar.filter(|e| !e.is_none()) {
-            return Err(no_exemplars(e));
-        }
-        if self.c.inc_by(amount).is_err() {
-            return Err(PyValueError::new_err(format!(
-                "Counters can only be incremented by non-negative amounts (a counter never goes down; got {amount})."
-            )));
-        }
-        Ok(())
-    }
-
-    /// The current total.
-    fn get(&self) -> f64 {
-        self.c.get()
-    }
+fn already_bound() -> PyErr {
+    PyRuntimeError::new_err("this metric object is already bound to a series")
 }
 
 fn no_exemplars(e: &Bound<'_, PyAny>) -> PyErr {
@@ -629,72 +607,140 @@ fn no_exemplars(e: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
+/// A counter series: `inc(amount=1)`.
+#[pyclass(frozen, subclass, module = "nanometrics._native")]
+struct CounterChild {
+    c: OnceLock<nm::FloatCounter>,
+}
+
+#[pymethods]
+impl CounterChild {
+    /// An unbound child (arguments are for the Python subclass' `__init__`).
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        CounterChild { c: OnceLock::new() }
+    }
+
+    /// Binds this object to the series `key` of `family` (once).
+    fn _bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let values = family_values(family, key)?;
+        let Kind::Counter(f) = &family.get().kind else {
+            return Err(wrong_kind("counter"));
+        };
+        let h = f.with_labels(&values).map_err(value_error)?;
+        self.c.set(h).map_err(|_| already_bound())
+    }
+
+    /// Adds `amount` (default 1), which must be non-negative and finite.
+    #[pyo3(signature = (amount=1.0, exemplar=None))]
+    fn inc(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let c = self.c.get().ok_or_else(|| unbound("counter"))?;
+        if let Some(e) = exemplar.filter(|e| !e.is_none()) {
+            return Err(no_exemplars(e));
+        }
+        if c.inc_by(amount).is_err() {
+            return Err(PyValueError::new_err(format!(
+                "Counters can only be incremented by non-negative amounts (a counter never goes down; got {amount})."
+            )));
+        }
+        Ok(())
+    }
+
+    /// The current total.
+    fn get(&self) -> PyResult<f64> {
+        Ok(self.c.get().ok_or_else(|| unbound("counter"))?.get())
+    }
+
+    /// Restarts the total at zero (increments racing with it are kept).
+    fn reset(&self) -> PyResult<()> {
+        self.c.get().ok_or_else(|| unbound("counter"))?.reset();
+        Ok(())
+    }
+}
+
 /// A gauge series.
 #[pyclass(frozen, subclass, module = "nanometrics._native")]
 struct GaugeChild {
-    g: nm::Gauge,
-    funcs: Arc<Functions>,
+    g: OnceLock<(nm::Gauge, Arc<Functions>)>,
+}
+
+impl GaugeChild {
+    #[inline]
+    fn gauge(&self) -> PyResult<&nm::Gauge> {
+        self.g.get().map(|(g, _)| g).ok_or_else(|| unbound("gauge"))
+    }
 }
 
 #[pymethods]
 impl GaugeChild {
+    /// An unbound child (arguments are for the Python subclass' `__init__`).
     #[new]
-    fn new(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Self> {
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        GaugeChild { g: OnceLock::new() }
+    }
+
+    /// Binds this object to the series `key` of `family` (once).
+    fn _bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
         let values = family_values(family, key)?;
         let fam = family.get();
-        match &fam.kind {
-            Kind::Gauge(f) => Ok(GaugeChild {
-                g: f.with_labels(&values).map_err(value_error)?,
-                funcs: fam.funcs.clone(),
-            }),
-            _ => Err(wrong_kind("gauge")),
-        }
+        let Kind::Gauge(f) = &fam.kind else {
+            return Err(wrong_kind("gauge"));
+        };
+        let h = f.with_labels(&values).map_err(value_error)?;
+        self.g
+            .set((h, fam.funcs.clone()))
+            .map_err(|_| already_bound())
     }
 
     /// Adds `amount` (default 1).
     #[pyo3(signature = (amount=1.0))]
-    fn inc(&self, amount: f64) {
-        self.g.add(amount);
+    fn inc(&self, amount: f64) -> PyResult<()> {
+        self.gauge()?.add(amount);
+        Ok(())
     }
 
     /// Subtracts `amount` (default 1).
     #[pyo3(signature = (amount=1.0))]
-    fn dec(&self, amount: f64) {
-        self.g.sub(amount);
+    fn dec(&self, amount: f64) -> PyResult<()> {
+        self.gauge()?.sub(amount);
+        Ok(())
     }
 
     /// Sets the value.
-    fn set(&self, value: f64) {
-        self.g.set(value);
+    fn set(&self, value: f64) -> PyResult<()> {
+        self.gauge()?.set(value);
+        Ok(())
     }
 
     /// Sets the value to the current Unix time in seconds.
-    fn set_to_current_time(&self) {
+    fn set_to_current_time(&self) -> PyResult<()> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        self.g.set(now);
+        self.gauge()?.set(now);
+        Ok(())
     }
 
     /// Computes the value with `f()` at every read of the registry (each
     /// scrape), instead of the value set.
     fn set_function(slf: &Bound<'_, Self>, f: Bound<'_, PyAny>) -> PyResult<()> {
+        let (g, funcs) = slf.get().g.get().ok_or_else(|| unbound("gauge"))?;
         if !f.is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
                 "set_function needs a callable, got {}",
                 f.get_type().name()?
             )));
         }
-        let this = slf.get();
-        this.funcs
-            .set(slf.as_ptr() as usize, this.g.clone(), f.unbind());
+        funcs.set(slf.as_ptr() as usize, g.clone(), f.unbind());
         Ok(())
     }
 
     /// The current value.
-    fn get(&self) -> f64 {
-        self.g.get()
+    fn get(&self) -> PyResult<f64> {
+        Ok(self.gauge()?.get())
     }
 }
 
@@ -715,36 +761,43 @@ fn stats_dict<'py>(py: Python<'py>, st: &nm::Stats) -> PyResult<Bound<'py, PyDic
 /// A histogram series: `observe(amount)`.
 #[pyclass(frozen, subclass, module = "nanometrics._native")]
 struct HistogramChild {
-    h: nm::Histogram,
+    h: OnceLock<nm::Histogram>,
 }
 
 #[pymethods]
 impl HistogramChild {
+    /// An unbound child (arguments are for the Python subclass' `__init__`).
     #[new]
-    fn new(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Self> {
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        HistogramChild { h: OnceLock::new() }
+    }
+
+    /// Binds this object to the series `key` of `family` (once).
+    fn _bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
         let values = family_values(family, key)?;
-        match &family.get().kind {
-            Kind::Histogram(f) => Ok(HistogramChild {
-                h: f.with_labels(&values).map_err(value_error)?,
-            }),
-            _ => Err(wrong_kind("histogram")),
-        }
+        let Kind::Histogram(f) = &family.get().kind else {
+            return Err(wrong_kind("histogram"));
+        };
+        let h = f.with_labels(&values).map_err(value_error)?;
+        self.h.set(h).map_err(|_| already_bound())
     }
 
     /// Records one observation (NaN is ignored).
     #[pyo3(signature = (amount, exemplar=None))]
     fn observe(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        let h = self.h.get().ok_or_else(|| unbound("histogram"))?;
         if let Some(e) = exemplar.filter(|e| !e.is_none()) {
             return Err(no_exemplars(e));
         }
-        self.h.record(amount);
+        h.record(amount);
         Ok(())
     }
 
     /// `{count, sum, min, max, mean, p50, p90, p99}` now, from one
     /// consistent read (quantiles within 3.2 % inside the bucket range).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let h = self.h.clone();
+        let h = self.h.get().ok_or_else(|| unbound("histogram"))?.clone();
         let st = py.detach(move || h.stats());
         stats_dict(py, &st)
     }
@@ -753,30 +806,40 @@ impl HistogramChild {
 /// A summary series: `observe(amount)`.
 #[pyclass(frozen, subclass, module = "nanometrics._native")]
 struct SummaryChild {
-    s: nm::Summary,
+    s: OnceLock<nm::Summary>,
 }
 
 #[pymethods]
 impl SummaryChild {
+    /// An unbound child (arguments are for the Python subclass' `__init__`).
     #[new]
-    fn new(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Self> {
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        SummaryChild { s: OnceLock::new() }
+    }
+
+    /// Binds this object to the series `key` of `family` (once).
+    fn _bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
         let values = family_values(family, key)?;
-        match &family.get().kind {
-            Kind::Summary(f) => Ok(SummaryChild {
-                s: f.with_labels(&values).map_err(value_error)?,
-            }),
-            _ => Err(wrong_kind("summary")),
-        }
+        let Kind::Summary(f) = &family.get().kind else {
+            return Err(wrong_kind("summary"));
+        };
+        let h = f.with_labels(&values).map_err(value_error)?;
+        self.s.set(h).map_err(|_| already_bound())
     }
 
     /// Records one observation (NaN is ignored).
-    fn observe(&self, amount: f64) {
-        self.s.observe(amount);
+    fn observe(&self, amount: f64) -> PyResult<()> {
+        self.s
+            .get()
+            .ok_or_else(|| unbound("summary"))?
+            .observe(amount);
+        Ok(())
     }
 
     /// `{count, sum, min, max, mean, p50, p90, p99}` now.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.s.clone();
+        let s = self.s.get().ok_or_else(|| unbound("summary"))?.clone();
         let st = py.detach(move || s.stats());
         stats_dict(py, &st)
     }

@@ -445,9 +445,9 @@ class MetricWrapperBase:
     _kind: str = ""
     _child_cls: Any = None
     _reserved_labelnames: Sequence[str] = ()
-    _hot: Tuple[str, ...] = ()
     _suffixes: Tuple[str, ...] = ()
     _native_labels = True
+    _native_backed = True
 
     def __init__(
         self,
@@ -498,13 +498,9 @@ class MetricWrapperBase:
             raise
         if self._labelnames and self._native_labels:
             self.labels = self._family.labels  # type: ignore[method-assign]
-        elif not self._labelnames and not _extra_labels:
-            self._bind(self._child_cls(self._family, ()))
-
-    def _bind(self, child: Any) -> None:
-        self._child = child
-        for m in self._hot:
-            setattr(self, m, getattr(child, m))
+        elif not self._labelnames and self._native_backed:
+            # A metric without labels is its own (only) series.
+            self._bind(self._family, ())  # type: ignore[attr-defined]
 
     def __str__(self) -> str:
         return f"{self._type}:{self._name}"
@@ -516,10 +512,6 @@ class MetricWrapperBase:
     def _raise_if_not_observable(self) -> None:
         if self._labelnames:
             raise ValueError(f"{self._type} metric is missing label values (call .labels(...) first)")
-
-    def _only_child(self) -> Any:
-        self._raise_if_not_observable()
-        return self._child
 
     def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Any:
         """The child for these label values (cached)."""
@@ -566,38 +558,24 @@ class MetricWrapperBase:
         return [Metric(self._name, self._documentation, self._type, self._unit)]
 
 
-class Counter(_CounterMethods, MetricWrapperBase):
+class Counter(_CounterMethods, MetricWrapperBase, _native.CounterChild):
     """A monotonic count (``prometheus_client.Counter``), exposed as
-    ``<name>_total``; ``inc(amount)`` takes non-negative floats."""
+    ``<name>_total``; ``inc(amount)`` takes non-negative floats. Without
+    label names the metric is its own series: ``inc`` is one call into
+    Rust."""
 
     _type = "counter"
     _kind = "counter"
     _child_cls = _CounterChild
-    _hot = ("inc", "get")
     _suffixes = ("_total", "_created")
 
-    def inc(self, amount: float = 1, exemplar: Optional[Dict[str, str]] = None) -> None:
-        """Adds ``amount`` (default 1)."""
-        self._only_child().inc(amount, exemplar)
 
-    def get(self) -> float:
-        """The current total."""
-        return float(self._only_child().get())
-
-    def reset(self) -> None:
-        """Restarts the counter at zero (a new series)."""
-        self._raise_if_not_observable()
-        self._family.clear()
-        self._bind(self._child_cls(self._family, ()))
-
-
-class Gauge(_GaugeMethods, MetricWrapperBase):
+class Gauge(_GaugeMethods, MetricWrapperBase, _native.GaugeChild):
     """A value that goes up and down (``prometheus_client.Gauge``)."""
 
     _type = "gauge"
     _kind = "gauge"
     _child_cls = _GaugeChild
-    _hot = ("inc", "dec", "set", "set_to_current_time", "set_function", "get")
     _MULTIPROC_MODES = frozenset(
         ("all", "liveall", "min", "livemin", "max", "livemax", "sum", "livesum", "mostrecent", "livemostrecent")
     )
@@ -622,40 +600,8 @@ class Gauge(_GaugeMethods, MetricWrapperBase):
             cardinality_limit=cardinality_limit,
         )
 
-    def inc(self, amount: float = 1) -> None:
-        """Adds ``amount`` (default 1)."""
-        self._only_child().inc(amount)
 
-    def dec(self, amount: float = 1) -> None:
-        """Subtracts ``amount`` (default 1)."""
-        self._only_child().dec(amount)
-
-    def set(self, value: float) -> None:
-        """Sets the value."""
-        self._only_child().set(value)
-
-    def set_to_current_time(self) -> None:
-        """Sets the value to the current Unix time."""
-        self._only_child().set_to_current_time()
-
-    def set_function(self, f: Callable[[], float]) -> None:
-        """Computes the value with ``f()`` at every scrape."""
-        self._only_child().set_function(f)
-
-    def get(self) -> float:
-        """The current value."""
-        return float(self._only_child().get())
-
-    def track_inprogress(self) -> InprogressTracker:
-        self._raise_if_not_observable()
-        return InprogressTracker(self)
-
-    def time(self) -> Timer:
-        self._raise_if_not_observable()
-        return Timer(self, "set")
-
-
-class Histogram(_ObserveMethods, MetricWrapperBase):
+class Histogram(_ObserveMethods, MetricWrapperBase, _native.HistogramChild):
     """Observations counted into buckets (``prometheus_client.Histogram``);
     ``stats()`` adds min, max, mean and quantiles."""
 
@@ -663,7 +609,6 @@ class Histogram(_ObserveMethods, MetricWrapperBase):
     _kind = "histogram"
     _child_cls = _HistogramChild
     _reserved_labelnames = ("le",)
-    _hot = ("observe", "stats")
     _suffixes = ("_bucket", "_sum", "_count", "_created")
     DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, INF)
 
@@ -693,21 +638,8 @@ class Histogram(_ObserveMethods, MetricWrapperBase):
             cardinality_limit=cardinality_limit, _buckets=b[:-1],
         )
 
-    def observe(self, amount: float, exemplar: Optional[Dict[str, str]] = None) -> None:
-        """Records one observation."""
-        self._only_child().observe(amount, exemplar)
 
-    def stats(self) -> Dict[str, float]:
-        """``{count, sum, min, max, mean, p50, p90, p99}`` now."""
-        stats: Dict[str, float] = self._only_child().stats()
-        return stats
-
-    def time(self) -> Timer:
-        self._raise_if_not_observable()
-        return Timer(self, "observe")
-
-
-class Summary(_ObserveMethods, MetricWrapperBase):
+class Summary(_ObserveMethods, MetricWrapperBase, _native.SummaryChild):
     """Observations exposed as ``_count`` and ``_sum``
     (``prometheus_client.Summary``); ``stats()`` adds min, max, mean and
     quantiles."""
@@ -716,21 +648,7 @@ class Summary(_ObserveMethods, MetricWrapperBase):
     _kind = "summary"
     _child_cls = _SummaryChild
     _reserved_labelnames = ("quantile",)
-    _hot = ("observe", "stats")
     _suffixes = ("_sum", "_count", "_created")
-
-    def observe(self, amount: float) -> None:
-        """Records one observation."""
-        self._only_child().observe(amount)
-
-    def stats(self) -> Dict[str, float]:
-        """``{count, sum, min, max, mean, p50, p90, p99}`` now."""
-        stats: Dict[str, float] = self._only_child().stats()
-        return stats
-
-    def time(self) -> Timer:
-        self._raise_if_not_observable()
-        return Timer(self, "observe")
 
 
 class _InfoChild:
@@ -755,6 +673,7 @@ class Info(MetricWrapperBase):
     _child_cls = _GaugeChild
     _suffixes = ("_info",)
     _native_labels = False
+    _native_backed = False
 
     def __init__(
         self,
@@ -777,7 +696,9 @@ class Info(MetricWrapperBase):
 
     def _series(self, values: Tuple[str, ...]) -> Any:
         if not values:
-            return _GaugeChild(self._family, ())
+            child = _GaugeChild()
+            child._bind(self._family, ())
+            return child
         return self._family.labels(*values)
 
     def labels(self, *labelvalues: Any, **labelkwargs: Any) -> _InfoChild:
@@ -885,6 +806,7 @@ class Enum(MetricWrapperBase):
     _kind = "stateset"
     _child_cls = _GaugeChild
     _native_labels = False
+    _native_backed = False
 
     def __init__(
         self,
