@@ -562,6 +562,21 @@ impl Family {
         self.label_names.clone()
     }
 
+    /// Drops the `set_function` callbacks of this family's children and of
+    /// `owner` (the metric object itself, when it has no labels): for a
+    /// family that is no longer exposed.
+    fn drop_functions(&self, py: Python<'_>, owner: &Bound<'_, PyAny>) {
+        let mut keys: HashSet<usize> = self
+            .children
+            .bind(py)
+            .values()
+            .iter()
+            .map(|c| c.as_ptr() as usize)
+            .collect();
+        keys.insert(owner.as_ptr() as usize);
+        self.funcs.remove(&keys);
+    }
+
     /// The label-value tuples of the live children, in creation order.
     fn keys<'py>(&self, py: Python<'py>) -> Bound<'py, PyList> {
         self.children.bind(py).keys()

@@ -294,6 +294,21 @@ def test_count_exceptions_sync_and_async(registry):
     assert c.get() == 2.0
 
 
+def test_unregister_drops_set_function_callbacks(registry):
+    calls = []
+    g = Gauge("computed", "C.", registry=registry)
+    g.set_function(lambda: calls.append(1) or 1.0)
+    lg = Gauge("computed_by", "C.", ["k"], registry=registry)
+    lg.labels("a").set_function(lambda: calls.append(2) or 2.0)
+    nanometrics.generate_latest(registry)
+    assert sorted(calls) == [1, 2]
+    registry.unregister(g)
+    registry.unregister(lg)
+    calls.clear()
+    nanometrics.generate_latest(registry)
+    assert calls == []
+
+
 def test_unregister_and_registry_none(registry):
     c = Counter("gone", "G.", registry=registry)
     c.inc()

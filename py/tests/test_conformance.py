@@ -140,3 +140,19 @@ def test_scrapes_are_answered_while_python_holds_the_gil():
         pc_server.shutdown()
     assert theirs == 0, f"the control scraped {theirs} times while the GIL was held (ours: {ours}): the experiment proves nothing"
     assert ours >= 3, f"only {ours} scrapes completed while the GIL was held"
+
+
+def test_a_server_whose_handle_is_dropped_keeps_serving(free_port):
+    import gc
+
+    reg = nanometrics.CollectorRegistry()
+    nanometrics.Gauge("kept", "Kept.", registry=reg).set(1)
+    nanometrics.start_http_server(free_port, registry=reg)  # the usual call: result ignored
+    gc.collect()
+    url = f"http://127.0.0.1:{free_port}/metrics"
+    assert b"kept 1.0" in urllib.request.urlopen(url, timeout=5).read()
+    for s in list(nanometrics._RUNNING):
+        if s.server_port == free_port:
+            s.shutdown()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=2)

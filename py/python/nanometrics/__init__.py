@@ -289,6 +289,7 @@ class CollectorRegistry:
             if collector not in self._collector_to_names:
                 raise KeyError(f"{collector!r} is not registered")
         self._native.unregister(collector._core_name)
+        collector._family.drop_functions(collector)
         self._release(collector)
 
     def collect(self) -> Iterator[Metric]:
@@ -917,11 +918,19 @@ def write_to_textfile(path: str, registry: CollectorRegistry = REGISTRY) -> None
         raise
 
 
+_RUNNING: "set[MetricsServer]" = set()
+_RUNNING_LOCK = threading.Lock()
+
+
 class MetricsServer:
-    """A running ``/metrics`` server, served from Rust threads."""
+    """A running ``/metrics`` server, served from Rust threads. It keeps
+    serving until ``shutdown()`` (or the process exits), whether or not the
+    caller keeps this object: ``start_http_server(8000)`` alone is enough."""
 
     def __init__(self, native: Any) -> None:
         self._native = native
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
 
     @property
     def server_address(self) -> Tuple[str, int]:
@@ -934,6 +943,8 @@ class MetricsServer:
     def shutdown(self) -> None:
         """Stops serving and frees the port (in-flight scrapes finish)."""
         self._native.shutdown()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
 
     def server_close(self) -> None:
         self.shutdown()
