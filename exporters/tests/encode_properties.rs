@@ -17,6 +17,10 @@ enum Kind {
     Gauge(f64),
     UpDown(i64),
     Histogram(Vec<f64>),
+    FloatCounter(Vec<f64>),
+    Summary(Vec<f64>),
+    Info,
+    StateSet(bool),
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +61,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         metric_name(),
         any::<String>(),
         proptest::collection::vec(label_name(), 0..3),
-        0u8..4,
+        0u8..8,
     )
         .prop_flat_map(|(name, help, labels, kind)| {
             let n = labels.len();
@@ -65,9 +69,17 @@ fn spec() -> impl Strategy<Value = Spec> {
                 0 => any::<u64>().prop_map(Kind::Counter).boxed(),
                 1 => float().prop_map(Kind::Gauge).boxed(),
                 2 => any::<i64>().prop_map(Kind::UpDown).boxed(),
-                _ => proptest::collection::vec(float(), 0..8)
+                3 => proptest::collection::vec(float(), 0..8)
                     .prop_map(Kind::Histogram)
                     .boxed(),
+                4 => proptest::collection::vec(float(), 0..4)
+                    .prop_map(Kind::FloatCounter)
+                    .boxed(),
+                5 => proptest::collection::vec(float(), 0..8)
+                    .prop_map(Kind::Summary)
+                    .boxed(),
+                6 => Just(Kind::Info).boxed(),
+                _ => any::<bool>().prop_map(Kind::StateSet).boxed(),
             };
             let series = proptest::collection::vec(
                 (proptest::collection::vec(any::<String>(), n..=n), value),
@@ -108,6 +120,41 @@ fn build(specs: &[Spec]) -> Registry {
                     if let Ok(f) = r.up_down_counter_family(&s.name, &s.help, &labels) {
                         if let Ok(u) = f.with_labels(values) {
                             u.add(*v)
+                        }
+                    }
+                }
+                Kind::FloatCounter(incs) => {
+                    if let Ok(f) = r.float_counter_family(&s.name, &s.help, &labels) {
+                        if let Ok(c) = f.with_labels(values) {
+                            // Refused increments (negative, NaN, inf) are errors.
+                            incs.iter().for_each(|v| drop(c.inc_by(*v)));
+                        }
+                    }
+                }
+                Kind::Summary(obs) => {
+                    if let Ok(f) = r.summary_family(&s.name, &s.help, &labels) {
+                        if let Ok(h) = f.with_labels(values) {
+                            obs.iter().for_each(|o| h.observe(*o));
+                        }
+                    }
+                }
+                Kind::Info => {
+                    let name = format!("{}_info", s.name);
+                    if let Ok(f) = r.metric(&name, &s.help).info_family(&labels) {
+                        if let Ok(g) = f.with_labels(values) {
+                            g.set(1.0)
+                        }
+                    }
+                }
+                Kind::StateSet(on) => {
+                    // The state label is named like the family (when it can be).
+                    let mut ls = labels.clone();
+                    ls.push(&s.name);
+                    let mut vs = values.clone();
+                    vs.push("state".to_string());
+                    if let Ok(f) = r.metric(&s.name, &s.help).state_set_family(&ls) {
+                        if let Ok(g) = f.with_labels(&vs) {
+                            g.set(if *on { 1.0 } else { 0.0 })
                         }
                     }
                 }
