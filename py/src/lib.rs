@@ -13,11 +13,15 @@
 //! exception is `Gauge.set_function`: its callbacks are Python, so a collect
 //! hook takes the GIL to call them, and only when there are some.
 //!
-//! What a handle costs in memory: a child object is a Python object header
-//! (16 bytes) plus its core handle (a counter, histogram or summary handle is
-//! 16 bytes: a slot reference and an `Arc`; a gauge handle 8 bytes, plus 8 for
-//! the shared callback table) — about 48 bytes with the allocator's rounding,
-//! once per label set, however many times it is used.
+//! What a handle costs in memory (`sys.getsizeof`, CPython 3.11, 64-bit): a
+//! counter or gauge child is 56 bytes, a histogram or summary child 64 — the
+//! Python object header, the core handle (a slot reference and an `Arc`, or
+//! for a gauge its `Arc` and the registry's callback table) and the
+//! `OnceLock` that binds it; no `__dict__`. The family's cache adds one dict
+//! entry and the key, a tuple of the label-value strings (48 bytes for one
+//! value, plus the strings). That is once per label set, however often it
+//! is used; the series' shard slots are the core's (8 bytes per thread that
+//! writes a counter; see `Histogram` for histograms).
 
 use std::cell::RefCell;
 use std::collections::HashSet;
