@@ -342,6 +342,16 @@ def test_python_and_rust_metrics_share_the_global_registry():
         assert "py_side_events_total 3.0" in text
         assert 'rust_side_events_total{source="loader"} 5' in text
         assert nanometrics.REGISTRY.get_sample_value("rust_side_events_total", {"source": "loader"}) == 5.0
+        # One /metrics for both.
+        import urllib.request
+
+        server, _ = nanometrics.start_http_server(0)
+        try:
+            served = urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/metrics").read().decode()
+        finally:
+            server.shutdown()
+        assert "py_side_events_total 3.0" in served
+        assert 'rust_side_events_total{source="loader"} 5' in served
     finally:
         nanometrics.REGISTRY.unregister(c)
 
