@@ -185,3 +185,110 @@ fn prometheus_scrapes_and_queries_what_we_serve() {
     drop(prom);
     server.shutdown();
 }
+
+/// Polls `q` until `ok(value)` holds, or fails after 30 s; returns the value.
+fn wait_until(p: &Prometheus, q: &str, what: &str, ok: impl Fn(f64) -> bool) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    while Instant::now() < deadline {
+        last = query_one(p.addr, q);
+        if let Some(v) = last.filter(|v| ok(*v)) {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    panic!("query {q:?}: wanted {what}, last answer {last:?}");
+}
+
+/// Kills and reaps the demo on drop.
+struct Demo(Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_demo() {
+    // The README's main command, on a free port (a debug build: the test
+    // profile's; the workload is the same).
+    let port = free_port();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let demo = Demo(
+        Command::new(cargo)
+            .args([
+                "run",
+                "--quiet",
+                "--example",
+                "inference_loop",
+                "-p",
+                "nanometrics",
+                "--",
+            ])
+            .args([
+                "--workers",
+                "2",
+                "--seconds",
+                "60",
+                "--port",
+                &port.to_string(),
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the demo"),
+    );
+    let target: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    // Wait (building it may take a while) until the demo serves.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while TcpStream::connect(target).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the demo never served on {target}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let prom = start_prometheus(target);
+    wait_for(&prom, "up{job=\"nanometrics\"}", 1.0);
+    wait_for(&prom, "demo_workers", 2.0);
+    let ns = "dynamo_namespace=\"demo\"";
+    wait_until(
+        &prom,
+        &format!("sum(dynamo_component_requests_total{{{ns},status=\"ok\"}})"),
+        "some finished requests",
+        |v| v > 0.0,
+    );
+    wait_until(
+        &prom,
+        &format!("sum(dynamo_component_tokens_total{{{ns},kind=\"output\"}})"),
+        "some output tokens",
+        |v| v > 0.0,
+    );
+    // The demo's TTFT buckets run from 0.5 ms to 16 s.
+    wait_until(
+        &prom,
+        &format!(
+            "histogram_quantile(0.5, dynamo_component_time_to_first_token_seconds_bucket{{{ns}}})"
+        ),
+        "a median TTFT within the buckets",
+        |v| (0.0..=16.384).contains(&v) && v > 0.0,
+    );
+    // Counters move between scrapes while the demo runs.
+    let first = wait_until(
+        &prom,
+        "sum(dynamo_component_tokens_total)",
+        "a token total",
+        |v| v > 0.0,
+    );
+    wait_until(
+        &prom,
+        "sum(dynamo_component_tokens_total)",
+        "a later, larger token total",
+        |v| v > first,
+    );
+    drop(prom);
+    drop(demo);
+}
