@@ -40,8 +40,9 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     m = re.search(r"test result: \w+\. (\d+) passed; (\d+) failed", line)
     if m:
         passed += int(m.group(1)); failed += int(m.group(2))
-    # pytest's closing line: "== 3 failed, 48 passed in 20.1s ==" (either part may be absent)
-    if re.search(r"=+ .*\bin [\d.]+s", line):
+    # pytest's closing line: "3 failed, 48 passed in 20.1s" (-q), or the same
+    # between "=" rules; either count may be absent.
+    elif re.search(r"^=*\s*(\d+ (passed|failed|errors?)(, )?)+.* in [\d.]+s\b", line):
         m = re.search(r"(\d+) passed", line); passed += int(m.group(1)) if m else 0
         m = re.search(r"(\d+) failed", line); failed += int(m.group(1)) if m else 0
         m = re.search(r"(\d+) errors?", line); failed += int(m.group(1)) if m else 0
