@@ -27,7 +27,6 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -50,13 +49,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 // === set_function callbacks ===
 
 /// The `set_function` callbacks of one registry, keyed by the child object
-/// they belong to. Entries are only added, replaced or removed with the GIL
-/// held, and the hook reads them with the GIL held, so the mutex is never
-/// contended; it is there because the hook runs on a scrape thread.
+/// they belong to. Entries are added, replaced or removed with the GIL held;
+/// the hook (on a scrape thread) never waits for the GIL while it holds the
+/// mutex, so the two cannot deadlock.
 #[derive(Default)]
 struct Functions {
     entries: Mutex<Vec<(usize, nm::Gauge, Py<PyAny>)>>,
-    any: AtomicBool,
 }
 
 thread_local! {
@@ -74,21 +72,17 @@ impl Functions {
         let mut e = lock(&self.entries);
         e.retain(|(k, _, _)| *k != key);
         e.push((key, gauge, f));
-        // Relaxed: `any` only lets a read skip the GIL; the entries
-        // themselves are read under the mutex.
-        self.any.store(true, Ordering::Relaxed);
     }
 
     fn remove(&self, keys: &HashSet<usize>) {
-        let mut e = lock(&self.entries);
-        e.retain(|(k, _, _)| !keys.contains(k));
-        self.any.store(!e.is_empty(), Ordering::Relaxed);
+        lock(&self.entries).retain(|(k, _, _)| !keys.contains(k));
     }
 
     /// The collect hook: calls every callback and sets its gauge. A raised
     /// exception stops the read (the scrape fails; `encode` re-raises it).
     fn run(&self) {
-        if !self.any.load(Ordering::Relaxed) {
+        // No callbacks (the usual case): no GIL.
+        if lock(&self.entries).is_empty() {
             return;
         }
         Python::attach(|py| {

@@ -72,3 +72,64 @@ def test_eight_writers_and_a_scraper():
     assert reg.get_sample_value("work_seconds_bucket", {"le": "0.01"}) == 3 * n / 4
     assert reg.get_sample_value("work_seconds_bucket", {"le": "0.1"}) == n
     assert h.stats()["sum"] == pytest.approx(0.03 * n / 4)
+
+
+def test_set_function_churn_while_the_server_and_generate_latest_scrape():
+    """Python threads add, replace and remove set_function callbacks while a
+    Rust server thread and a Python thread scrape: no deadlock between the
+    GIL and the callback table, every scrape well-formed, callbacks'
+    values exposed."""
+    import urllib.request
+
+    reg = nanometrics.CollectorRegistry()
+    g = nanometrics.Gauge("computed", "Computed at scrape.", ["k"], registry=reg)
+    server, _ = nanometrics.start_http_server(0, registry=reg)
+    url = f"http://127.0.0.1:{server.server_port}/metrics"
+    stop = threading.Event()
+    errors = []
+    served = []
+
+    def churn(i: int) -> None:
+        try:
+            for n in range(300):
+                child = g.labels(f"{i}-{n % 5}")
+                child.set_function(lambda v=float(n): v)
+                if n % 7 == 0:
+                    g.remove(f"{i}-{n % 5}")
+        except BaseException as e:
+            errors.append(e)
+
+    def scrape_http() -> None:
+        try:
+            while not stop.is_set():
+                body = urllib.request.urlopen(url, timeout=10).read().decode()
+                list(text_string_to_metric_families(body))
+                served.append(len(body))
+        except BaseException as e:
+            errors.append(e)
+
+    def scrape_python() -> None:
+        try:
+            while not stop.is_set():
+                list(text_string_to_metric_families(nanometrics.generate_latest(reg).decode()))
+        except BaseException as e:
+            errors.append(e)
+
+    workers = [threading.Thread(target=churn, args=(i,)) for i in range(4)]
+    scrapers = [threading.Thread(target=scrape_http), threading.Thread(target=scrape_python)]
+    for t in workers + scrapers:
+        t.start()
+    for t in workers:
+        t.join(timeout=120)
+        assert not t.is_alive(), "a churn thread is stuck (deadlock?)"
+    stop.set()
+    for t in scrapers:
+        t.join(timeout=60)
+        assert not t.is_alive(), "a scraper is stuck (deadlock?)"
+    server.shutdown()
+    assert not errors, errors[0]
+    assert served, "the server answered no scrape"
+    # The last callback of each live child is what a scrape shows.
+    final = {s.labels["k"]: s.value for m in reg.collect() for s in m.samples}
+    for i in range(4):
+        assert final[f"{i}-4"] == 299.0  # n = 299: 299 % 5 == 4, not removed
