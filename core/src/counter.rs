@@ -202,6 +202,8 @@ impl UpDownCounter {
 /// and a relaxed store to the calling thread's slot. Each thread sums its own
 /// increments, and a read adds the per-thread sums, so the total is exact
 /// for integer steps up to 2^53 and otherwise rounds like any `f64` sum.
+/// Reads never go down (the rounding of that sum depends on which threads
+/// are still alive; the highest total reported is kept).
 /// A negative, NaN or infinite increment is refused with
 /// [`Error::InvalidValue`] and changes nothing.
 ///
@@ -232,7 +234,7 @@ impl fmt::Debug for FloatCounter {
 
 impl FloatCounter {
     pub(crate) fn create() -> Result<FloatCounter, Error> {
-        let (at, lease) = Lease::new(1, RangeKind::SumF64)?;
+        let (at, lease) = Lease::new(2, RangeKind::SumF64)?;
         Ok(FloatCounter { at, lease })
     }
 
@@ -281,8 +283,8 @@ impl FloatCounter {
     /// Restarts the total at zero, as a process restart would: adds minus
     /// the total read through the calling thread's slot. Increments that race
     /// with it are kept (they count after the reset). With other threads'
-    /// partial sums in play, the restart is exact up to `f64` rounding (a
-    /// residue near 1e-16 of the old total); from one thread it is exact.
+    /// partial sums in play, the `f64` sum may then hold a residue of a few
+    /// ulps of the old total; reads never report less than zero.
     ///
     /// ```
     /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
@@ -297,6 +299,7 @@ impl FloatCounter {
     pub fn reset(&self) {
         let total = self.get();
         self.add_unchecked(-total);
+        shard::reader().set_float_counter_mark(self.at, 0.0);
     }
 
     /// Current total over all threads, including exited ones.
@@ -309,11 +312,11 @@ impl FloatCounter {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn get(&self) -> f64 {
-        shard::reader().sum_f64(self.at)
+        shard::reader().float_counter(self.at)
     }
 
     pub(crate) fn read(&self, r: &shard::Reader) -> f64 {
         let _ = &self.lease;
-        r.sum_f64(self.at)
+        r.float_counter(self.at)
     }
 }

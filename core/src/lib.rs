@@ -27,13 +27,18 @@
 //!
 //! - [`Registry`] (and [`global()`]): declares metrics, builds [`Snapshot`]s;
 //!   [`Registry::sub_registry`] adds a prefix and constant labels.
-//! - [`Counter`], [`UpDownCounter`]: per-thread sharded, a relaxed load and
-//!   store per update.
+//! - [`Counter`], [`UpDownCounter`], [`FloatCounter`]: per-thread sharded, a
+//!   relaxed load and store per update.
 //! - [`Gauge`]: one atomic `f64` per series.
 //! - [`Histogram`] with [`Buckets`]: O(1) bucket index, exact `le` bounds,
-//!   [`Stats`] with quantiles.
+//!   [`Stats`] with quantiles; [`Summary`]: the same recording, exposed as a
+//!   count and a sum.
+//! - Info and state-set families ([`MetricBuilder::info_family`],
+//!   [`MetricBuilder::state_set_family`]): gauges exposed as OpenMetrics
+//!   `info` and `stateset`.
 //! - [`Family`]: one series per label-value set.
-//! - [`Snapshot`]: the one thing exporters read.
+//! - [`Snapshot`]: the one thing exporters read; [`Registry::on_collect`]
+//!   hooks run before each read.
 //! - [`Error`]: every rule a declaration can break.
 //!
 //! How the shards work, and why the invariants hold, is in

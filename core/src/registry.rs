@@ -87,6 +87,7 @@ struct Registration {
     /// by every series of this registration in a snapshot.
     labels: Arc<FamilyLabels>,
     family: Arc<dyn Any + Send + Sync>,
+    family_type: &'static str,
     collect: Arc<dyn Collect>,
     /// Ids of the registering node and all its ancestors.
     path: Arc<[u64]>,
@@ -725,8 +726,17 @@ impl Registry {
                 )));
             }
             if r.labels.consts == consts {
-                if let Ok(inner) = r.family.clone().downcast() {
-                    return Ok(Family::from_inner(inner));
+                match r.family.clone().downcast() {
+                    Ok(inner) => return Ok(Family::from_inner(inner)),
+                    // Same kind, another type (a `u64` and an `f64` counter).
+                    Err(_) => {
+                        return Err(Error::Conflict(format!(
+                        "{:?} is already registered as a counter of another value type ({} vs {})",
+                        desc.name,
+                        r.family_type,
+                        std::any::type_name::<M>(),
+                    )))
+                    }
                 }
             }
         }
@@ -739,6 +749,7 @@ impl Registry {
             desc: Arc::new(desc),
             labels,
             family: family.inner().clone(),
+            family_type: std::any::type_name::<M>(),
             collect: family.inner().clone(),
             path: self.node.path.clone(),
         });
@@ -769,7 +780,7 @@ fn exposed_names(name: &str, kind: MetricKind) -> Vec<String> {
             let base = name.strip_suffix("_info").unwrap_or(name);
             vec![base.to_string(), name.to_string()]
         }
-        MetricKind::Summary => ["", "_count", "_sum", "_created"]
+        MetricKind::Summary => ["", "_count", "_sum"]
             .iter()
             .map(|s| format!("{name}{s}"))
             .collect(),
@@ -1073,9 +1084,12 @@ impl MetricBuilder<'_> {
     /// ```
     pub fn state_set_family(mut self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
         let full = join_name(&self.registry.node.prefix, &self.name);
-        if !labels.contains(&full.as_str()) {
+        // A `:` cannot be in a label name: there the family's name is
+        // written with `_` (as prometheus_client escapes it).
+        let label = full.replace(':', "_");
+        if !labels.contains(&label.as_str()) {
             return Err(Error::InvalidLabelName(format!(
-                "a state set's states go in a label named like the family, {full:?}, which {labels:?} lacks"
+                "a state set's states go in a label named like the family, {label:?}, which {labels:?} lacks"
             )));
         }
         self.kind = Some(MetricKind::StateSet);

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //!
-//! Every sharded series (a counter, an up-down counter, a histogram) owns a
+//! Every sharded series (a counter, an up-down counter, a float counter, a
+//! histogram or summary) owns a
 //! contiguous range of *slots* in one process-wide slot space. Each thread that
 //! updates a series owns a [`ThreadBlock`]: a table of lazily allocated
 //! [`Chunk`]s of `CHUNK_SLOTS` `AtomicU64`s, so a counter series costs 8 bytes per
@@ -98,7 +99,9 @@ impl SlotRef {
 pub(crate) enum RangeKind {
     /// One wrapping `u64` sum (counter, up-down counter as two's complement).
     Sum,
-    /// One `f64` sum stored as bits (float counter).
+    /// Float counter: slot 0 an `f64` sum stored as bits; slot 1, in the
+    /// retired block only, the highest total a reader has reported (see
+    /// `Reader::float_counter`).
     SumF64,
     /// Histogram: header (seq, f64 sum, min, max) then bucket counts.
     Hist,
@@ -263,7 +266,13 @@ impl State {
             }
         };
         self.live.insert(start, (len, kind));
-        Ok(SlotRef::from_index(start))
+        let at = SlotRef::from_index(start);
+        if kind == RangeKind::SumF64 {
+            // Readers keep the float counter's high-water mark here, through
+            // `&self` (they hold the lock but not `&mut State`).
+            self.retired_chunk(at.chunk);
+        }
+        Ok(at)
     }
 
     fn release(&mut self, at: SlotRef) {
@@ -547,6 +556,33 @@ impl Reader {
             }
         }
         total
+    }
+
+    /// A float counter's total, never below what an earlier read reported.
+    ///
+    /// The `f64` sum of the per-thread slots depends on the order of its
+    /// terms, and a thread's exit moves its term into the retired total: the
+    /// same increments can sum to one ulp less after an exit. A counter may
+    /// not go down (Prometheus reads that as a reset), so the highest total
+    /// reported so far is kept (slot 1 of the retired range; readers are
+    /// serialised by the state lock they hold) and a read returns the larger.
+    pub(crate) fn float_counter(&self, at: SlotRef) -> f64 {
+        let sum = self.sum_f64(at);
+        let Some(Some(c)) = self.st.retired.get(at.chunk as usize) else {
+            return sum; // not reached: `alloc` creates the retired chunk
+        };
+        let mark = &c.slots[at.off as usize + 1];
+        let high = f64::from_bits(mark.load(Ordering::Relaxed));
+        let v = if sum > high { sum } else { high };
+        mark.store(v.to_bits(), Ordering::Relaxed);
+        v
+    }
+
+    /// Lowers a float counter's high-water mark to `v` (a reset).
+    pub(crate) fn set_float_counter_mark(&self, at: SlotRef, v: f64) {
+        if let Some(Some(c)) = self.st.retired.get(at.chunk as usize) {
+            c.slots[at.off as usize + 1].store(v.to_bits(), Ordering::Relaxed);
+        }
     }
 
     /// Sum of the `f64` slot `at` over every thread plus the retired total.

@@ -206,3 +206,72 @@ fn collect_hooks_run_on_every_read_in_order_and_stop_when_dropped() {
     let snap = r.snapshot();
     assert_eq!(snap.families.len(), 2);
 }
+
+#[test]
+fn float_counter_never_goes_down_when_a_thread_exits() {
+    // The f64 sum of per-thread slots depends on its order, and an exit
+    // moves a thread's share into the retired total: without the
+    // high-water mark these increments read 202.47400000000002, then
+    // 202.474 once the third thread has exited.
+    use std::sync::mpsc;
+    let r = Registry::new();
+    let c = r.float_counter("x_total", "x").unwrap();
+    let mut exits = Vec::new();
+    let mut handles = Vec::new();
+    for v in [0.874, 49.2, 152.4] {
+        let c = c.clone();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (exit_tx, exit_rx) = mpsc::channel::<()>();
+        handles.push(thread::spawn(move || {
+            c.inc_by(v).unwrap();
+            ready_tx.send(()).unwrap();
+            exit_rx.recv().unwrap();
+        }));
+        ready_rx.recv().unwrap();
+        exits.push(exit_tx);
+    }
+    let mut last = c.get();
+    for (tx, h) in exits.into_iter().zip(handles).rev() {
+        tx.send(()).unwrap();
+        h.join().unwrap();
+        let now = c.get();
+        assert!(now >= last, "went down: {last} -> {now}");
+        last = now;
+    }
+    assert!((last - 202.474).abs() < 1e-9);
+}
+
+#[test]
+fn float_counter_reset_never_reads_negative() {
+    use std::sync::mpsc;
+    let r = Registry::new();
+    let c = r.float_counter("x_total", "x").unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let c2 = c.clone();
+    let h = thread::spawn(move || {
+        c2.inc_by(0.2).unwrap();
+        ready_tx.send(()).unwrap();
+        rx.recv().unwrap();
+    });
+    ready_rx.recv().unwrap();
+    c.inc_by(0.1).unwrap();
+    c.reset();
+    let v = c.get();
+    assert!((0.0..1e-12).contains(&v), "{v}");
+    tx.send(()).unwrap();
+    h.join().unwrap();
+    let v = c.get();
+    assert!((0.0..1e-12).contains(&v), "{v}");
+    c.inc();
+    assert!((c.get() - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn a_counter_and_a_float_counter_may_not_share_a_name() {
+    let r = Registry::new();
+    r.counter("x_total", "x").unwrap();
+    let e = r.float_counter("x_total", "x").unwrap_err();
+    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    assert_eq!(r.snapshot().families[0].series.len(), 1);
+}

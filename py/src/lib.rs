@@ -69,13 +69,31 @@ struct CallbackFailed;
 
 impl Functions {
     fn set(&self, key: usize, gauge: nm::Gauge, f: Py<PyAny>) {
-        let mut e = lock(&self.entries);
-        e.retain(|(k, _, _)| *k != key);
-        e.push((key, gauge, f));
+        let old = {
+            let mut e = lock(&self.entries);
+            let old = e
+                .iter()
+                .position(|(k, _, _)| *k == key)
+                .map(|i| e.remove(i));
+            e.push((key, gauge, f));
+            old
+        };
+        // Dropped after the unlock: a decref may run `__del__`, which may
+        // let another thread take the GIL — one that could be a scrape
+        // waiting for this mutex.
+        drop(old);
     }
 
     fn remove(&self, keys: &HashSet<usize>) {
-        lock(&self.entries).retain(|(k, _, _)| !keys.contains(k));
+        let removed: Vec<_> = {
+            let mut e = lock(&self.entries);
+            let (gone, kept) = std::mem::take(&mut *e)
+                .into_iter()
+                .partition(|(k, _, _)| keys.contains(k));
+            *e = kept;
+            gone
+        };
+        drop(removed); // after the unlock, as in `set`
     }
 
     /// The collect hook: calls every callback and sets its gauge. A raised
@@ -132,10 +150,6 @@ fn global_functions() -> Arc<Functions> {
             funcs
         })
         .clone()
-}
-
-fn kind_name(k: nm::MetricKind) -> &'static str {
-    k.as_str()
 }
 
 #[pymethods]
@@ -282,7 +296,7 @@ impl Registry {
                 f.name.as_str(),
                 f.help.as_str(),
                 f.unit.as_deref().unwrap_or(""),
-                kind_name(f.kind),
+                f.kind.as_str(),
                 series,
             ))?;
         }
@@ -345,6 +359,24 @@ fn unwound(payload: Box<dyn std::any::Any + Send>) -> PyErr {
 struct Server {
     inner: Mutex<Option<MetricsServer>>,
     addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Dropped while still serving: only at interpreter teardown (the
+        // Python layer keeps running servers referenced). Stopping would
+        // join the server's thread with the GIL held, and a scrape in flight
+        // may be waiting for the GIL to call a `set_function` callback; the
+        // process is exiting, so leave the thread to end with it.
+        if let Some(s) = self
+            .inner
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            std::mem::forget(s);
+        }
+    }
 }
 
 #[pymethods]

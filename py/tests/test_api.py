@@ -406,3 +406,55 @@ def test_wsgi_and_asgi_apps_negotiate(registry):
     asyncio.run(run())
     assert dict(sent[0]["headers"])[b"content-type"] == nanometrics.CONTENT_TYPE_LATEST.encode()
     assert sent[1]["body"] == nanometrics.generate_latest(registry)
+
+
+def test_enum_with_a_colon_name_and_a_failed_enum_frees_its_name(registry):
+    e = Enum("vllm:engine_state", "State.", states=["idle", "busy"], registry=registry)
+    e.state("busy")
+    assert sample(registry, "vllm:engine_state", vllm_engine_state="busy") == 1.0
+    with pytest.raises(ValueError, match="carriage return"):
+        Enum("broken", "B.", states=["a\rb"], registry=registry)
+    Enum("broken", "B.", states=["a"], registry=registry)  # the name is free
+    assert sample(registry, "broken", broken="a") == 1.0
+
+
+def test_info_rekey_rules(registry):
+    i = Info("build", "Build.", registry=registry)
+    i.info({"version": "1"})
+    with pytest.raises(ValueError, match="collide"):
+        i.info({"a-b": "1", "a_b": "2"})
+    # The refused call lost nothing.
+    assert sample(registry, "build_info", version="1") == 1.0
+    i.info({"version": "2"})
+    assert sample(registry, "build_info", version="2") == 1.0
+    assert sample(registry, "build_info", version="1") is None
+
+    li = Info("svc", "Svc.", ["instance"], registry=registry)
+    a, b = li.labels("a"), li.labels("b")
+    a.info({"version": "1"})  # b has no information yet: its keys read empty
+    assert sample(registry, "svc_info", instance="a", version="1") == 1.0
+    assert sample(registry, "svc_info", instance="b", version="") == 1.0
+    b.info({"version": "2"})
+    assert sample(registry, "svc_info", instance="b", version="2") == 1.0
+    with pytest.raises(ValueError, match="same keys"):
+        b.info({"commit": "x"})
+    li.remove_by_labels({"instance": "a"})
+    assert sample(registry, "svc_info", instance="a", version="1") is None
+    assert sample(registry, "svc_info", instance="b", version="2") == 1.0
+
+
+def test_enum_remove_by_labels_then_labels_restarts_in_the_first_state(registry):
+    e = Enum("job_state", "J.", ["job"], states=["queued", "running"], registry=registry)
+    e.labels("x").state("running")
+    e.remove_by_labels({"job": "x"})
+    assert sample(registry, "job_state", job="x", job_state="running") is None
+    e.labels("x")
+    assert sample(registry, "job_state", job="x", job_state="queued") == 1.0
+
+
+def test_a_python_counter_may_not_reuse_a_rust_counter_of_another_value_type():
+    nanometrics._native.rust_side_increment("conflict-test", 1)
+    with pytest.raises(ValueError, match="another value type"):
+        Counter("rust_side_events", "Events counted by Rust code in the same process.", ["source"])
+    # And the failed declaration left no name claimed.
+    assert "rust_side_events" not in nanometrics.REGISTRY._names_to_collectors

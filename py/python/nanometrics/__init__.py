@@ -29,7 +29,11 @@ Differences from prometheus_client, each deliberate:
 * exemplars and multi-process mode are not supported (passing an exemplar
   raises ``ValueError``; ``multiprocess_mode`` is validated and ignored);
 * ``generate_latest`` writes the text format 0.0.4, so
-  ``CONTENT_TYPE_LATEST`` names 0.0.4.
+  ``CONTENT_TYPE_LATEST`` names 0.0.4;
+* ``start_http_server`` listens on 127.0.0.1 unless ``addr`` says otherwise
+  (prometheus_client: 0.0.0.0), has no TLS, and returns ``(server,
+  server)``; custom collectors (``register(obj)``) are not supported;
+* the children of a labelled ``Info`` share one set of keys.
 """
 
 from __future__ import annotations
@@ -290,6 +294,7 @@ class CollectorRegistry:
                 raise KeyError(f"{collector!r} is not registered")
         self._native.unregister(collector._core_name)
         collector._family.drop_functions(collector)
+        collector._exposed = False
         self._release(collector)
 
     def collect(self) -> Iterator[Metric]:
@@ -497,6 +502,7 @@ class MetricWrapperBase:
             if registry is not None:
                 registry._release(self)
             raise
+        self._exposed = registry is not None
         if self._labelnames and self._native_labels:
             self.labels = self._family.labels  # type: ignore[method-assign]
         elif not self._labelnames and self._native_backed:
@@ -528,8 +534,7 @@ class MetricWrapperBase:
             )
         self._family.remove(*labelvalues)
 
-    def remove_by_labels(self, labels: Dict[str, str]) -> None:
-        """Removes every label set that matches all of ``labels``."""
+    def _check_remove_by_labels(self, labels: Dict[str, str]) -> None:
         if not self._labelnames:
             raise ValueError("No label names were set when constructing %s" % self)
         if not isinstance(labels, dict):
@@ -537,6 +542,16 @@ class MetricWrapperBase:
         invalid = [k for k in labels if k not in self._labelnames]
         if invalid:
             raise ValueError("Unknown label names: %s; expected %s" % (invalid, self._labelnames))
+
+    def _undo_registration(self) -> None:
+        """Takes back a declaration whose construction failed half-way."""
+        self._native_registry.unregister(self._core_name)
+        if self._registry is not None:
+            self._registry._release(self)
+
+    def remove_by_labels(self, labels: Dict[str, str]) -> None:
+        """Removes every label set that matches all of ``labels``."""
+        self._check_remove_by_labels(labels)
         if not labels:
             return
         pos = {self._labelnames.index(k): str(v) for k, v in labels.items()}
@@ -653,12 +668,14 @@ class Summary(_ObserveMethods, MetricWrapperBase, _native.SummaryChild):
 
 
 class _InfoChild:
-    __slots__ = ("_parent", "_values", "_current")
+    __slots__ = ("_parent", "_values", "_current", "_has_info")
 
     def __init__(self, parent: "Info", values: Tuple[str, ...]) -> None:
         self._parent = parent
         self._values = values
-        self._current: Optional[Tuple[str, ...]] = None
+        # The label values of this child's series (its labels, then the keys').
+        self._current: Tuple[str, ...] = values
+        self._has_info = False
 
     def info(self, val: Dict[str, str]) -> None:
         """Sets the information (a dict of label names to values)."""
@@ -667,7 +684,10 @@ class _InfoChild:
 
 class Info(MetricWrapperBase):
     """Key-value information exposed as ``<name>_info{...} 1``
-    (``prometheus_client.Info``)."""
+    (``prometheus_client.Info``). The keys become label names, so every
+    child of a labelled Info uses the same keys (the core's families have
+    fixed label names); a child without information yet shows the keys'
+    labels empty, which Prometheus reads as absent."""
 
     _type = "info"
     _kind = "info"
@@ -693,7 +713,6 @@ class Info(MetricWrapperBase):
         if not self._labelnames:
             self._solo = _InfoChild(self, ())
             self._series(()).set(1.0)
-            self._solo._current = ()
 
     def _series(self, values: Tuple[str, ...]) -> Any:
         if not values:
@@ -718,12 +737,10 @@ class Info(MetricWrapperBase):
         with self._info_lock:
             child = self._children.get(values)
             if child is None:
-                child = self._children[values] = _InfoChild(self, values)
-                # No information yet: the keys' labels are empty, which
-                # Prometheus reads as absent.
-                current = values + ("",) * len(self._keys)
-                self._series(current).set(1.0)
-                child._current = current
+                child = _InfoChild(self, values)
+                child._current = values + ("",) * len(self._keys)
+                self._series(child._current).set(1.0)
+                self._children[values] = child
             return child
 
     def info(self, val: Dict[str, str]) -> None:
@@ -740,8 +757,15 @@ class Info(MetricWrapperBase):
             )
         with self._info_lock:
             child = self._children.pop(tuple(str(v) for v in labelvalues), None)
-            if child is not None and child._current:
+            if child is not None:
                 self._family.remove(*child._current)
+
+    def remove_by_labels(self, labels: Dict[str, str]) -> None:
+        self._check_remove_by_labels(labels)
+        pos = {self._labelnames.index(k): str(v) for k, v in labels.items()}
+        for key in list(self._children):
+            if all(key[i] == want for i, want in pos.items()):
+                self.remove(*key)
 
     def clear(self) -> None:
         if not self._labelnames:
@@ -759,32 +783,64 @@ class Info(MetricWrapperBase):
             raise ValueError("Label value cannot be None")
         keys = tuple(val.keys())
         _validate_labelnames(keys, ())
+        escaped = [_escape(n, metric=False) for n in self._labelnames + keys]
+        if "" in escaped or len(set(escaped)) != len(escaped):
+            raise ValueError(
+                f"Info {self._name}: label names {list(self._labelnames + keys)} are empty "
+                f"or collide once escaped ({escaped})"
+            )
         with self._info_lock:
             if keys != self._keys:
-                others = [c for c in self._children.values() if c is not child and c._current]
-                if others:
+                children = [self._solo] if not self._labelnames else list(self._children.values())
+                if any(c._has_info for c in children if c is not child):
                     raise ValueError(
                         f"every child of Info {self._name} must use the same keys: "
                         f"{list(self._keys)} already, now {list(keys)}"
                     )
-                # Declare the family again with the new label names.
-                self._native_registry.unregister(self._core_name)
-                self._family = self._native_registry.family(
-                    "info",
-                    self._core_name,
-                    self._documentation,
-                    [_escape(n, False) for n in self._labelnames + keys],
-                    "",
-                    None,
-                    _GaugeChild,
-                )
-                self._keys = keys
-                child._current = None
+                try:
+                    self._redeclare(keys)
+                except BaseException:
+                    for c in children:  # the old declaration is back, empty
+                        self._series(c._current).set(1.0)
+                    raise
+                for c in children:
+                    c._current = c._values + ("",) * len(keys)
+                    c._has_info = False
+                    if c is not child:
+                        self._series(c._current).set(1.0)
             values = child._values + tuple(str(val[k]) for k in keys)
-            if child._current and child._current != values:
+            if child._current != values:
                 self._family.remove(*child._current)
             self._series(values).set(1.0)
             child._current = values
+            child._has_info = True
+
+    def _redeclare(self, keys: Tuple[str, ...]) -> None:
+        """Declares the family again with label names for ``keys`` (the old
+        declaration if that fails)."""
+
+        def declare(k: Tuple[str, ...]) -> Any:
+            return self._native_registry.family(
+                "info",
+                self._core_name,
+                self._documentation,
+                [_escape(n, metric=False) for n in self._labelnames + k],
+                "",
+                None,
+                _GaugeChild,
+            )
+
+        if self._exposed:
+            self._native_registry.unregister(self._core_name)
+        else:
+            # Unregistered: keep working out of sight, as other metrics do.
+            self._native_registry = _native.Registry()
+        try:
+            self._family = declare(keys)
+        except BaseException:
+            self._family = declare(self._keys)
+            raise
+        self._keys = keys
 
 
 class _EnumChild:
@@ -833,7 +889,11 @@ class Enum(MetricWrapperBase):
         self._enum_children: Dict[Tuple[str, ...], _EnumChild] = {}
         self._enum_lock = threading.Lock()
         if not self._labelnames:
-            self._state((), self._states[0])
+            try:
+                self._state((), self._states[0])
+            except BaseException:
+                self._undo_registration()
+                raise
 
     def labels(self, *labelvalues: Any, **labelkwargs: Any) -> _EnumChild:
         if not self._labelnames:
@@ -877,6 +937,13 @@ class Enum(MetricWrapperBase):
             self._enum_children.pop(values, None)
         for s in self._states:
             self._family.remove(*values, s)
+
+    def remove_by_labels(self, labels: Dict[str, str]) -> None:
+        self._check_remove_by_labels(labels)
+        pos = {self._labelnames.index(k): str(v) for k, v in labels.items()}
+        for key in list(self._enum_children):
+            if all(key[i] == want for i, want in pos.items()):
+                self.remove(*key)
 
     def clear(self) -> None:
         with self._enum_lock:
