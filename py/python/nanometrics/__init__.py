@@ -534,6 +534,22 @@ class MetricWrapperBase:
             )
         self._family.remove(*labelvalues)
 
+    def _label_values(self, labelvalues: Tuple[Any, ...], labelkwargs: Dict[str, Any]) -> Tuple[str, ...]:
+        """``labels(...)``'s arguments as a tuple of ``str``, with
+        prometheus_client's rules (for the metrics whose children are
+        Python objects; the others resolve natively)."""
+        if not self._labelnames:
+            raise ValueError("No label names were set when constructing %s" % self)
+        if labelvalues and labelkwargs:
+            raise ValueError("Can't pass both *args and **kwargs")
+        if labelkwargs:
+            if sorted(labelkwargs) != sorted(self._labelnames):
+                raise ValueError("Incorrect label names")
+            return tuple(str(labelkwargs[n]) for n in self._labelnames)
+        if len(labelvalues) != len(self._labelnames):
+            raise ValueError("Incorrect label count")
+        return tuple(str(v) for v in labelvalues)
+
     def _check_remove_by_labels(self, labels: Dict[str, str]) -> None:
         if not self._labelnames:
             raise ValueError("No label names were set when constructing %s" % self)
@@ -722,18 +738,7 @@ class Info(MetricWrapperBase):
         return self._family.labels(*values)
 
     def labels(self, *labelvalues: Any, **labelkwargs: Any) -> _InfoChild:
-        if not self._labelnames:
-            raise ValueError("No label names were set when constructing %s" % self)
-        if labelvalues and labelkwargs:
-            raise ValueError("Can't pass both *args and **kwargs")
-        if labelkwargs:
-            if sorted(labelkwargs) != sorted(self._labelnames):
-                raise ValueError("Incorrect label names")
-            values = tuple(str(labelkwargs[n]) for n in self._labelnames)
-        else:
-            if len(labelvalues) != len(self._labelnames):
-                raise ValueError("Incorrect label count")
-            values = tuple(str(v) for v in labelvalues)
+        values = self._label_values(labelvalues, labelkwargs)
         with self._info_lock:
             child = self._children.get(values)
             if child is None:
@@ -896,18 +901,7 @@ class Enum(MetricWrapperBase):
                 raise
 
     def labels(self, *labelvalues: Any, **labelkwargs: Any) -> _EnumChild:
-        if not self._labelnames:
-            raise ValueError("No label names were set when constructing %s" % self)
-        if labelvalues and labelkwargs:
-            raise ValueError("Can't pass both *args and **kwargs")
-        if labelkwargs:
-            if sorted(labelkwargs) != sorted(self._labelnames):
-                raise ValueError("Incorrect label names")
-            values = tuple(str(labelkwargs[n]) for n in self._labelnames)
-        else:
-            if len(labelvalues) != len(self._labelnames):
-                raise ValueError("Incorrect label count")
-            values = tuple(str(v) for v in labelvalues)
+        values = self._label_values(labelvalues, labelkwargs)
         with self._enum_lock:
             child = self._enum_children.get(values)
             if child is None:
