@@ -22,7 +22,9 @@ use crate::error::Error;
 use crate::gauge::Gauge;
 use crate::histogram::{Histogram, Layout};
 use crate::shard::Reader;
-use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value};
+use crate::snapshot::{
+    FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, SeriesText, SeriesTextFn, Value,
+};
 use crate::summary::Summary;
 
 /// Default cardinality limit of a family: label sets beyond it share one
@@ -236,6 +238,7 @@ struct Entry<M> {
     hash: u64,
     values: Values,
     metric: M,
+    text: SeriesText,
 }
 
 /// A family's series in creation order, indexed by label values.
@@ -623,6 +626,7 @@ impl<M: Metric> FamilyInner<M> {
             hash,
             values,
             metric: metric.clone(),
+            text: SeriesText::default(),
         });
         Ok(metric)
     }
@@ -637,7 +641,7 @@ pub(crate) trait Pinned {
     /// Appends every series, each labelled with `labels` and its values.
     fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>);
     /// Hands every series' label values and value to `f`, copying nothing.
-    fn for_each(&self, r: &Reader, f: &mut dyn FnMut(&[Box<str>], &Value));
+    fn for_each(&self, r: &Reader, f: &mut SeriesTextFn<'_>);
 }
 
 pub(crate) trait Collect: Send + Sync {
@@ -658,9 +662,9 @@ impl<M: Metric> Pinned for PinnedSeries<'_, M> {
         }));
     }
 
-    fn for_each(&self, r: &Reader, f: &mut dyn FnMut(&[Box<str>], &Value)) {
+    fn for_each(&self, r: &Reader, f: &mut SeriesTextFn<'_>) {
         for e in &self.0.entries {
-            f(&e.values, &e.metric.read(r));
+            f(&e.values, &e.text, &e.metric.read(r));
         }
     }
 }

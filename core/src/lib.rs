@@ -77,7 +77,8 @@ pub use registry::{
     global, is_valid_metric_name, validate_label_name, CollectHook, MetricBuilder, Registry,
 };
 pub use snapshot::{
-    FamilySnapshot, FamilyView, LabelSet, MetricKind, SeriesGroup, SeriesSnapshot, Snapshot, Value,
+    FamilySnapshot, FamilyView, LabelSet, MetricKind, SeriesGroup, SeriesSnapshot, SeriesText,
+    SeriesTextFn, Snapshot, Value,
 };
 pub use summary::Summary;
 

@@ -361,6 +361,40 @@ impl Snapshot {
 
 // === the borrowed view of Registry::visit ===
 
+/// What [`SeriesGroup::for_each_series_text`] calls per series: its label
+/// values, its [`SeriesText`], its value.
+pub type SeriesTextFn<'f> = dyn FnMut(&[Box<str>], &SeriesText, &Value) + 'f;
+
+/// Bytes an exporter keeps per series across reads, derived from what never
+/// changes for a series (its family's name and constant labels, its label
+/// values): the text exporters render the label part of a sample line once
+/// and copy it on every scrape after. Set once; dropped with the series.
+/// It must depend only on those fixed parts, the same for every format that
+/// uses it.
+#[derive(Clone, Default)]
+pub struct SeriesText(std::sync::OnceLock<Box<[u8]>>);
+
+impl std::fmt::Debug for SeriesText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SeriesText")
+            .field(&self.0.get().map(|b| String::from_utf8_lossy(b)))
+            .finish()
+    }
+}
+
+impl SeriesText {
+    /// The bytes, made by `init` on first use.
+    ///
+    /// ```
+    /// let t = nanometrics::SeriesText::default();
+    /// assert_eq!(t.get_or_init(|| b"x".to_vec()), b"x");
+    /// assert_eq!(t.get_or_init(|| b"y".to_vec()), b"x");
+    /// ```
+    pub fn get_or_init(&self, init: impl FnOnce() -> Vec<u8>) -> &[u8] {
+        self.0.get_or_init(|| init().into_boxed_slice())
+    }
+}
+
 /// One family as [`Registry::visit`](crate::Registry::visit) lends it:
 /// what a [`FamilySnapshot`] holds, borrowed, with the values read on demand.
 pub struct FamilyView<'a> {
@@ -468,6 +502,26 @@ impl SeriesGroup<'_> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn for_each_series(&self, f: &mut dyn FnMut(&[Box<str>], &Value)) {
+        self.pinned
+            .for_each(self.reader, &mut |values, _, value| f(values, value));
+    }
+
+    /// [`for_each_series`](Self::for_each_series), also lending each
+    /// series' [`SeriesText`]: bytes an exporter derived from the series'
+    /// labels on an earlier read (they never change for a series).
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// r.counter_family("x_total", "x", &["a"])?.with_labels(&["1"])?.inc();
+    /// for _ in 0..2 {
+    ///     r.visit(|f| f.for_each_group(|g| g.for_each_series_text(&mut |values, text, _| {
+    ///         let t = text.get_or_init(|| format!("a={}", values[0]).into_bytes());
+    ///         assert_eq!(t, b"a=1");
+    ///     })));
+    /// }
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn for_each_series_text(&self, f: &mut SeriesTextFn<'_>) {
         self.pinned.for_each(self.reader, f);
     }
 }

@@ -185,12 +185,18 @@ pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
         }),
         _ => {
             let frags = fragments(&names.sample, g);
-            g.for_each_series(&mut |values, value| {
-                for (frag, v) in frags.iter().zip(values) {
-                    out.extend_from_slice(frag);
-                    write_label_value(out, v);
-                }
-                out.extend_from_slice(&frags[frags.len() - 1]);
+            g.for_each_series_text(&mut |values, text, value| {
+                // The line up to the value never changes for a series: made
+                // once, copied on every scrape after.
+                out.extend_from_slice(text.get_or_init(|| {
+                    let mut t = Vec::new();
+                    for (frag, v) in frags.iter().zip(values) {
+                        t.extend_from_slice(frag);
+                        write_label_value(&mut t, v);
+                    }
+                    t.extend_from_slice(&frags[frags.len() - 1]);
+                    t
+                }));
                 match value {
                     Value::Counter(v) => write_u64(out, *v),
                     Value::FloatCounter(v) | Value::Gauge(v) => write_f64(out, *v),

@@ -106,3 +106,34 @@ fn the_copy_free_path_writes_the_same_bytes() {
     openmetrics::encode_registry(&r, &mut b);
     assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
 }
+
+#[test]
+fn later_scrapes_from_the_label_text_cache_write_the_same_bytes() {
+    // The first encode_registry renders each series' label text and keeps
+    // it; the later ones copy it, alternating formats (the cache is shared
+    // by both), and must still match the snapshot encoders byte for byte,
+    // also after series are removed, re-created and added.
+    let r = hostile_registry();
+    let f = r
+        .counter_family("churn_total", "Churned series.", &["id"])
+        .unwrap();
+    for round in 0..4u64 {
+        for id in 0..5u64 {
+            f.with_labels(&[format!("{}", (id + round) % 7)])
+                .unwrap()
+                .inc_by(round + 1);
+        }
+        f.remove(&[format!("{}", round % 7)]);
+        let snap = r.snapshot();
+        for _ in 0..2 {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            prometheus::encode(&snap, &mut a);
+            prometheus::encode_registry(&r, &mut b);
+            assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            openmetrics::encode(&snap, &mut a);
+            openmetrics::encode_registry(&r, &mut b);
+            assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+        }
+    }
+}

@@ -191,6 +191,12 @@ proptest! {
         prometheus::encode_registry(&registry, &mut b);
         prop_assert_eq!(String::from_utf8(a).unwrap(), om.clone());
         prop_assert_eq!(String::from_utf8(b).unwrap(), text.clone());
+        // Again, now from the series' cached label text.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        prometheus::encode_registry(&registry, &mut b);
+        openmetrics::encode_registry(&registry, &mut a);
+        prop_assert_eq!(String::from_utf8(a).unwrap(), om.clone());
+        prop_assert_eq!(String::from_utf8(b).unwrap(), text.clone());
         check_exposition("--openmetrics", om.as_bytes(), "prop");
         // promtool's lint (e.g. `:` in names, missing HELP) is a note here;
         // parse errors still fail.
