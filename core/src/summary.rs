@@ -119,3 +119,13 @@ impl Summary {
         self.hist.stats()
     }
 }
+
+#[cfg(all(test, not(nanometrics_loom)))]
+mod tests {
+    #[test]
+    fn the_grid_takes_the_slots_the_docs_say() {
+        // "about 5.8 KB per thread (some 730 slots of 8 bytes)"
+        let n = super::layout().slots();
+        assert!((720..=740).contains(&n), "{n} slots");
+    }
+}

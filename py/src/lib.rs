@@ -232,8 +232,7 @@ impl Registry {
             kind: fam.ok()?,
             name: name.to_string(),
             type_name,
-            kw_names: kwnames.unwrap_or_else(|| labelnames.clone()),
-            label_names: labelnames,
+            kw_names: kwnames.unwrap_or(labelnames),
             children: PyDict::new(py).unbind(),
             child_cls,
             funcs: self.funcs.clone(),
@@ -440,9 +439,8 @@ struct Family {
     kind: Kind,
     name: String,
     type_name: &'static str,
-    label_names: Vec<String>,
-    /// What `labels(**kwargs)` accepts (the names as declared, before
-    /// escaping).
+    /// The label names `labels(**kwargs)` accepts (as declared, before
+    /// escaping; the core family has them escaped).
     kw_names: Vec<String>,
     /// `tuple[str, ...]` of label values → child object.
     children: Py<PyDict>,
@@ -459,7 +457,7 @@ impl Family {
         args: &Bound<'py, PyTuple>,
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let n = self.label_names.len();
+        let n = self.kw_names.len();
         if n == 0 {
             return Err(PyValueError::new_err(format!(
                 "No label names were set when constructing {}:{} (labels() needs labelnames at construction)",
@@ -532,7 +530,7 @@ impl Family {
         // Fast path: exact `str` values are their own key (other types are
         // keyed by their `str()`: 1 and True hash alike but label differently).
         if kwargs.is_none_or(|k| k.is_empty())
-            && args.len() == this.label_names.len()
+            && args.len() == this.kw_names.len()
             && args.iter().all(|v| v.is_exact_instance_of::<PyString>())
         {
             if let Some(child) = children.get_item(args)? {
@@ -586,12 +584,6 @@ impl Family {
         }
     }
 
-    /// The label names as exposed.
-    #[getter]
-    fn label_names(&self) -> Vec<String> {
-        self.label_names.clone()
-    }
-
     /// Drops the `set_function` callbacks of this family's children and of
     /// `owner` (the metric object itself, when it has no labels): for a
     /// family that is no longer exposed.
@@ -614,7 +606,7 @@ impl Family {
 }
 
 fn family_values(family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<Vec<String>> {
-    let n = family.get().label_names.len();
+    let n = family.get().kw_names.len();
     if key.len() != n {
         return Err(PyValueError::new_err(format!(
             "expected {n} label values, got {}",
@@ -921,12 +913,6 @@ fn wants_openmetrics(accept: &str) -> bool {
     nanometrics_exporters::http::wants_openmetrics(accept)
 }
 
-/// Whether `name` is a valid metric name in the classic character set.
-#[pyfunction]
-fn is_valid_metric_name(name: &str) -> bool {
-    nm::is_valid_metric_name(name)
-}
-
 /// The extension module `nanometrics._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -948,7 +934,6 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HistogramChild>()?;
     m.add_class::<SummaryChild>()?;
     m.add_function(wrap_pyfunction!(rust_side_increment, m)?)?;
-    m.add_function(wrap_pyfunction!(is_valid_metric_name, m)?)?;
     m.add_function(wrap_pyfunction!(wants_openmetrics, m)?)?;
     m.add("TEXT_CONTENT_TYPE", prometheus::CONTENT_TYPE)?;
     m.add("OPENMETRICS_CONTENT_TYPE", openmetrics::CONTENT_TYPE)?;

@@ -452,8 +452,9 @@ class MetricWrapperBase:
     _child_cls: Any = None
     _reserved_labelnames: Sequence[str] = ()
     _suffixes: Tuple[str, ...] = ()
-    _native_labels = True
-    _native_backed = True
+    # False for Info and Enum, whose children are Python objects over a
+    # gauge family: no native labels() and no series of their own.
+    _native_series = True
 
     def __init__(
         self,
@@ -503,9 +504,9 @@ class MetricWrapperBase:
                 registry._release(self)
             raise
         self._exposed = registry is not None
-        if self._labelnames and self._native_labels:
+        if self._labelnames and self._native_series:
             self.labels = self._family.labels  # type: ignore[method-assign]
-        elif not self._labelnames and self._native_backed:
+        elif not self._labelnames and self._native_series:
             # A metric without labels is its own (only) series.
             self._bind(self._family, ())  # type: ignore[attr-defined]
 
@@ -709,8 +710,7 @@ class Info(MetricWrapperBase):
     _kind = "info"
     _child_cls = _GaugeChild
     _suffixes = ("_info",)
-    _native_labels = False
-    _native_backed = False
+    _native_series = False
 
     def __init__(
         self,
@@ -867,8 +867,7 @@ class Enum(MetricWrapperBase):
     _type = "stateset"
     _kind = "stateset"
     _child_cls = _GaugeChild
-    _native_labels = False
-    _native_backed = False
+    _native_series = False
 
     def __init__(
         self,
