@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::shard::{
-    self, add_u64, max_u64, slot_index, HistRaw, Lease, RangeKind, SlotRef, HIST_HEADER, HIST_MAX,
-    HIST_MIN, HIST_SEQ, HIST_SUM,
+    self, add_u64, max_u64, HistRaw, Lease, RangeKind, SlotRef, HIST_HEADER, HIST_MAX, HIST_MIN,
+    HIST_SEQ, HIST_SUM,
 };
 use crate::sync::{Arc, Ordering};
 
@@ -169,7 +169,8 @@ impl Buckets {
 
 // === impl Layout ===
 
-/// One storage slot's value range and classic bucket, for readers.
+/// A piece of a cell (the cell split at its bounds): its value range and
+/// classic bucket, for readers.
 #[derive(Clone, Copy, Debug)]
 struct Piece {
     lo: f64,
@@ -177,37 +178,50 @@ struct Piece {
     classic: u32,
 }
 
-/// One entry of the value → piece table.
+/// One grid cell's bounds, for the writer's second, rarer increment.
 #[derive(Clone, Copy, Debug)]
 struct Cell {
-    /// The bound inside this cell, if exactly one (`bounds[c0]`; `+Inf` or a
-    /// bound above the cell otherwise): one comparison with it picks the
-    /// piece, with no second, dependent load.
+    /// The first bound inside this cell (`bounds[c0]`), or one at or above
+    /// the cell's end (`+Inf` at the last): `v > split` is the one
+    /// comparison that decides whether a value passes a bound of its cell.
     split: f64,
     /// First classic bucket a value in this cell can belong to.
     c0: u32,
-    /// Slot (relative to the header) of the cell's first piece.
-    base: u32,
-    /// More than one bound inside the cell (or bounds below the grid for the
-    /// below cell): the one-comparison rule is not enough.
+    /// Storage slot (relative to the header) of this cell's first "above"
+    /// counter; the cell's `k` bounds have `k` of them, in bound order.
+    above: u32,
+    /// More than one bound inside the cell (bounds closer than 1/16 octave,
+    /// or several bounds below the grid): the writer's cold path walks them.
     multi: bool,
 }
 
-/// The precomputed mapping value → slot for one bucket configuration
-/// (crate-internal; unnameable outside).
+/// The precomputed mapping value → storage slots for one bucket
+/// configuration (crate-internal; unnameable outside).
+///
+/// Storage (after the header): one *cell counter* per cell (every value in
+/// the cell), then, for every cell that holds `k ≥ 1` bucket bounds, `k`
+/// *above counters* (values in the cell greater than its 1st, 2nd, …
+/// bound). The cell counter's slot is a function of the value's bits alone,
+/// so the writer's main store has its address before any table load; only a
+/// value past a bound in its cell pays a second, table-addressed increment.
+/// Readers turn the counters back into *pieces* (a cell split at its
+/// bounds), each inside exactly one classic bucket.
 #[derive(Debug)]
 pub struct Layout {
     /// Finite bounds followed by a `+Inf` sentinel.
     bounds: Box<[f64]>,
     lo: f64,
     hi: f64,
+    /// The largest `f64` below `lo`.
+    below: f64,
     lo_key: u64,
     /// `ncells + 2` cells: below the grid, the grid, above the grid.
     cells: Box<[Cell]>,
-    /// Index of the last (above-grid) cell.
-    last: usize,
-    /// Pieces in value order (below region, grid, above region).
+    /// Pieces in value order (below region, grid, above region): cell `g`
+    /// owns `k + 1` consecutive pieces.
     pieces: Box<[Piece]>,
+    /// Storage slots after the header: cell counters, then above counters.
+    data_slots: u32,
 }
 
 impl Layout {
@@ -234,60 +248,44 @@ impl Layout {
         };
         let lo_key = lo.to_bits() >> KEY_SHIFT;
         let ncells = ((hi.to_bits() >> KEY_SHIFT) - lo_key) as usize;
-        let mut pieces = Vec::new();
-        // Below the grid: one piece per classic bucket that reaches below `lo`.
-        let nbelow = b.partition_point(|x| *x < lo);
-        for ci in 0..=nbelow {
-            let plo = if ci == 0 {
-                f64::NEG_INFINITY
-            } else {
-                b[ci - 1]
-            };
-            pieces.push(Piece {
-                lo: plo,
-                hi: b[ci].min(lo),
-                classic: ci as u32,
-            });
-        }
-        let mut cells = Vec::with_capacity(ncells + 2);
-        cells.push(Cell {
-            split: b[0],
-            c0: 0,
-            base: 0,
-            multi: nbelow > 0,
-        });
+        // Every cell as (lower end, first bucket, first bucket at or past
+        // its upper end): bounds `c0..c1` lie inside it. Below the grid,
+        // then the grid, then above it (no bound there: all are below `hi`).
+        let mut spans = Vec::with_capacity(ncells + 2);
+        spans.push((f64::NEG_INFINITY, 0, b.partition_point(|x| *x < lo)));
         for g in 0..ncells {
             let clo = f64::from_bits((lo_key + g as u64) << KEY_SHIFT);
             let chi = f64::from_bits((lo_key + g as u64 + 1) << KEY_SHIFT);
-            let c0 = b.partition_point(|x| *x < clo);
-            let c1 = b.partition_point(|x| *x < chi);
+            spans.push((
+                clo,
+                b.partition_point(|x| *x < clo),
+                b.partition_point(|x| *x < chi),
+            ));
+        }
+        spans.push((hi, n, n));
+        let ncells = spans.len();
+        let mut cells = Vec::with_capacity(ncells);
+        let mut pieces = Vec::new();
+        let mut above = ncells;
+        for (g, &(clo, c0, c1)) in spans.iter().enumerate() {
+            let chi = spans.get(g + 1).map_or(f64::INFINITY, |s| s.0);
             cells.push(Cell {
                 split: b[c0],
                 c0: c0 as u32,
-                base: pieces.len() as u32,
+                above: above as u32,
                 multi: c1 > c0 + 1,
             });
+            above += c1 - c0;
             for ci in c0..=c1 {
-                let plo = if ci == c0 { clo } else { b[ci - 1] };
                 pieces.push(Piece {
-                    lo: plo,
+                    lo: if ci == c0 { clo } else { b[ci - 1] },
                     hi: b[ci].min(chi),
                     classic: ci as u32,
                 });
             }
         }
-        cells.push(Cell {
-            split: f64::INFINITY,
-            c0: n as u32,
-            base: pieces.len() as u32,
-            multi: false,
-        });
-        pieces.push(Piece {
-            lo: hi,
-            hi: f64::INFINITY,
-            classic: n as u32,
-        });
-        let slots = HIST_HEADER as usize + pieces.len();
+        debug_assert_eq!(pieces.len(), above);
+        let slots = HIST_HEADER as usize + above;
         if slots > shard::CHUNK_SLOTS as usize {
             return Err(Error::InvalidBuckets(format!(
                 "bounds span too wide a range or too many buckets: {slots} slots needed, at most {} supported",
@@ -298,16 +296,17 @@ impl Layout {
             bounds: b.into_boxed_slice(),
             lo,
             hi,
+            below: f64::from_bits(lo.to_bits() - 1),
             lo_key,
-            last: cells.len() - 1,
             cells: cells.into_boxed_slice(),
             pieces: pieces.into_boxed_slice(),
+            data_slots: above as u32,
         })
     }
 
     /// Slots one shard of a series needs (header included).
     pub(crate) fn slots(&self) -> u32 {
-        HIST_HEADER + self.pieces.len() as u32
+        HIST_HEADER + self.data_slots
     }
 
     /// Finite upper bounds.
@@ -315,47 +314,71 @@ impl Layout {
         &self.bounds[..self.bounds.len() - 1]
     }
 
-    /// The piece (data slot, relative to the header) `v` lands in. `v` is
-    /// not NaN. Branch-free for the common case: the cell index is a clamp of
-    /// the value's key (a conditional move, not a jump), and the one
-    /// comparison adds 0 or 1.
+    /// The cell `v` (not NaN) falls in: `v` clamped into `[below, hi]` with
+    /// `maxsd`/`minsd` (negative values, -0.0 and anything under the grid
+    /// become `below`, whose key is one under `lo`'s: cell 0; anything at or
+    /// over `hi` becomes `hi`: the last cell), then its key. No jump: an
+    /// integer clamp would be a select that the compiler may turn into one,
+    /// and a latency stream crosses the grid's lower edge at random.
     #[inline(always)]
-    fn piece_of(&self, v: f64) -> u32 {
-        let bits = v.to_bits();
-        // Negative values (and -0.0) get key 0, i.e. below the grid.
-        let key = if (bits as i64) < 0 {
-            0
-        } else {
-            bits >> KEY_SHIFT
-        };
-        // Cell 0 is below the grid, `last` above it: a saturating subtract
-        // and a min, both conditional moves.
-        let g = (key.saturating_sub(self.lo_key - 1) as usize).min(self.last);
-        let cell = &self.cells[g];
-        if cell.multi {
-            return self.piece_multi(v, g);
-        }
-        cell.base + (v > cell.split) as u32
+    fn cell_of(&self, v: f64) -> usize {
+        // The compare-and-pick forms lower to plain `maxsd`/`minsd` (`v` is
+        // not NaN, so `f64::max`'s NaN handling would be dead weight).
+        let c = if v > self.below { v } else { self.below };
+        let c = if c < self.hi { c } else { self.hi };
+        ((c.to_bits() >> KEY_SHIFT) - (self.lo_key - 1)) as usize
     }
 
-    /// A cell that one comparison cannot split: several bounds in one grid
-    /// cell (bounds closer than 1/16 octave), or bounds below the grid.
-    #[cold]
-    fn piece_multi(&self, v: f64, g: usize) -> u32 {
+    /// Calls `inc(slot)` (relative to the header) for every counter `v`
+    /// (not NaN) adds one to: its cell counter, then, if `v` passes bounds
+    /// inside its cell, their above counters.
+    ///
+    /// The cell counter comes first and its slot needs no load: a store
+    /// whose address waits on a table load holds back the next
+    /// observation's loads (the CPU cannot tell they do not alias), which
+    /// cost 1.5–2 ns per record with the previous one-slot-per-piece table.
+    #[inline(always)]
+    fn for_each_slot(&self, v: f64, mut inc: impl FnMut(usize)) {
+        let g = self.cell_of(v);
+        inc(g);
         let cell = &self.cells[g];
-        if g == 0 {
-            return self.piece_below(v);
+        if v > cell.split {
+            inc(cell.above as usize);
+            if cell.multi {
+                self.more_bounds(v, cell, inc);
+            }
         }
-        let mut ci = cell.c0 as usize;
-        while v > self.bounds[ci] {
-            ci += 1;
-        }
-        cell.base + (ci as u32 - cell.c0)
     }
 
+    /// The cold rest of `for_each_slot` for a cell with several bounds.
     #[cold]
-    fn piece_below(&self, v: f64) -> u32 {
-        self.bounds.partition_point(|b| *b < v) as u32
+    #[inline(never)]
+    fn more_bounds(&self, v: f64, cell: &Cell, mut inc: impl FnMut(usize)) {
+        let mut i = 1;
+        while v > self.bounds[cell.c0 as usize + i] {
+            // The sentinel `+Inf` ends the walk; so does the cell's end,
+            // since the next bound is at or above it.
+            inc(cell.above as usize + i);
+            i += 1;
+        }
+    }
+
+    /// Storage counters (after the header) → piece counts, in piece order.
+    fn piece_counts(&self, storage: &[u64]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(self.pieces.len());
+        for (g, cell) in self.cells.iter().enumerate() {
+            let k = self.cells.get(g + 1).map_or(self.data_slots, |c| c.above) - cell.above;
+            let aboves = &storage[cell.above as usize..(cell.above + k) as usize];
+            // Counters of one cell from one consistent read satisfy
+            // cell ≥ above_0 ≥ above_1 ≥ …; wrapping keeps a wrapped total exact.
+            let mut prev = storage[g];
+            for a in aboves {
+                out.push(prev.wrapping_sub(*a));
+                prev = *a;
+            }
+            out.push(prev);
+        }
+        out
     }
 }
 
@@ -382,12 +405,42 @@ fn unord(o: u64) -> f64 {
     }
 }
 
+/// One observation (not NaN) into one shard's range `r`: the seqlocked
+/// writer half.
+#[inline(always)]
+fn record_into(r: &[crate::sync::AtomicU64], layout: &Layout, v: f64) {
+    let data = &r[HIST_HEADER as usize..];
+    let o = ord(v);
+    // `inline(always)` on the closures: the compiler outlines them otherwise
+    // (a call per record), however small the calling function.
+    shard::seq_write(
+        &r[HIST_SEQ],
+        #[inline(always)]
+        || {
+            layout.for_each_slot(
+                v,
+                #[inline(always)]
+                |k| {
+                    if let Some(s) = data.get(k) {
+                        add_u64(s, 1);
+                    }
+                },
+            );
+            let sum = &r[HIST_SUM];
+            let total = f64::from_bits(sum.load(Ordering::Relaxed)) + v;
+            sum.store(total.to_bits(), Ordering::Relaxed);
+            max_u64(&r[HIST_MIN], !o);
+            max_u64(&r[HIST_MAX], o);
+        },
+    )
+}
+
 // === impl Histogram ===
 
 /// A distribution of observations: classic cumulative buckets for Prometheus,
 /// plus count, sum, min, max and quantiles on demand.
 ///
-/// Recording costs 7–11 ns on the calling thread (docs/benchmarks.md): a grid index from
+/// Recording costs 5–8 ns on the calling thread (docs/benchmarks.md): a grid index from
 /// the value's bits, then a seqlocked update of that thread's own shard.
 /// NaN observations are ignored (they could not be exported meaningfully).
 ///
@@ -420,13 +473,15 @@ fn unord(o: u64) -> f64 {
 ///
 /// ## Exact bounds
 ///
-/// A Prometheus bound may fall inside a grid cell. Each cell stores the index
-/// of the first classic bucket it can belong to; `while v > bounds[ci] { ci +=
-/// 1 }` then runs zero times, or once for a cell that holds a bound (more only
-/// when bounds are closer than 1/16 of an octave). The storage slot is the
-/// *piece* of the cell on one side of that bound, so every slot belongs to
-/// exactly one classic bucket and classic counts are sums of slots: the `le`
-/// semantics (`v <= bound`) are exact.
+/// A Prometheus bound may fall inside a grid cell. Every cell has a counter
+/// of all values in it, and a cell that holds bounds has one more counter
+/// per bound: values in the cell above that bound. The cell counter's slot
+/// comes from the value's bits alone; one comparison with the cell's first
+/// bound decides whether the (rarer) second increment happens, and only a
+/// cell holding several bounds (closer than 1/16 of an octave) walks them.
+/// Readers split each cell at its bounds into *pieces* — counts are
+/// differences of the cell's counters — so every piece belongs to exactly
+/// one classic bucket: the `le` semantics (`v <= bound`) are exact.
 ///
 /// ## Quantiles
 ///
@@ -440,7 +495,7 @@ fn unord(o: u64) -> f64 {
 /// ## Memory
 ///
 /// Per series per thread that records into it: 8 bytes × (4 header slots +
-/// grid cells + bounds + 2 or more edge slots). For `Buckets::default()` that
+/// grid cells + 2 edge cells + one per bound). For `Buckets::default()` that
 /// is 276 slots = 2,208 bytes; for `Buckets::exponential(0.001, 2.0, 16)`,
 /// 342 slots = 2,736 bytes.
 #[derive(Clone)]
@@ -483,21 +538,22 @@ impl Histogram {
         if v.is_nan() {
             return;
         }
-        let piece = HIST_HEADER as usize + self.layout.piece_of(v) as usize;
-        let o = ord(v);
-        let base = self.at.off as usize;
-        // `move`: the closure holds copies, not references to stack values.
-        shard::with_chunk(self.at, move |c| {
-            let slot = |k: usize| &c.slots[slot_index(base + k)];
-            shard::seq_write(slot(HIST_SEQ), || {
-                add_u64(slot(piece), 1);
-                let sum = slot(HIST_SUM);
-                let total = f64::from_bits(sum.load(Ordering::Relaxed)) + v;
-                sum.store(total.to_bits(), Ordering::Relaxed);
-                max_u64(slot(HIST_MIN), !o);
-                max_u64(slot(HIST_MAX), o);
-            })
-        })
+        let off = self.at.off as usize;
+        let layout = &*self.layout;
+        // `move`: the closure holds copies, not references to stack values;
+        // `inline(always)`: outlined, it would add a call to every record.
+        shard::with_chunk(
+            self.at,
+            #[inline(always)]
+            move |c| {
+                // The range lies inside the chunk (`Lease::new`); `get` rather
+                // than masking each index keeps the masks off the path from `v`
+                // to the cell counter's address.
+                if let Some(r) = c.slots.get(off..off + layout.slots() as usize) {
+                    record_into(r, layout, v);
+                }
+            },
+        )
     }
 
     /// Records a duration in seconds.
@@ -674,8 +730,9 @@ impl PartialEq for HistogramSnapshot {
 impl HistogramSnapshot {
     fn from_raw(layout: &StdArc<Layout>, raw: HistRaw) -> HistogramSnapshot {
         let bounds = layout.finite_bounds();
+        let pieces = layout.piece_counts(&raw.counts);
         let mut classic = vec![0u64; bounds.len() + 1];
-        for (p, c) in layout.pieces.iter().zip(&raw.counts) {
+        for (p, c) in layout.pieces.iter().zip(&pieces) {
             classic[p.classic as usize] = classic[p.classic as usize].wrapping_add(*c);
         }
         let mut cum = 0u64;
@@ -701,7 +758,7 @@ impl HistogramSnapshot {
             max,
             buckets,
             layout: layout.clone(),
-            pieces: raw.counts,
+            pieces,
         }
     }
 
@@ -886,8 +943,13 @@ mod tests {
         for i in 0..10_000 {
             probes.push(i as f64 * 0.0013 - 1.5);
         }
+        let mut storage = vec![0u64; l.data_slots as usize];
         for v in probes.into_iter().filter(|v| !v.is_nan()) {
-            let p = l.piece_of(v) as usize;
+            storage.fill(0);
+            l.for_each_slot(v, |k| storage[k] += 1);
+            let counts = l.piece_counts(&storage);
+            assert_eq!(counts.iter().sum::<u64>(), 1, "value {v}: {counts:?}");
+            let p = counts.iter().position(|c| *c == 1).unwrap();
             let want = bounds.partition_point(|b| *b < v) as u32;
             assert_eq!(l.pieces[p].classic, want, "value {v}");
             assert!(
