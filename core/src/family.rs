@@ -191,7 +191,8 @@ const CACHE_ENTRIES: usize = 64;
 struct CacheEntry<M> {
     family: u64,
     generation: u64,
-    hash: u64,
+    /// `labelkey::quick_hash` of the values.
+    quick: u64,
     values: Values,
     metric: M,
 }
@@ -406,25 +407,27 @@ impl<M: Metric> Family<M> {
                 got: values.len(),
             });
         }
-        let hash = inner.hash(values);
+        // The cache takes a cheap hash; the shared table, on a miss, the
+        // seeded one (see `labelkey`).
+        let quick = crate::labelkey::quick_hash(values);
         // Acquire: pairs with the Release bump in `remove`/`clear`; a lookup
         // that happens after a removal sees the new generation and misses.
         let generation = inner.generation.load(Ordering::Acquire);
         let cached = M::with_cache(|c| {
             let e = c
                 .entries
-                .get(LocalCache::<M>::index(inner.id, hash))?
+                .get(LocalCache::<M>::index(inner.id, quick))?
                 .as_ref()?;
             let hit = e.family == inner.id
                 && e.generation == generation
-                && e.hash == hash
+                && e.quick == quick
                 && same(&e.values, values);
             hit.then(|| e.metric.clone())
         });
         if let Some(Some(m)) = cached {
             return Ok(m);
         }
-        inner.lookup(hash, generation, values)
+        inner.lookup(quick, generation, values)
     }
 
     /// The handle for these values if the series exists; never creates one.
@@ -542,7 +545,8 @@ use crate::labelkey::values_eq as same;
 impl<M: Metric> FamilyInner<M> {
     /// The shared-table path of `with_labels`; fills this thread's cache.
     #[inline(never)]
-    fn lookup<S: AsRef<str>>(&self, hash: u64, generation: u64, values: &[S]) -> Result<M, Error> {
+    fn lookup<S: AsRef<str>>(&self, quick: u64, generation: u64, values: &[S]) -> Result<M, Error> {
+        let hash = self.hash(values);
         let found = self
             .read()
             .find(hash, values)
@@ -561,7 +565,7 @@ impl<M: Metric> FamilyInner<M> {
         let entry = CacheEntry {
             family: self.id,
             generation,
-            hash,
+            quick,
             values,
             metric: metric.clone(),
         };
@@ -569,7 +573,7 @@ impl<M: Metric> FamilyInner<M> {
             if c.entries.is_empty() {
                 c.entries.resize_with(CACHE_ENTRIES, || None);
             }
-            c.entries[LocalCache::<M>::index(self.id, hash)].replace(entry)
+            c.entries[LocalCache::<M>::index(self.id, quick)].replace(entry)
         });
         // The evicted handle drops here, outside the cache borrow.
         drop(old);
