@@ -440,7 +440,7 @@ fn record_into(r: &[crate::sync::AtomicU64], layout: &Layout, v: f64) {
 /// A distribution of observations: classic cumulative buckets for Prometheus,
 /// plus count, sum, min, max and quantiles on demand.
 ///
-/// Recording costs 5–8 ns on the calling thread (docs/benchmarks.md): a grid index from
+/// Recording costs 6–8 ns on the calling thread (docs/benchmarks.md): a grid index from
 /// the value's bits, then a seqlocked update of that thread's own shard.
 /// NaN observations are ignored (they could not be exported meaningfully).
 ///
@@ -464,12 +464,12 @@ fn record_into(r: &[crate::sync::AtomicU64], layout: &Layout, v: f64) {
 /// A positive finite `f64` `v` maps to the grid cell `(v.to_bits() >> (52 -
 /// SUB_BITS)) - lo_key`: its binary exponent plus the top `SUB_BITS` (4)
 /// mantissa bits, so every octave `[2^e, 2^(e+1))` splits into 16 cells of
-/// equal width. No search: one shift and one subtraction. The grid spans from
-/// three octaves below the octave of the smallest positive bucket bound to two
-/// octaves above the largest. Values above it go to the `+Inf` piece, values
-/// below it to bucket 0 — both O(1) — unless some bound is itself below the
-/// grid (zero or negative bounds), where a short binary search over the
-/// bounds finds the bucket.
+/// equal width. No search: a clamp, one shift and one subtraction. The grid
+/// spans from three octaves below the octave of the smallest positive bucket
+/// bound to two octaves above the largest. Values above it (and `+Inf`) go
+/// to one edge cell, values below it (negative values, zero and `-Inf`
+/// included) to the other; bounds below the grid (zero or negative bounds)
+/// are bounds of that lower edge cell, handled like any cell's bounds below.
 ///
 /// ## Exact bounds
 ///

@@ -2,8 +2,10 @@
 //!
 //! Label values are short (`"llama"`, `"output"`, `"200"`): at that size a
 //! general `Hasher` spends most of its time in per-call bookkeeping, and
-//! `==` on `str` in a call to `memcmp`. These two functions do the same work
-//! inline, eight bytes at a time, with no copy.
+//! `==` on `str` in a call to `memcmp`. The functions here do the same work
+//! inline, eight bytes at a time, with no copy: [`hash_values`] (seeded, for
+//! a family's shared table), [`quick_hash`] (for a thread's lookup cache,
+//! whose hits compare the values) and [`values_eq`].
 
 /// Folded 64×64→128 multiply: the mixing step of foldhash and wyhash.
 #[inline(always)]

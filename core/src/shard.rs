@@ -54,7 +54,8 @@ const MAX_CHUNKS: u32 = 4;
 pub(crate) const MAX_SLOTS: u32 = CHUNK_SLOTS * MAX_CHUNKS;
 
 /// Histogram range header: slot 0 is the sequence counter, 1 the f64 sum,
-/// 2 the encoded minimum, 3 the encoded maximum; bucket counts follow.
+/// 2 the encoded minimum, 3 the encoded maximum; `u64` counters follow
+/// (the histogram's cell and "above" counters, summed like any counter).
 pub(crate) const HIST_SEQ: usize = 0;
 pub(crate) const HIST_SUM: usize = 1;
 pub(crate) const HIST_MIN: usize = 2;
@@ -103,7 +104,7 @@ pub(crate) enum RangeKind {
     /// retired block only, the highest total a reader has reported (see
     /// `Reader::float_counter`).
     SumF64,
-    /// Histogram: header (seq, f64 sum, min, max) then bucket counts.
+    /// Histogram: header (seq, f64 sum, min, max) then `u64` counters.
     Hist,
 }
 
