@@ -220,8 +220,6 @@ pub struct Layout {
     /// Pieces in value order (below region, grid, above region): cell `g`
     /// owns `k + 1` consecutive pieces.
     pieces: Box<[Piece]>,
-    /// Storage slots after the header: cell counters, then above counters.
-    data_slots: u32,
 }
 
 impl Layout {
@@ -300,13 +298,14 @@ impl Layout {
             lo_key,
             cells: cells.into_boxed_slice(),
             pieces: pieces.into_boxed_slice(),
-            data_slots: above as u32,
         })
     }
 
     /// Slots one shard of a series needs (header included).
     pub(crate) fn slots(&self) -> u32 {
-        HIST_HEADER + self.data_slots
+        // A cell with `k` bounds has `k + 1` pieces and `1 + k` counters, so
+        // the data slots are as many as the pieces.
+        HIST_HEADER + self.pieces.len() as u32
     }
 
     /// Finite upper bounds.
@@ -367,7 +366,11 @@ impl Layout {
     fn piece_counts(&self, storage: &[u64]) -> Vec<u64> {
         let mut out = Vec::with_capacity(self.pieces.len());
         for (g, cell) in self.cells.iter().enumerate() {
-            let k = self.cells.get(g + 1).map_or(self.data_slots, |c| c.above) - cell.above;
+            let k = self
+                .cells
+                .get(g + 1)
+                .map_or(self.pieces.len() as u32, |c| c.above)
+                - cell.above;
             let aboves = &storage[cell.above as usize..(cell.above + k) as usize];
             // Counters of one cell from one consistent read satisfy
             // cell ≥ above_0 ≥ above_1 ≥ …; wrapping keeps a wrapped total exact.
@@ -943,7 +946,7 @@ mod tests {
         for i in 0..10_000 {
             probes.push(i as f64 * 0.0013 - 1.5);
         }
-        let mut storage = vec![0u64; l.data_slots as usize];
+        let mut storage = vec![0u64; l.pieces.len()];
         for v in probes.into_iter().filter(|v| !v.is_nan()) {
             storage.fill(0);
             l.for_each_slot(v, |k| storage[k] += 1);
