@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use nanometrics::{Buckets, Registry};
@@ -29,6 +30,18 @@ impl Drop for Prometheus {
     }
 }
 
+impl Prometheus {
+    /// The server's last log lines, newest first, for a failure message.
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        format!(
+            "prometheus log (last lines, newest first):\n{}",
+            tail.join("\n")
+        )
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -43,7 +56,14 @@ fn start_prometheus(target: SocketAddr) -> Prometheus {
         .map(PathBuf::from)
         .find(|p| p.exists())
         .expect("prometheus not installed: run ci/setup.sh (apt-get install prometheus)");
-    let dir = std::env::temp_dir().join(format!("nanometrics-prom-{}", std::process::id()));
+    // One directory per server: the tests in this file run in parallel in
+    // one process, and each removes its directory when it ends.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "nanometrics-prom-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(dir.join("data")).unwrap();
     let config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
@@ -118,9 +138,10 @@ fn wait_for(p: &Prometheus, q: &str, want: f64) {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    let log = std::fs::read_to_string(p.dir.join("prometheus.log")).unwrap_or_default();
-    let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().join("\n");
-    panic!("query {q:?}: wanted {want}, last answer {last:?}\nprometheus log (last lines, newest first):\n{tail}");
+    panic!(
+        "query {q:?}: wanted {want}, last answer {last:?}\n{}",
+        p.log_tail()
+    );
 }
 
 #[test]
@@ -197,7 +218,10 @@ fn wait_until(p: &Prometheus, q: &str, what: &str, ok: impl Fn(f64) -> bool) -> 
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    panic!("query {q:?}: wanted {what}, last answer {last:?}");
+    panic!(
+        "query {q:?}: wanted {what}, last answer {last:?}\n{}",
+        p.log_tail()
+    );
 }
 
 /// Kills and reaps the demo on drop.
