@@ -15,9 +15,12 @@
 //!
 //! * **Writers** (the owning thread only) update their own slots with a relaxed
 //!   load and a relaxed store: no read-modify-write, no lock, no allocation
-//!   (except the thread's first touch of a 16 KiB chunk). Histograms bracket
-//!   their multi-word update with a per-series, per-thread sequence counter
-//!   (a seqlock), so a reader never sees a half-made observation.
+//!   (except the thread's first touch of a 16 KiB chunk). Histograms stage
+//!   each observation (a store of the value, then a Release store of the
+//!   stage's length) and bracket the multi-word fold of a full stage into
+//!   their counters with a per-series, per-thread sequence counter (a
+//!   seqlock), so a reader never sees a half-made fold; readers bin the
+//!   staged values they copied themselves.
 //! * **Readers** take the state lock, then sum every live block's slot plus the
 //!   *retired* block. Only readers, registering threads, exiting threads and
 //!   slot allocation take that lock; writers never do.
@@ -36,7 +39,10 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ptr;
 
+use std::sync::Arc as StdArc;
+
 use crate::error::Error;
+use crate::histogram::Layout;
 use crate::sync::{fence, lock, spin, Arc, AtomicPtr, AtomicU64, Mutex, MutexGuard, Ordering};
 
 #[cfg(not(nanometrics_loom))]
@@ -54,13 +60,22 @@ const MAX_CHUNKS: u32 = 4;
 pub(crate) const MAX_SLOTS: u32 = CHUNK_SLOTS * MAX_CHUNKS;
 
 /// Histogram range header: slot 0 is the sequence counter, 1 the f64 sum,
-/// 2 the encoded minimum, 3 the encoded maximum; `u64` counters follow
-/// (the histogram's cell and "above" counters, summed like any counter).
+/// 2 the encoded minimum, 3 the encoded maximum (all three of the folded
+/// observations), 4 the number of *staged* observations and from 5 their
+/// `f64` bits (see `histogram::record_into`); `u64` counters follow (the
+/// histogram's cell and "above" counters, summed like any counter).
 pub(crate) const HIST_SEQ: usize = 0;
 pub(crate) const HIST_SUM: usize = 1;
 pub(crate) const HIST_MIN: usize = 2;
 pub(crate) const HIST_MAX: usize = 3;
-pub(crate) const HIST_HEADER: u32 = 4;
+pub(crate) const HIST_LEN: usize = 4;
+pub(crate) const HIST_STAGE: usize = 5;
+/// Observations a shard stages before it folds them into its counters.
+#[cfg(not(nanometrics_loom))]
+pub(crate) const HIST_STAGED: usize = 16;
+#[cfg(nanometrics_loom)]
+pub(crate) const HIST_STAGED: usize = 2;
+pub(crate) const HIST_HEADER: u32 = (HIST_STAGE + HIST_STAGED) as u32;
 
 /// A block of slots. Only its owning thread writes it (or, for the retired
 /// block, whoever holds the state lock).
@@ -96,7 +111,7 @@ impl SlotRef {
 }
 
 /// How a range is folded when its thread exits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum RangeKind {
     /// One wrapping `u64` sum (counter, up-down counter as two's complement).
     Sum,
@@ -104,8 +119,9 @@ pub(crate) enum RangeKind {
     /// retired block only, the highest total a reader has reported (see
     /// `Reader::float_counter`).
     SumF64,
-    /// Histogram: header (seq, f64 sum, min, max) then `u64` counters.
-    Hist,
+    /// Histogram: header (see `HIST_HEADER`) then `u64` counters; the
+    /// layout bins the staged observations.
+    Hist(StdArc<Layout>),
 }
 
 // === impl ThreadBlock ===
@@ -266,9 +282,10 @@ impl State {
                 s
             }
         };
+        let float = matches!(kind, RangeKind::SumF64);
         self.live.insert(start, (len, kind));
         let at = SlotRef::from_index(start);
-        if kind == RangeKind::SumF64 {
+        if float {
             // Readers keep the float counter's high-water mark here, through
             // `&self` (they hold the lock but not `&mut State`).
             self.retired_chunk(at.chunk);
@@ -307,8 +324,11 @@ impl State {
         // SAFETY: `block` is linked (we hold the lock) and owned by the exiting
         // thread, which calls us from its TLS destructor.
         let b = unsafe { &*block };
-        let live: Vec<(u32, u32, RangeKind)> =
-            self.live.iter().map(|(s, (l, k))| (*s, *l, *k)).collect();
+        let live: Vec<(u32, u32, RangeKind)> = self
+            .live
+            .iter()
+            .map(|(s, (l, k))| (*s, *l, k.clone()))
+            .collect();
         for (start, len, kind) in live {
             let at = SlotRef::from_index(start);
             let Some(src) = b.reader_chunk(at.chunk) else {
@@ -322,17 +342,23 @@ impl State {
                     &dst.slots[off],
                     f64::from_bits(src.slots[off].load(Ordering::Relaxed)),
                 ),
-                RangeKind::Hist => {
-                    let s = &src.slots[off..off + len as usize];
+                RangeKind::Hist(layout) => {
+                    // The exiting thread is the range's only writer, and it
+                    // is here: a plain copy is consistent.
+                    let mut s: Vec<u64> = src.slots[off..off + len as usize]
+                        .iter()
+                        .map(|x| x.load(Ordering::Relaxed))
+                        .collect();
+                    layout.settle(&mut s[..]);
+                    // The retired range's own staged values (late updates)
+                    // stay staged; readers settle them.
                     let d = &dst.slots[off..off + len as usize];
-                    let sum = f64::from_bits(d[HIST_SUM].load(Ordering::Relaxed))
-                        + f64::from_bits(s[HIST_SUM].load(Ordering::Relaxed));
-                    d[HIST_SUM].store(sum.to_bits(), Ordering::Relaxed);
+                    add_f64(&d[HIST_SUM], f64::from_bits(s[HIST_SUM]));
                     for i in [HIST_MIN, HIST_MAX] {
-                        max_u64(&d[i], s[i].load(Ordering::Relaxed));
+                        max_u64(&d[i], s[i]);
                     }
                     for i in HIST_HEADER as usize..len as usize {
-                        add_u64(&d[i], s[i].load(Ordering::Relaxed));
+                        add_u64(&d[i], s[i]);
                     }
                 }
             }
@@ -601,9 +627,10 @@ impl Reader {
         total
     }
 
-    /// Reads a histogram range of `len` slots, each shard under its seqlock.
-    pub(crate) fn hist(&self, at: SlotRef, len: u32) -> HistRaw {
-        let n = len as usize;
+    /// Reads a histogram range, each shard under its seqlock, its staged
+    /// observations binned by `layout`.
+    pub(crate) fn hist(&self, at: SlotRef, layout: &Layout) -> HistRaw {
+        let n = layout.slots() as usize;
         let off = at.off as usize;
         let mut out = HistRaw {
             counts: vec![0; n - HIST_HEADER as usize],
@@ -615,11 +642,13 @@ impl Reader {
             for (t, s) in tmp.iter_mut().zip(&c.slots[off..off + n]) {
                 *t = s.load(Ordering::Relaxed);
             }
+            layout.settle(&mut tmp[..]);
             out.merge_slots(&tmp);
         }
         for b in self.blocks() {
             if let Some(c) = b.reader_chunk(at.chunk) {
                 read_seqlocked(&c.slots[off..off + n], &mut tmp);
+                layout.settle(&mut tmp[..]);
                 out.merge_slots(&tmp);
             }
         }
@@ -634,8 +663,15 @@ fn read_seqlocked(slots: &[AtomicU64], out: &mut [u64]) {
         // sequence, so a stable even value shows that update's data.
         let s1 = slots[HIST_SEQ].load(Ordering::Acquire);
         if s1 & 1 == 0 {
-            for (o, s) in out.iter_mut().zip(slots).skip(1) {
-                *o = s.load(Ordering::Relaxed);
+            for (i, (o, s)) in out.iter_mut().zip(slots).enumerate().skip(1) {
+                // Acquire on the staged count: pairs with the Release store
+                // in `histogram::record_into`, so the staged values it
+                // counts (loaded after it) are visible.
+                *o = s.load(if i == HIST_LEN {
+                    Ordering::Acquire
+                } else {
+                    Ordering::Relaxed
+                });
             }
             // Acquire fence: pairs with the writer's Release fence after its
             // opening (odd) store; if any load above saw a later update's data,

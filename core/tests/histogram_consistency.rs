@@ -209,3 +209,121 @@ proptest::proptest! {
         }
     }
 }
+
+// A thread's observations are staged (16 per series) and folded into its
+// counters when the stage fills. The tests below take every path a staged
+// observation can take: read while staged, folded, folded at thread exit,
+// recorded after the thread's storage is gone, dropped with its series.
+
+/// Snapshot after every record: each observation counts at once, whether it
+/// is still staged or already folded, with exact sum, min, max and buckets.
+#[test]
+fn every_observation_counts_at_once_staged_or_folded() {
+    let r = Registry::new();
+    let h = r
+        .histogram("staged", "x", Buckets::explicit(vec![10.0, 20.0]))
+        .unwrap();
+    for i in 1..=50u64 {
+        // 1, 2, ..., 50 in a scrambled order (7 is coprime to 50).
+        h.record(((i * 7) % 50 + 1) as f64);
+        let s = h.snapshot();
+        check_consistent(&s);
+        let seen: Vec<f64> = (1..=i).map(|j| ((j * 7) % 50 + 1) as f64).collect();
+        assert_eq!(s.count, i);
+        assert_eq!(s.sum, seen.iter().sum::<f64>(), "after {i} records");
+        assert_eq!(s.min, seen.iter().copied().fold(f64::INFINITY, f64::min));
+        assert_eq!(s.max, seen.iter().copied().fold(0.0, f64::max));
+        let le = |b: f64| seen.iter().filter(|v| **v <= b).count() as u64;
+        assert_eq!(
+            s.buckets,
+            vec![(10.0, le(10.0)), (20.0, le(20.0)), (f64::INFINITY, i)]
+        );
+    }
+}
+
+/// Threads that exit with observations staged (fewer than a stage, a stage
+/// exactly, folded plus staged) lose none of them.
+#[test]
+fn observations_staged_by_exiting_threads_are_kept() {
+    let r = Registry::new();
+    let h = r
+        .histogram("exit_staged", "x", Buckets::explicit(vec![1.0]))
+        .unwrap();
+    let mut want = 0u64;
+    for n in [1u64, 5, 15, 16, 17, 33, 40] {
+        let h2 = h.clone();
+        thread::spawn(move || (0..n).for_each(|k| h2.record(if k % 2 == 0 { 0.5 } else { 2.0 })))
+            .join()
+            .unwrap();
+        want += n;
+        let s = h.snapshot();
+        check_consistent(&s);
+        assert_eq!(s.count, want, "after a thread that recorded {n}");
+        let le_1 = s.buckets[0].1;
+        assert_eq!(s.sum, 0.5 * le_1 as f64 + 2.0 * (want - le_1) as f64);
+    }
+    assert_eq!((h.snapshot().min, h.snapshot().max), (0.5, 2.0));
+}
+
+struct RecordOnDrop(nanometrics::Histogram);
+
+impl Drop for RecordOnDrop {
+    fn drop(&mut self) {
+        // More than a stage: the late path stages and folds too.
+        (0..20).for_each(|_| self.0.record(0.25));
+    }
+}
+
+thread_local! {
+    static LATE_RECORD: std::cell::RefCell<Option<RecordOnDrop>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Records made from another thread-local's destructor, before or after the
+/// thread's shard storage is gone, all count.
+#[test]
+fn observations_from_thread_local_destructors_are_kept() {
+    let r = Registry::new();
+    let h = r.histogram("late", "x", Buckets::default()).unwrap();
+    for i in 0..20 {
+        let h2 = h.clone();
+        thread::spawn(move || {
+            // As in counter_invariants: registering `LATE_RECORD` before or
+            // after the shard's TLS value picks the late or the normal path.
+            if i % 2 == 0 {
+                LATE_RECORD.with(|l| *l.borrow_mut() = Some(RecordOnDrop(h2.clone())));
+                h2.record(0.25);
+            } else {
+                h2.record(0.25);
+                LATE_RECORD.with(|l| *l.borrow_mut() = Some(RecordOnDrop(h2.clone())));
+            }
+        })
+        .join()
+        .unwrap();
+    }
+    let s = h.snapshot();
+    check_consistent(&s);
+    assert_eq!(s.count, 20 * 21);
+    assert_eq!(s.sum, 0.25 * (20 * 21) as f64);
+}
+
+/// A removed series' staged observations do not leak into the series that
+/// later reuses its storage.
+#[test]
+fn a_recreated_series_starts_empty_even_with_observations_staged() {
+    let r = Registry::new();
+    let f = r
+        .histogram_family("per_model", "x", &["model"], Buckets::default())
+        .unwrap();
+    let h = f.with_labels(&["a"]).unwrap();
+    (0..21).for_each(|_| h.record(3.0)); // one fold, 5 staged
+    assert_eq!(h.snapshot().count, 21);
+    drop(h);
+    assert!(f.remove(&["a"]));
+    let h = f.with_labels(&["a"]).unwrap();
+    let s = h.snapshot();
+    assert_eq!((s.count, s.sum), (0, 0.0));
+    h.record(1.0);
+    let s = h.snapshot();
+    assert_eq!((s.count, s.sum, s.min, s.max), (1, 1.0, 1.0, 1.0));
+}

@@ -24,3 +24,25 @@ fn exit_folds_exactly_once() {
         assert_eq!(c.get(), 11);
     });
 }
+
+/// A histogram observation still staged when its thread exits is folded
+/// into the retired totals exactly once.
+#[test]
+fn exit_folds_staged_histogram_observations_once() {
+    run_model("exit_folds_staged_histogram_observations_once", || {
+        let r = Registry::new();
+        let h = r
+            .histogram("h", "h", nanometrics::Buckets::explicit(vec![1.0]))
+            .unwrap();
+        let w = h.clone();
+        let t = thread::spawn(move || w.record(2.0));
+        let a = h.snapshot();
+        let b = h.snapshot();
+        assert!(a.count <= b.count, "went backwards");
+        assert!(b.count <= 1, "counted twice: {b:?}");
+        assert_eq!(b.sum, 2.0 * b.count as f64);
+        t.join().unwrap();
+        let s = h.snapshot();
+        assert_eq!((s.count, s.sum, s.buckets[0].1), (1, 2.0, 0));
+    });
+}
