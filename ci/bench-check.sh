@@ -8,6 +8,11 @@
 #
 # Environment:
 #   BENCH_CHECK_SKIP_RUN=1   only re-read the results already in target/criterion
+#   BENCH_CHECK_RUNS=<n>     run the benches n times (default 1); each budget is
+#                            judged on the median of its n same-run ratios, and
+#                            the tables show each implementation's median time.
+#                            Some benches (labels) are bimodal from one process
+#                            to the next; n = 3 or 5 gives steadier verdicts.
 #   BENCH_WARM_UP=<s>        warm-up time per bench (default 0.5)
 #   BENCH_MEASURE=<s>        measurement time per bench (default 1)
 #
@@ -25,22 +30,71 @@ warm_up=${BENCH_WARM_UP:-0.5}
 measure=${BENCH_MEASURE:-1}
 command="cargo bench -p nanometrics-benches --bench counter --bench histogram --bench labels --bench encode -- --warm-up-time $warm_up --measurement-time $measure --noplot"
 
-if [[ "${BENCH_CHECK_SKIP_RUN:-0}" != 1 ]]; then
-    # The [[bench]] targets are named explicitly so that the criterion flags
-    # never reach a libtest harness (which rejects them).
-    echo "+ $command $*" >&2
-    # shellcheck disable=SC2086 # $command is split on purpose.
-    $command "$@" >&2
+runs=${BENCH_CHECK_RUNS:-1}
+if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
+    echo "BENCH_CHECK_RUNS must be a positive integer, not '$runs'" >&2
+    exit 2
 fi
+store="$target_dir/bench-check"
+rm -rf "$store"
+mkdir -p "$store"
 
-BENCH_COMMAND="$command" RUSTC_VERSION="$(rustc --version)" \
-    python3 - "$target_dir/criterion" <<'PY'
+# Saves the medians criterion left in target/criterion as one run's results,
+# {"group\timpl": ns}, keeping only those written since epoch second $2 (so
+# a filtered run does not pick up older runs' results). Found through
+# benchmark.json rather than by rebuilding directory names: criterion
+# rewrites '/' (and more) in them.
+collect() {
+    python3 - "$target_dir/criterion" "$1" "$2" <<'PY'
 import json
-import os
 import sys
 from pathlib import Path
 
-root = Path(sys.argv[1])
+root, out, since = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+results = {}
+if root.is_dir():
+    for bj in root.glob("**/new/benchmark.json"):
+        try:
+            meta = json.loads(bj.read_text())
+            est_path = bj.parent / "estimates.json"
+            if est_path.stat().st_mtime < since:
+                continue
+            est = json.loads(est_path.read_text())
+        except (OSError, ValueError):
+            continue
+        results[meta["group_id"] + "\t" + meta["function_id"]] = est["median"]["point_estimate"]
+out.write_text(json.dumps(results))
+PY
+}
+
+if [[ "${BENCH_CHECK_SKIP_RUN:-0}" == 1 ]]; then
+    runs=1
+    collect "$store/run-1.json" 0
+else
+    for ((k = 1; k <= runs; k++)); do
+        start=$(date +%s)
+        # The [[bench]] targets are named explicitly so that the criterion
+        # flags never reach a libtest harness (which rejects them).
+        echo "+ [run $k/$runs] $command $*" >&2
+        # shellcheck disable=SC2086 # $command is split on purpose.
+        $command "$@" >&2
+        collect "$store/run-$k.json" "$start"
+    done
+fi
+
+BENCH_COMMAND="$command" RUSTC_VERSION="$(rustc --version)" BENCH_RUNS="$runs" BENCH_FILTERED="$#" \
+    python3 - "$store" <<'PY'
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+store = Path(sys.argv[1])
+nruns = int(os.environ.get("BENCH_RUNS", "1"))
+# Criterion arguments (a filter) were given: checks of groups that did not
+# run are shown as such, not failed as missing.
+filtered = os.environ.get("BENCH_FILTERED", "0") != "0"
 
 # (group, impls in display order). Impls found on disk but not listed here
 # are shown after these, sorted.
@@ -76,17 +130,15 @@ BUDGETS = [
 
 STAT = "median"  # of criterion's per-iteration time, in ns
 
-# (group, impl) -> ns/op. Found through benchmark.json rather than by
-# rebuilding directory names: criterion rewrites '/' (and more) in them.
-results = {}
-if root.is_dir():
-    for bj in root.glob("**/new/benchmark.json"):
-        try:
-            meta = json.loads(bj.read_text())
-            est = json.loads((bj.parent / "estimates.json").read_text())
-        except (OSError, ValueError):
-            continue
-        results[(meta["group_id"], meta["function_id"])] = est[STAT]["point_estimate"]
+# One dict per run: (group, impl) -> ns/op.
+per_run = []
+for k in range(1, nruns + 1):
+    raw = json.loads((store / f"run-{k}.json").read_text())
+    per_run.append({tuple(key.split("\t", 1)): ns for key, ns in raw.items()})
+# (group, impl) -> median ns/op over the runs that measured it.
+keys = {key for run in per_run for key in run}
+results = {key: statistics.median(run[key] for run in per_run if key in run)
+           for key in keys}
 
 
 def fmt_ns(ns):
@@ -99,22 +151,33 @@ rows = []
 for group, peer, budget in BUDGETS:
     nm = results.get((group, "nanometrics"))
     other = results.get((group, peer))
-    if nm is None or other is None:
+    # A ratio is only ever taken within one run.
+    ratios = [run[(group, peer)] / run[(group, "nanometrics")] for run in per_run
+              if (group, peer) in run and (group, "nanometrics") in run]
+    if nm is None or other is None or not ratios:
+        if filtered and nm is None and other is None:
+            rows.append((group, "-", peer, "-", "-", "-", f">= {budget:g}x", "not run"))
+            continue
         missing += [f"{group}/{i}" for i, v in (("nanometrics", nm), (peer, other))
                     if v is None and f"{group}/{i}" not in missing]
-        rows.append((group, "-", peer, "-", "-", f">= {budget:g}x", "MISSING"))
+        rows.append((group, "-", peer, "-", "-", "-", f">= {budget:g}x", "MISSING"))
         continue
-    ratio = other / nm
+    ratio = statistics.median(ratios)
     ok = ratio >= budget
     failed += not ok
-    rows.append((group, fmt_ns(nm), peer, fmt_ns(other), f"{ratio:.2f}x",
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}x" if len(ratios) > 1 else "-"
+    rows.append((group, fmt_ns(nm), peer, fmt_ns(other), f"{ratio:.2f}x", spread,
                  f">= {budget:g}x", "PASS" if ok else "FAIL"))
 
-head = ("check", "nanometrics ns", "peer", "peer ns", "ratio", "budget", "result")
+head = ("check", "nanometrics ns", "peer", "peer ns", "ratio", "range", "budget", "result")
 widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-print(f"== budgets: peer / nanometrics, {STAT} ns per op, same run ==")
+if nruns == 1:
+    print(f"== budgets: peer / nanometrics, {STAT} ns per op, same run ==")
+else:
+    print(f"== budgets: median over {nruns} runs of the same-run ratio peer / nanometrics "
+          f"({STAT} ns per op); range = lowest-highest run ==")
 for r in [head] + rows:
-    print("  ".join(str(c).ljust(w) if i in (0, 2, 6) else str(c).rjust(w)
+    print("  ".join(str(c).ljust(w) if i in (0, 2, 7) else str(c).rjust(w)
                     for i, (c, w) in enumerate(zip(r, widths))).rstrip())
 print()
 
@@ -128,9 +191,12 @@ try:
             break
 except OSError:
     pass
-print(f"{STAT.capitalize()} time per operation (ns), criterion, `{os.environ.get('BENCH_COMMAND', '')}`; "
+runs_note = "" if nruns == 1 else f", median over {nruns} runs"
+print(f"{STAT.capitalize()} time per operation (ns{runs_note}), criterion, "
+      f"`{os.environ.get('BENCH_COMMAND', '')}`; "
       f"{os.cpu_count()} CPUs ({cpu}), {os.environ.get('RUSTC_VERSION', 'rustc ?')}. "
-      "\"× nanometrics\" is the implementation's time over nanometrics' time in the same run.")
+      "\"× nanometrics\" is the implementation's time over nanometrics' time"
+      + (" in the same run." if nruns == 1 else " (of the medians)."))
 for group, what, order in GROUPS:
     found = sorted(i for (g, i) in results if g == group)
     impls = [i for i in order if i in found] + [i for i in found if i not in order]
@@ -150,7 +216,7 @@ for group, what, order in GROUPS:
         print(f"| {name} | {fmt_ns(ns)} | {rel} |")
 
 if missing:
-    print(f"\nmissing results: {', '.join(missing)} (under {root})", file=sys.stderr)
+    print(f"\nmissing results: {', '.join(missing)} (under {store})", file=sys.stderr)
     sys.exit(2)
 if failed:
     print(f"\n{failed} budget(s) failed", file=sys.stderr)
