@@ -366,6 +366,7 @@ impl Layout {
     /// max, and empties the stage: the writer's `fold` (on its live slots,
     /// under the seqlock) and readers (on their copy) share it.
     pub(crate) fn settle(&self, r: &mut (impl Slots + ?Sized)) {
+        debug_assert_eq!(r.len(), self.slots() as usize, "a whole range");
         let n = (r.get(HIST_LEN) as usize).min(HIST_STAGED);
         if n == 0 {
             return;
@@ -388,6 +389,17 @@ impl Layout {
             sum += v;
             lo = if v < lo { v } else { lo };
             hi = if v > hi { v } else { hi };
+        }
+        // `<` and `>` do not order -0.0 below +0.0 (`ord` does): when the
+        // stage's min or max is a zero, its sign comes from the staged zeros.
+        if lo == 0.0 || hi == 0.0 {
+            let staged = |z: f64| (0..n).any(|i| r.get(HIST_STAGE + i) == z.to_bits());
+            if lo == 0.0 {
+                lo = if staged(-0.0) { -0.0 } else { 0.0 };
+            }
+            if hi == 0.0 {
+                hi = if staged(0.0) { 0.0 } else { -0.0 };
+            }
         }
         r.set(HIST_SUM, sum.to_bits());
         r.set(HIST_MIN, r.get(HIST_MIN).max(!ord(lo)));
@@ -444,11 +456,15 @@ fn unord(o: u64) -> f64 {
 /// Slot access for [`Layout::settle`]: a shard's live slots (by their only
 /// writer) or a reader's plain copy.
 pub(crate) trait Slots {
+    fn len(&self) -> usize;
     fn get(&self, i: usize) -> u64;
     fn set(&mut self, i: usize, v: u64);
 }
 
 impl Slots for [u64] {
+    fn len(&self) -> usize {
+        <[u64]>::len(self)
+    }
     #[inline(always)]
     fn get(&self, i: usize) -> u64 {
         <[u64]>::get(self, i).copied().unwrap_or(0)
@@ -465,6 +481,9 @@ impl Slots for [u64] {
 struct Live<'a>(&'a [AtomicU64]);
 
 impl Slots for Live<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
     #[inline(always)]
     fn get(&self, i: usize) -> u64 {
         self.0.get(i).map_or(0, |s| s.load(Ordering::Relaxed))
@@ -479,7 +498,8 @@ impl Slots for Live<'_> {
 
 /// One observation (not NaN) into the shard at `off` of chunk `c`: appended
 /// to the shard's stage, two stores and no read-modify-write of shared data.
-/// Every `HIST_STAGED`-th record folds the stage under the seqlock (`fold`).
+/// The record that finds the stage full (`HIST_STAGED` values) folds it
+/// under the seqlock (`fold`).
 #[inline(always)]
 fn record_into(c: &Chunk, off: usize, layout: &Layout, v: f64) {
     // Only the header on this path: its length is a constant, so the check
@@ -519,9 +539,9 @@ fn fold(c: &Chunk, off: usize, layout: &Layout, v: f64) {
 /// plus count, sum, min, max and quantiles on demand.
 ///
 /// Recording costs about 5 ns on the calling thread (docs/benchmarks.md): the
-/// value is appended to that thread's own stage for the series, and every
-/// 16th record bins the stage into the thread's counters (see "How it
-/// works"). NaN observations are ignored (they could not be exported
+/// value is appended to that thread's own stage for the series, and the
+/// record that finds 16 values staged bins them into the thread's counters
+/// (see "How it works"). NaN observations are ignored (they could not be exported
 /// meaningfully).
 ///
 /// ```
@@ -566,8 +586,9 @@ fn fold(c: &Chunk, off: usize, layout: &Layout, v: f64) {
 /// ## Staging
 ///
 /// A thread does not bin each observation as it comes: `record` appends the
-/// value to the thread's *stage* for the series (16 values) with two plain
-/// stores, the value and then the stage's length. The record that finds
+/// value to the thread's *stage* for the series (16 values) with two
+/// stores, the value and then the stage's length (a `Release` store, a
+/// plain `mov` on x86). The record that finds
 /// the stage full *folds* it: bins the 16 values into the thread's counters
 /// and adds their sum, min and max (kept in registers for the 16), under
 /// the shard's sequence counter (a seqlock), then starts a new stage. Per
@@ -575,7 +596,8 @@ fn fold(c: &Chunk, off: usize, layout: &Layout, v: f64) {
 /// sum, min and max are paid once per 16). Readers lose nothing to it: a
 /// snapshot bins each shard's staged values itself, from the same
 /// consistent read as the counters, so every recorded value counts from
-/// the moment `record` returns; a thread that exits folds its stage first.
+/// the moment `record` returns; when a thread exits, its staged values are
+/// binned before its counts move to the retired totals.
 ///
 /// ## Quantiles
 ///

@@ -329,6 +329,9 @@ impl State {
             .iter()
             .map(|(s, (l, k))| (*s, *l, k.clone()))
             .collect();
+        // One buffer for every histogram range's copy (no allocation per
+        // range while the lock is held).
+        let mut copy: Vec<u64> = Vec::new();
         for (start, len, kind) in live {
             let at = SlotRef::from_index(start);
             let Some(src) = b.reader_chunk(at.chunk) else {
@@ -345,11 +348,14 @@ impl State {
                 RangeKind::Hist(layout) => {
                     // The exiting thread is the range's only writer, and it
                     // is here: a plain copy is consistent.
-                    let mut s: Vec<u64> = src.slots[off..off + len as usize]
-                        .iter()
-                        .map(|x| x.load(Ordering::Relaxed))
-                        .collect();
-                    layout.settle(&mut s[..]);
+                    copy.clear();
+                    copy.extend(
+                        src.slots[off..off + len as usize]
+                            .iter()
+                            .map(|x| x.load(Ordering::Relaxed)),
+                    );
+                    layout.settle(&mut copy[..]);
+                    let s = &copy;
                     // The retired range's own staged values (late updates)
                     // stay staged; readers settle them.
                     let d = &dst.slots[off..off + len as usize];

@@ -327,3 +327,23 @@ fn a_recreated_series_starts_empty_even_with_observations_staged() {
     let s = h.snapshot();
     assert_eq!((s.count, s.sum, s.min, s.max), (1, 1.0, 1.0, 1.0));
 }
+
+/// Min and max order -0.0 below +0.0, whatever the order of recording and
+/// whether the zeros are staged together or folded apart.
+#[test]
+fn signed_zeros_keep_their_order_in_min_and_max() {
+    let r = Registry::new();
+    for (i, (first, second)) in [(0.0, -0.0), (-0.0, 0.0)].into_iter().enumerate() {
+        for gap in [0, 20] {
+            let h = r
+                .histogram(&format!("zeros_{i}_{gap}"), "x", Buckets::default())
+                .unwrap();
+            h.record(first);
+            (0..gap).for_each(|_| h.record(first)); // a fold between the zeros
+            h.record(second);
+            let s = h.snapshot();
+            assert!(s.min == 0.0 && s.min.is_sign_negative(), "min {:?}", s.min);
+            assert!(s.max == 0.0 && s.max.is_sign_positive(), "max {:?}", s.max);
+        }
+    }
+}

@@ -37,8 +37,11 @@ fn snapshot_during_record_is_consistent() {
 }
 
 /// Under loom a shard stages 2 observations, so the third record folds the
-/// stage into the counters (under the seqlock) and stages itself: a snapshot
-/// racing with it must still see a prefix of the observations, whole.
+/// stage into the counters (under the seqlock) and stages itself, and the
+/// fourth stages outside the seqlock into a slot the fold just emptied: a
+/// snapshot racing with them must still see a prefix of the observations,
+/// whole (never a staged value twice, or one from after the fold beside
+/// the stage it replaced).
 #[test]
 fn snapshot_during_fold_is_consistent() {
     run_model("snapshot_during_fold_is_consistent", || {
@@ -49,6 +52,7 @@ fn snapshot_during_fold_is_consistent() {
             w.record(0.5);
             w.record(3.0);
             w.record(0.25);
+            w.record(2.0);
         });
         let s = h.snapshot();
         assert_eq!(s.buckets.last().unwrap().1, s.count);
@@ -57,6 +61,7 @@ fn snapshot_during_fold_is_consistent() {
             1 => (1, 0.5, 0.5, 0.5),
             2 => (1, 3.5, 0.5, 3.0),
             3 => (2, 3.75, 0.25, 3.0),
+            4 => (2, 5.75, 0.25, 3.0),
             n => panic!("count {n}"),
         };
         assert_eq!(s.buckets[0].1, want.0, "{s:?}");
@@ -66,6 +71,6 @@ fn snapshot_during_fold_is_consistent() {
         }
         t.join().unwrap();
         let s = h.snapshot();
-        assert_eq!((s.count, s.sum, s.min, s.max), (3, 3.75, 0.25, 3.0));
+        assert_eq!((s.count, s.sum, s.min, s.max), (4, 5.75, 0.25, 3.0));
     });
 }

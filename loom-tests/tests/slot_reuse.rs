@@ -41,3 +41,38 @@ fn recreated_series_starts_at_zero() {
         assert_eq!(y.get(), 7);
     });
 }
+
+/// The same for a histogram whose removed series still has observations
+/// staged (and, under loom's 2-value stage, one fold behind it): the
+/// re-created series starts empty.
+#[test]
+fn recreated_histogram_starts_empty() {
+    run_model("recreated_histogram_starts_empty", || {
+        let r = Registry::new();
+        let f = r
+            .histogram_family("h", "h", &["k"], nanometrics::Buckets::explicit(vec![1.0]))
+            .unwrap();
+        let x = f.with_labels(&["x"]).unwrap();
+        let t1 = {
+            let x = x.clone();
+            thread::spawn(move || {
+                x.record(0.5);
+                x.record(2.0);
+                x.record(0.25);
+            })
+        };
+        assert!(f.remove(&["x"]));
+        drop(x);
+        t1.join().unwrap();
+        let x2 = f.with_labels(&["x"]).unwrap();
+        let s = x2.snapshot();
+        assert_eq!((s.count, s.sum), (0, 0.0));
+        let t2 = {
+            let x2 = x2.clone();
+            thread::spawn(move || x2.record(3.0))
+        };
+        t2.join().unwrap();
+        let s = x2.snapshot();
+        assert_eq!((s.count, s.sum, s.buckets[0].1), (1, 3.0, 0));
+    });
+}
