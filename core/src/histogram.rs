@@ -715,8 +715,18 @@ impl Histogram {
     }
 
     pub(crate) fn read(&self, r: &shard::Reader) -> HistogramSnapshot {
-        let _ = &self.lease;
-        let raw = r.hist(self.at, &self.layout);
+        let mut raw = r.hist(self.at, &self.layout);
+        // A thread's exit moves its shard's sum into the retired total, which
+        // changes the order of the `f64` additions: the same observations can
+        // sum to an ulp less than an earlier read reported. While every
+        // observation is non-negative (min ≥ 0; `min_enc` is 0 only when
+        // empty), `_sum` is a counter to Prometheus, which would read that
+        // drop as a reset, so a read never reports less than the last one.
+        // With a negative observation the sum may go down and is reported
+        // as it is.
+        if raw.min_enc != 0 && unord(!raw.min_enc) >= 0.0 {
+            raw.sum = self.lease.high_water(r, raw.sum);
+        }
         HistogramSnapshot::from_raw(&self.layout, raw)
     }
 

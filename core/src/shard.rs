@@ -512,6 +512,9 @@ pub(crate) fn alloc(len: u32, kind: RangeKind) -> Result<SlotRef, Error> {
 /// handle of its series drops.
 pub(crate) struct Lease {
     at: SlotRef,
+    /// The highest `f64` a reader has reported through `high_water` (bits);
+    /// touched only by readers, under the state lock.
+    high: AtomicU64,
 }
 
 impl Lease {
@@ -519,7 +522,26 @@ impl Lease {
     /// the fast path need not follow the `Arc`.
     pub(crate) fn new(len: u32, kind: RangeKind) -> Result<(SlotRef, Arc<Lease>), Error> {
         let at = alloc(len, kind)?;
-        Ok((at, Arc::new(Lease { at })))
+        Ok((
+            at,
+            Arc::new(Lease {
+                at,
+                high: AtomicU64::new(0.0f64.to_bits()),
+            }),
+        ))
+    }
+
+    /// `v`, or the highest value reported through this call before if that is
+    /// larger; remembers the result. For a sum that must not go down between
+    /// reads although its `f64` terms are added in a different order after a
+    /// thread exits (see `Reader::float_counter`).
+    pub(crate) fn high_water(&self, _locked: &Reader, v: f64) -> f64 {
+        // Relaxed: callers hold the state lock (the `Reader`), which orders
+        // every read of this series after the previous one.
+        let high = f64::from_bits(self.high.load(Ordering::Relaxed));
+        let out = if v > high { v } else { high };
+        self.high.store(out.to_bits(), Ordering::Relaxed);
+        out
     }
 }
 

@@ -347,3 +347,62 @@ fn signed_zeros_keep_their_order_in_min_and_max() {
         }
     }
 }
+
+/// `_sum` of non-negative observations never goes down between two reads,
+/// also when a thread's exit changes the order of the `f64` additions: with
+/// 0.217 in the retired total, 0.423 on thread A and 0.03 on thread B (A's
+/// shard first), a read sums (0.217 + 0.423) + 0.03 = 0.67; after B exits,
+/// (0.217 + 0.03) + 0.423 = 0.6699999999999999. Prometheus would read that
+/// drop as a counter reset.
+#[test]
+fn sum_of_non_negative_observations_never_goes_down_across_exits() {
+    use std::sync::mpsc::channel;
+    let (c, a, b) = (0.217, 0.423, 0.03);
+    assert!(
+        (c + b) + a < (c + a) + b,
+        "the values no longer show the effect"
+    );
+    let r = Registry::new();
+    let h = r.histogram("reordered", "x", Buckets::default()).unwrap();
+    let h2 = h.clone();
+    thread::spawn(move || h2.record(c)).join().unwrap();
+    // A thread that records `v`, says so, and exits when told to.
+    let start = |v: f64| {
+        let (h, (ready_tx, ready), (stop, stop_rx)) = (h.clone(), channel(), channel::<()>());
+        let t = thread::spawn(move || {
+            h.record(v);
+            ready_tx.send(()).unwrap();
+            let _ = stop_rx.recv();
+        });
+        ready.recv().unwrap();
+        (t, stop)
+    };
+    let (ta, stop_a) = start(a); // A's shard is linked before B's
+    let (tb, stop_b) = start(b);
+    let before = h.snapshot().sum;
+    assert_eq!(before, (c + a) + b);
+    drop(stop_b);
+    tb.join().unwrap();
+    let after = h.snapshot();
+    assert_eq!(after.count, 3);
+    assert!(
+        after.sum >= before,
+        "sum went down: {before:?} -> {:?}",
+        after.sum
+    );
+    drop(stop_a);
+    ta.join().unwrap();
+    assert!(h.snapshot().sum >= before);
+}
+
+/// With a negative observation `_sum` is not a counter: it goes down when
+/// the observations say so, and is reported as it is.
+#[test]
+fn sum_with_negative_observations_is_reported_as_is() {
+    let r = Registry::new();
+    let h = r.histogram("signed", "x", Buckets::default()).unwrap();
+    h.record(5.0);
+    assert_eq!(h.snapshot().sum, 5.0);
+    h.record(-2.0);
+    assert_eq!(h.snapshot().sum, 3.0);
+}
