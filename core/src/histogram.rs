@@ -815,7 +815,10 @@ impl Drop for HistogramTimer<'_> {
 pub struct HistogramSnapshot {
     /// Number of observations.
     pub count: u64,
-    /// Sum of observations.
+    /// Sum of observations. While none is negative it never reads lower than
+    /// an earlier snapshot of the series did (a thread's exit reorders the
+    /// `f64` additions, which can lose an ulp; Prometheus would read the
+    /// drop in `_sum` as a reset).
     pub sum: f64,
     /// Smallest observation (NaN when `count == 0`).
     pub min: f64,
