@@ -4,7 +4,9 @@
 //! values (1e-4 to 5 s, log-uniform, fixed pseudo-random order) so the bucket
 //! changes from one observation to the next.
 //!
-//! - `histogram/uncontended`: one thread.
+//! - `histogram/uncontended`: one thread. `plain_store` is the harness's
+//!   floor: the same value fetch, then a relaxed store of the value's bits to
+//!   an owned, padded slot (no bucketing); no histogram can record for less.
 //! - `histogram/contended_2t`: two threads recording into the same series at
 //!   once (start/end barriers, time per op per thread); thread 1 starts half
 //!   way through the values.
@@ -14,7 +16,10 @@
 //! a trivial `HistogramFn` would time an empty virtual call, not bucketing.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use nanometrics_benches::{
@@ -30,6 +35,8 @@ struct Histograms {
     prometheus: prometheus::Histogram,
     prometheus_client: prometheus_client::metrics::histogram::Histogram,
     opentelemetry: opentelemetry::metrics::Histogram<f64>,
+    /// The `plain_store` floor's slot.
+    plain: CachePadded<AtomicU64>,
     /// Keeps the OpenTelemetry pipeline alive (dropping it shuts it down).
     _otel_provider: SdkMeterProvider,
     _registry: nanometrics::Registry,
@@ -73,6 +80,7 @@ impl Histograms {
             prometheus,
             prometheus_client,
             opentelemetry,
+            plain: CachePadded::new(AtomicU64::new(0)),
             _otel_provider: otel_provider,
             _registry: registry,
         }
@@ -92,6 +100,9 @@ fn uncontended(c: &mut Criterion) {
 
     bench_uncontended(&mut g, "nanometrics", h.clone(), |h, t, i| {
         black_box(&h.nanometrics).record(h.value(t, i))
+    });
+    bench_uncontended(&mut g, "plain_store", h.clone(), |h, t, i| {
+        black_box(&h.plain).store(h.value(t, i).to_bits(), Ordering::Relaxed)
     });
     bench_uncontended(&mut g, "prometheus", h.clone(), |h, t, i| {
         black_box(&h.prometheus).observe(h.value(t, i))
