@@ -1,5 +1,6 @@
 //! Histograms: O(1) bucket index on a log-linear grid, exact Prometheus
-//! bucket boundaries, per-thread staged shards folded under a seqlock, quantiles on demand.
+//! bucket boundaries, per-thread staged shards folded under a seqlock,
+//! quantiles on demand.
 //! The design (grid, exact bounds, quantile error, memory) is documented
 //! on [`Histogram`], where users can read it.
 
