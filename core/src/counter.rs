@@ -234,7 +234,7 @@ impl fmt::Debug for FloatCounter {
 
 impl FloatCounter {
     pub(crate) fn create() -> Result<FloatCounter, Error> {
-        let (at, lease) = Lease::new(2, RangeKind::SumF64)?;
+        let (at, lease) = Lease::new(1, RangeKind::SumF64)?;
         Ok(FloatCounter { at, lease })
     }
 
@@ -299,7 +299,7 @@ impl FloatCounter {
     pub fn reset(&self) {
         let total = self.get();
         self.add_unchecked(-total);
-        shard::reader().set_float_counter_mark(self.at, 0.0);
+        self.lease.set_high_water(&shard::reader(), 0.0);
     }
 
     /// Current total over all threads, including exited ones.
@@ -312,11 +312,12 @@ impl FloatCounter {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn get(&self) -> f64 {
-        shard::reader().float_counter(self.at)
+        self.read(&shard::reader())
     }
 
+    /// The total, never below what an earlier read reported (see
+    /// `Lease::high_water`).
     pub(crate) fn read(&self, r: &shard::Reader) -> f64 {
-        let _ = &self.lease;
-        r.float_counter(self.at)
+        self.lease.high_water(r, r.sum_f64(self.at))
     }
 }

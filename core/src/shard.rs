@@ -115,9 +115,7 @@ impl SlotRef {
 pub(crate) enum RangeKind {
     /// One wrapping `u64` sum (counter, up-down counter as two's complement).
     Sum,
-    /// Float counter: slot 0 an `f64` sum stored as bits; slot 1, in the
-    /// retired block only, the highest total a reader has reported (see
-    /// `Reader::float_counter`).
+    /// Float counter: one `f64` sum stored as bits.
     SumF64,
     /// Histogram: header (see `HIST_HEADER`) then `u64` counters; the
     /// layout bins the staged observations.
@@ -282,15 +280,8 @@ impl State {
                 s
             }
         };
-        let float = matches!(kind, RangeKind::SumF64);
         self.live.insert(start, (len, kind));
-        let at = SlotRef::from_index(start);
-        if float {
-            // Readers keep the float counter's high-water mark here, through
-            // `&self` (they hold the lock but not `&mut State`).
-            self.retired_chunk(at.chunk);
-        }
-        Ok(at)
+        Ok(SlotRef::from_index(start))
     }
 
     fn release(&mut self, at: SlotRef) {
@@ -513,7 +504,7 @@ pub(crate) fn alloc(len: u32, kind: RangeKind) -> Result<SlotRef, Error> {
 pub(crate) struct Lease {
     at: SlotRef,
     /// The highest `f64` a reader has reported through `high_water` (bits);
-    /// touched only by readers, under the state lock.
+    /// touched only under the state lock.
     high: AtomicU64,
 }
 
@@ -532,9 +523,13 @@ impl Lease {
     }
 
     /// `v`, or the highest value reported through this call before if that is
-    /// larger; remembers the result. For a sum that must not go down between
-    /// reads although its `f64` terms are added in a different order after a
-    /// thread exits (see `Reader::float_counter`).
+    /// larger; remembers the result.
+    ///
+    /// For an `f64` total that must not go down between reads (a float
+    /// counter; a histogram's sum of non-negative observations): the sum of
+    /// the per-thread terms depends on their order, and a thread's exit moves
+    /// its term into the retired total, so the same increments can sum to an
+    /// ulp less after an exit. Prometheus reads any drop as a reset.
     pub(crate) fn high_water(&self, _locked: &Reader, v: f64) -> f64 {
         // Relaxed: callers hold the state lock (the `Reader`), which orders
         // every read of this series after the previous one.
@@ -542,6 +537,12 @@ impl Lease {
         let out = if v > high { v } else { high };
         self.high.store(out.to_bits(), Ordering::Relaxed);
         out
+    }
+
+    /// Lowers the high-water mark to `v` (a float counter's reset).
+    pub(crate) fn set_high_water(&self, _locked: &Reader, v: f64) {
+        // Relaxed: under the state lock, as above.
+        self.high.store(v.to_bits(), Ordering::Relaxed);
     }
 }
 
@@ -611,33 +612,6 @@ impl Reader {
             }
         }
         total
-    }
-
-    /// A float counter's total, never below what an earlier read reported.
-    ///
-    /// The `f64` sum of the per-thread slots depends on the order of its
-    /// terms, and a thread's exit moves its term into the retired total: the
-    /// same increments can sum to one ulp less after an exit. A counter may
-    /// not go down (Prometheus reads that as a reset), so the highest total
-    /// reported so far is kept (slot 1 of the retired range; readers are
-    /// serialised by the state lock they hold) and a read returns the larger.
-    pub(crate) fn float_counter(&self, at: SlotRef) -> f64 {
-        let sum = self.sum_f64(at);
-        let Some(Some(c)) = self.st.retired.get(at.chunk as usize) else {
-            return sum; // not reached: `alloc` creates the retired chunk
-        };
-        let mark = &c.slots[at.off as usize + 1];
-        let high = f64::from_bits(mark.load(Ordering::Relaxed));
-        let v = if sum > high { sum } else { high };
-        mark.store(v.to_bits(), Ordering::Relaxed);
-        v
-    }
-
-    /// Lowers a float counter's high-water mark to `v` (a reset).
-    pub(crate) fn set_float_counter_mark(&self, at: SlotRef, v: f64) {
-        if let Some(Some(c)) = self.st.retired.get(at.chunk as usize) {
-            c.slots[at.off as usize + 1].store(v.to_bits(), Ordering::Relaxed);
-        }
     }
 
     /// Sum of the `f64` slot `at` over every thread plus the retired total.
