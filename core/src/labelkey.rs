@@ -61,11 +61,13 @@ pub(crate) fn hash_values<S: AsRef<str>>(seed: u64, values: &[S]) -> u64 {
     fold(h, K0)
 }
 
-/// Up to 16 bytes of a label value and its length, read with at most two
-/// loads: all of its bytes when it has at most 16 (`read_small` up to 8, the
-/// first and last 8 up to 16), so two values of at most 16 bytes are equal
-/// exactly when their samples are (tested), which makes it a good input for
-/// [`quick_hash`].
+/// A label value's bytes folded into two words, and its length: all of its
+/// bytes as they are when it has at most 16 (`read_small` up to 8, the first
+/// and last 8 up to 16, at most two loads), so two values of at most 16 bytes
+/// are equal exactly when their samples are; past 16 bytes every 8-byte word
+/// between the first and the last is folded in too, so values that differ in
+/// any one byte have different samples at every length (both tested), which
+/// makes it a good input for [`quick_hash`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Sample {
     len: usize,
@@ -80,7 +82,17 @@ impl Sample {
         let (lo, hi) = if len <= 8 {
             (read_small(b), 0)
         } else {
-            (word(b, 0), word(b, len - 8))
+            let mut lo = word(b, 0);
+            // Past 16 bytes, the words between the first and the last (which
+            // reaches back over any gap): names such as "llama-3.1-8b-instruct"
+            // and "llama-3.2-8b-instruct" differ only there. Rotated by their
+            // position, so equal words at two places do not cancel.
+            let mut i = 8;
+            while i + 8 < len {
+                lo ^= word(b, i).rotate_left(i as u32 * 3);
+                i += 8;
+            }
+            (lo, word(b, len - 8))
         };
         Sample { len, lo, hi }
     }
@@ -145,6 +157,15 @@ mod tests {
         assert_ne!(q(&["ab", "c"]), q(&["a", "bc"]));
         assert_ne!(q(&["a"]), q(&["a", ""]));
         assert_ne!(q(&["llama", "output"]), q(&["llama", "input"]));
+        // Longer than 16 bytes, equal in the first and last 8.
+        assert_ne!(
+            q(&["llama-3.1-8b-instruct", "output"]),
+            q(&["llama-3.2-8b-instruct", "output"])
+        );
+        assert_ne!(
+            q(&["prefix--aaaaaaaa-bbbbbbbb-cccccccc--suffix"]),
+            q(&["prefix--aaaaaaaa-bbbbbbbX-cccccccc--suffix"])
+        );
         let owned = [String::from("llama"), String::from("output")];
         assert_eq!(q(&["llama", "output"]), quick_hash(&owned));
     }
@@ -169,14 +190,13 @@ mod tests {
         }
 
         #[test]
-        fn eq_detects_any_byte_change(a in proptest::collection::vec(any::<u8>(), 1..24), i in any::<usize>(), d in 1u8..) {
+        fn eq_detects_any_byte_change(a in proptest::collection::vec(any::<u8>(), 1..80), i in any::<usize>(), d in 1u8..) {
             let mut b = a.clone();
             let i = i % b.len();
             b[i] = b[i].wrapping_add(d);
             prop_assert!(!bytes_eq(&a, &b));
-            if a.len() <= 16 {
-                prop_assert_ne!(Sample::of_bytes(&a), Sample::of_bytes(&b));
-            }
+            // Any one byte, at any length, changes the cache key's input.
+            prop_assert_ne!(Sample::of_bytes(&a), Sample::of_bytes(&b));
             prop_assert!(bytes_eq(&a, &a.clone()));
         }
     }
