@@ -86,10 +86,12 @@ impl Sample {
             // Past 16 bytes, the words between the first and the last (which
             // reaches back over any gap): names such as "llama-3.1-8b-instruct"
             // and "llama-3.2-8b-instruct" differ only there. Rotated by their
-            // position, so equal words at two places do not cancel.
+            // position, so two equal words less than 64 bytes apart do not
+            // cancel (the rotation repeats every 8 words: further apart they
+            // can, which costs a cache miss, never a wrong series).
             let mut i = 8;
             while i + 8 < len {
-                lo ^= word(b, i).rotate_left(i as u32 * 3);
+                lo ^= word(b, i).rotate_left((i as u32).wrapping_mul(3));
                 i += 8;
             }
             (lo, word(b, len - 8))

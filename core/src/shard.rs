@@ -503,8 +503,8 @@ pub(crate) fn alloc(len: u32, kind: RangeKind) -> Result<SlotRef, Error> {
 /// handle of its series drops.
 pub(crate) struct Lease {
     at: SlotRef,
-    /// The highest `f64` a reader has reported through `high_water` (bits);
-    /// touched only under the state lock.
+    /// The highest `f64` reported through `high_water` since the last
+    /// `set_high_water` (bits); touched only under the state lock.
     high: AtomicU64,
 }
 
@@ -522,8 +522,8 @@ impl Lease {
         ))
     }
 
-    /// `v`, or the highest value reported through this call before if that is
-    /// larger; remembers the result.
+    /// `v`, or the highest value reported through this call since the last
+    /// `set_high_water` if that is larger; remembers the result.
     ///
     /// For an `f64` total that must not go down between reads (a float
     /// counter; a histogram's sum of non-negative observations): the sum of

@@ -393,6 +393,12 @@ fn sum_of_non_negative_observations_never_goes_down_across_exits() {
     drop(stop_a);
     ta.join().unwrap();
     assert!(h.snapshot().sum >= before);
+    // The mark hides nothing: a sum lost at an exit would show here (0.64 +
+    // 1.0 instead of about 1.67).
+    h.record(1.0);
+    let s = h.snapshot();
+    assert_eq!(s.count, 4);
+    assert!((s.sum - (c + a + b + 1.0)).abs() < 1e-12, "sum {:?}", s.sum);
 }
 
 /// With a negative observation `_sum` is not a counter: it goes down when
