@@ -284,7 +284,9 @@ impl FloatCounter {
     /// the total read through the calling thread's slot. Increments that race
     /// with it are kept (they count after the reset). With other threads'
     /// partial sums in play, the `f64` sum may then hold a residue of a few
-    /// ulps of the old total; reads never report less than zero.
+    /// ulps of the old total; reads never report less than zero. Resets of
+    /// one series from several threads at once restart it once (one at a
+    /// time, each subtracting what the previous left).
     ///
     /// ```
     /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
@@ -297,6 +299,9 @@ impl FloatCounter {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn reset(&self) {
+        // One reset at a time: the next one reads the total after this one's
+        // subtraction (ordered by the lock) and subtracts only what came after.
+        let _one = self.lease.resetting();
         let total = self.get();
         self.add_unchecked(-total);
         self.lease.set_high_water(&shard::reader(), 0.0);

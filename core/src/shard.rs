@@ -506,6 +506,8 @@ pub(crate) struct Lease {
     /// The highest `f64` reported through `high_water` since the last
     /// `set_high_water` (bits); touched only under the state lock.
     high: AtomicU64,
+    /// Serialises resets of the series (`FloatCounter::reset`).
+    resetting: Mutex<()>,
 }
 
 impl Lease {
@@ -518,6 +520,7 @@ impl Lease {
             Arc::new(Lease {
                 at,
                 high: AtomicU64::new(0.0f64.to_bits()),
+                resetting: Mutex::new(()),
             }),
         ))
     }
@@ -543,6 +546,14 @@ impl Lease {
     pub(crate) fn set_high_water(&self, _locked: &Reader, v: f64) {
         // Relaxed: under the state lock, as above.
         self.high.store(v.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Held for the whole of a reset of the series (read the total, subtract
+    /// it, lower the mark), so that two resets cannot both subtract the same
+    /// total. Not the state lock: the subtraction may need it (a thread's
+    /// first update registers its block under it).
+    pub(crate) fn resetting(&self) -> MutexGuard<'_, ()> {
+        lock(&self.resetting)
     }
 }
 

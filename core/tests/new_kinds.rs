@@ -241,6 +241,34 @@ fn float_counter_never_goes_down_when_a_thread_exits() {
     assert!((last - 202.474).abs() < 1e-9);
 }
 
+/// Threads resetting one series at once restart it at zero once: if two
+/// resets both subtracted the same total, the counter would read 0 (clamped)
+/// after the next increment instead of 1.
+#[test]
+fn concurrent_float_counter_resets_restart_at_zero_once() {
+    use std::sync::Barrier;
+    let r = Registry::new();
+    let c = r.float_counter("resets_total", "x").unwrap();
+    let start = Arc::new(Barrier::new(2));
+    for round in 0..300 {
+        c.inc_by(5.0).unwrap();
+        let resets: Vec<_> = (0..2)
+            .map(|_| {
+                let (c, start) = (c.clone(), start.clone());
+                thread::spawn(move || {
+                    start.wait();
+                    c.reset();
+                })
+            })
+            .collect();
+        resets.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(c.get(), 0.0, "round {round}");
+        c.inc();
+        assert_eq!(c.get(), 1.0, "round {round}: reset twice");
+        c.reset();
+    }
+}
+
 #[test]
 fn float_counter_reset_never_reads_negative() {
     use std::sync::mpsc;

@@ -30,3 +30,29 @@ fn float_increments_fold_exactly_once() {
         assert_eq!(c.get(), 2.75);
     });
 }
+
+/// Two resets racing on one series restart it at zero once: the second
+/// sees the first's subtraction and subtracts nothing, so the counter
+/// counts from zero afterwards (it would read 0 after the next increment
+/// if both subtracted the old total).
+#[test]
+fn concurrent_resets_restart_at_zero_once() {
+    run_model("concurrent_resets_restart_at_zero_once", || {
+        let r = Registry::new();
+        let c = r.float_counter("c_total", "c").unwrap();
+        // Writes only on spawned threads (see `run_model`).
+        let c0 = c.clone();
+        thread::spawn(move || c0.inc_by(2.0).unwrap())
+            .join()
+            .unwrap();
+        let (c1, c2) = (c.clone(), c.clone());
+        let t1 = thread::spawn(move || c1.reset());
+        let t2 = thread::spawn(move || c2.reset());
+        t1.join().unwrap();
+        t2.join().unwrap();
+        assert_eq!(c.get(), 0.0);
+        let c3 = c.clone();
+        thread::spawn(move || c3.inc()).join().unwrap();
+        assert_eq!(c.get(), 1.0);
+    });
+}
