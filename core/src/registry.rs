@@ -665,6 +665,20 @@ impl Registry {
             return Err(Error::InvalidName(b.name));
         }
         let full = join_name(&self.node.prefix, &b.name);
+        let kind = b.kind.unwrap_or(M::KIND);
+        // OpenMetrics names a counter's family without its `_total` and an
+        // info family without its `_info`: that name may not be empty (a
+        // family named `_total` would be written `# TYPE  counter`).
+        let suffix = match kind {
+            MetricKind::Counter => Some("_total"),
+            MetricKind::Info => Some("_info"),
+            _ => None,
+        };
+        if let Some(suffix) = suffix.filter(|s| full == *s) {
+            return Err(Error::InvalidName(format!(
+                "{full} (a {kind:?} family is named without its \"{suffix}\" suffix, which leaves nothing)"
+            )));
+        }
         if let Some(u) = &b.unit {
             check_unit(&full, u, M::KIND)?;
         }
@@ -689,7 +703,7 @@ impl Registry {
             name: full,
             help: b.help,
             unit: b.unit,
-            kind: b.kind.unwrap_or(M::KIND),
+            kind,
             const_names: consts.iter().map(|(k, _)| k.clone()).collect(),
             names: names.iter().map(|n| Box::<str>::from(*n)).collect(),
             buckets,

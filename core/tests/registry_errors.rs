@@ -20,6 +20,35 @@ fn invalid_metric_names_are_rejected() {
         .all(|f| nanometrics::is_valid_metric_name(&f.name)));
 }
 
+/// A counter named `_total` or an info metric named `_info` has no family
+/// name once OpenMetrics drops the suffix (`# TYPE  counter`): an error, as
+/// in prometheus_client, and nothing registered.
+#[test]
+fn names_that_are_only_the_type_suffix_are_rejected() {
+    let r = Registry::new();
+    let e = r.counter("_total", "h").unwrap_err();
+    assert!(matches!(e, Error::InvalidName(_)), "{e}");
+    assert!(e.to_string().contains("_total"), "{e}");
+    assert!(r.float_counter("_total", "h").is_err());
+    assert!(r.counter_family("_total", "h", &["a"]).is_err());
+    let e = r.metric("_info", "h").info_family(&[]).unwrap_err();
+    assert!(matches!(e, Error::InvalidName(_)), "{e}");
+    assert!(r.snapshot().families.is_empty());
+    // Anything before the suffix is a name; other kinds keep theirs whole.
+    r.counter("a_total", "h").unwrap();
+    r.metric("x_info", "h").info_family(&[]).unwrap();
+    r.gauge("_total", "h").unwrap();
+    let sub = r.sub_registry("p", &[]).unwrap();
+    sub.counter("_total", "h").unwrap();
+    let names: Vec<String> = r
+        .snapshot()
+        .families
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    assert_eq!(names, ["a_total", "x_info", "_total", "p__total"]);
+}
+
 #[test]
 fn invalid_and_reserved_label_names_are_rejected() {
     let r = Registry::new();
