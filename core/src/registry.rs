@@ -666,17 +666,10 @@ impl Registry {
         }
         let full = join_name(&self.node.prefix, &b.name);
         let kind = b.kind.unwrap_or(M::KIND);
-        // OpenMetrics names a counter's family without its `_total` and an
-        // info family without its `_info`: that name may not be empty (a
-        // family named `_total` would be written `# TYPE  counter`).
-        let suffix = match kind {
-            MetricKind::Counter => Some("_total"),
-            MetricKind::Info => Some("_info"),
-            _ => None,
-        };
-        if let Some(suffix) = suffix.filter(|s| full == *s) {
+        // A family named `_total` would be written `# TYPE  counter`.
+        if family_base(&full, kind).is_empty() {
             return Err(Error::InvalidName(format!(
-                "{full} (a {kind:?} family is named without its \"{suffix}\" suffix, which leaves nothing)"
+                "{full} (a {kind:?} family is named without its type's suffix, which leaves nothing)"
             )));
         }
         if let Some(u) = &b.unit {
@@ -781,19 +774,27 @@ fn join_name(prefix: &str, name: &str) -> String {
 
 /// Every name a family occupies in an exposition: its family name in either
 /// format and its sample names. Two families may not share any.
+/// The family name OpenMetrics writes for `name`: without `_total` for a
+/// counter, without `_info` for an info family, else `name` itself.
+fn family_base(name: &str, kind: MetricKind) -> &str {
+    let suffix = match kind {
+        MetricKind::Counter => "_total",
+        MetricKind::Info => "_info",
+        _ => return name,
+    };
+    name.strip_suffix(suffix).unwrap_or(name)
+}
+
 fn exposed_names(name: &str, kind: MetricKind) -> Vec<String> {
     match kind {
         MetricKind::Counter => {
-            let base = name.strip_suffix("_total").unwrap_or(name);
+            let base = family_base(name, kind);
             vec![base.to_string(), format!("{base}_total")]
         }
         MetricKind::Gauge | MetricKind::UpDownCounter | MetricKind::StateSet => {
             vec![name.to_string()]
         }
-        MetricKind::Info => {
-            let base = name.strip_suffix("_info").unwrap_or(name);
-            vec![base.to_string(), name.to_string()]
-        }
+        MetricKind::Info => vec![family_base(name, kind).to_string(), name.to_string()],
         MetricKind::Summary => ["", "_count", "_sum"]
             .iter()
             .map(|s| format!("{name}{s}"))
@@ -837,10 +838,7 @@ fn merge_consts(base: &ConstLabels, extra: &[(&str, &str)]) -> Result<ConstLabel
 
 fn check_unit(name: &str, unit: &str, kind: MetricKind) -> Result<(), Error> {
     let valid = !unit.is_empty() && unit.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
-    let base = match kind {
-        MetricKind::Counter => name.strip_suffix("_total").unwrap_or(name),
-        _ => name,
-    };
+    let base = family_base(name, kind);
     if !valid || !base.ends_with(&format!("_{unit}")) {
         return Err(Error::InvalidName(format!(
             "{name} (unit {unit:?}: a unit must match [a-zA-Z0-9_]+ and the name must end with \"_{unit}\")"

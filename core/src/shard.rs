@@ -38,7 +38,6 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ptr;
-
 use std::sync::Arc as StdArc;
 
 use crate::error::Error;
