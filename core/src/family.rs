@@ -193,6 +193,9 @@ struct CacheEntry<M> {
     generation: u64,
     /// `labelkey::quick_hash` of the values.
     quick: u64,
+    /// The first values as samples, compared on a hit when the query's
+    /// values are short (`values` otherwise).
+    held: Held,
     values: Values,
     metric: M,
 }
@@ -407,24 +410,46 @@ impl<M: Metric> Family<M> {
                 got: values.len(),
             });
         }
+        // A label count known at compile time keeps the values' samples in
+        // registers, for the cache key and for the comparison on a hit.
+        if let Ok(v) = <&[S; 1]>::try_from(values) {
+            return self.with_held(v);
+        }
+        if let Ok(v) = <&[S; 2]>::try_from(values) {
+            return self.with_held(v);
+        }
+        if let Ok(v) = <&[S; 3]>::try_from(values) {
+            return self.with_held(v);
+        }
+        if let Ok(v) = <&[S; 4]>::try_from(values) {
+            return self.with_held(v);
+        }
         // The cache takes a cheap hash; the shared table, on a miss, the
         // seeded one (see `labelkey`).
         let quick = crate::labelkey::quick_hash(values);
-        // Acquire: pairs with the Release bump in `remove`/`clear`; a lookup
-        // that happens after a removal sees the new generation and misses.
-        let generation = inner.generation.load(Ordering::Acquire);
-        let cached = M::with_cache(|c| {
-            let e = c
-                .entries
-                .get(LocalCache::<M>::index(inner.id, quick))?
-                .as_ref()?;
-            let hit = e.family == inner.id
-                && e.generation == generation
-                && e.quick == quick
-                && same(&e.values, values);
-            hit.then(|| e.metric.clone())
+        let generation = inner.generation();
+        if let Some(m) = inner.cached(quick, generation, |e| same(&e.values, values)) {
+            return Ok(m);
+        }
+        inner.lookup(quick, generation, values)
+    }
+
+    /// `with_labels` for `N` (at most `labelkey::HELD_VALUES`) values.
+    #[inline(always)]
+    fn with_held<S: AsRef<str>, const N: usize>(&self, values: &[S; N]) -> Result<M, Error> {
+        let inner = &*self.inner;
+        let samples = crate::labelkey::samples(values);
+        let quick = crate::labelkey::quick_hash_of(samples);
+        let exact = samples.iter().all(|s| s.is_exact());
+        let generation = inner.generation();
+        let hit = inner.cached(quick, generation, |e| {
+            if exact {
+                e.held.matches(&samples)
+            } else {
+                same(&e.values, values)
+            }
         });
-        if let Some(Some(m)) = cached {
+        if let Some(m) = hit {
             return Ok(m);
         }
         inner.lookup(quick, generation, values)
@@ -540,9 +565,38 @@ impl<M: Metric> Family<M> {
     }
 }
 
-use crate::labelkey::values_eq as same;
+use crate::labelkey::{values_eq as same, Held};
 
 impl<M: Metric> FamilyInner<M> {
+    /// The family's generation, for the lookup cache.
+    #[inline(always)]
+    fn generation(&self) -> u64 {
+        // Acquire: pairs with the Release bump in `remove`/`clear`; a lookup
+        // that happens after a removal sees the new generation and misses.
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The handle in this thread's cache for the values with this quick
+    /// hash, if their entry is current and `eq` confirms the values.
+    #[inline(always)]
+    fn cached(
+        &self,
+        quick: u64,
+        generation: u64,
+        eq: impl FnOnce(&CacheEntry<M>) -> bool,
+    ) -> Option<M> {
+        M::with_cache(|c| {
+            let e = c
+                .entries
+                .get(LocalCache::<M>::index(self.id, quick))?
+                .as_ref()?;
+            let hit =
+                e.family == self.id && e.generation == generation && e.quick == quick && eq(e);
+            hit.then(|| e.metric.clone())
+        })
+        .flatten()
+    }
+
     /// The shared-table path of `with_labels`; fills this thread's cache.
     #[inline(never)]
     fn lookup<S: AsRef<str>>(&self, quick: u64, generation: u64, values: &[S]) -> Result<M, Error> {
@@ -566,6 +620,7 @@ impl<M: Metric> FamilyInner<M> {
             family: self.id,
             generation,
             quick,
+            held: Held::of(&values),
             values,
             metric: metric.clone(),
         };

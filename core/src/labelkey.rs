@@ -69,13 +69,26 @@ pub(crate) fn hash_values<S: AsRef<str>>(seed: u64, values: &[S]) -> u64 {
 /// any one byte have different samples at every length (both tested), which
 /// makes it a good input for [`quick_hash`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Sample {
+pub(crate) struct Sample {
     len: usize,
     lo: u64,
     hi: u64,
 }
 
 impl Sample {
+    /// Equal to no sample of a value (no value is `usize::MAX` bytes long).
+    const NONE: Sample = Sample {
+        len: usize::MAX,
+        lo: 0,
+        hi: 0,
+    };
+
+    /// Whether the sample determines its value (at most 16 bytes).
+    #[inline(always)]
+    pub(crate) fn is_exact(&self) -> bool {
+        self.len <= 16
+    }
+
     #[inline(always)]
     fn of_bytes(b: &[u8]) -> Sample {
         let len = b.len();
@@ -108,10 +121,19 @@ impl Sample {
 /// 5 ns for two short values): this is one multiply deep.
 #[inline]
 pub(crate) fn quick_hash<S: AsRef<str>>(values: &[S]) -> u64 {
+    quick_hash_of(
+        values
+            .iter()
+            .map(|v| Sample::of_bytes(v.as_ref().as_bytes())),
+    )
+}
+
+/// [`quick_hash`] of the values with these samples.
+#[inline(always)]
+pub(crate) fn quick_hash_of(samples: impl IntoIterator<Item = Sample>) -> u64 {
     let mut h = 0u64;
     let mut k = K0;
-    for v in values {
-        let s = Sample::of_bytes(v.as_ref().as_bytes());
+    for s in samples {
         let len = (s.len as u64).wrapping_add(1).rotate_right(7);
         h ^= fold(s.lo ^ s.hi.rotate_left(29) ^ len, k);
         // A different odd multiplier per position: ["a", "b"] and
@@ -119,6 +141,52 @@ pub(crate) fn quick_hash<S: AsRef<str>>(values: &[S]) -> u64 {
         k = k.wrapping_add(K1) | 1;
     }
     h
+}
+
+/// Label values a cache entry holds as [`Sample`]s ([`Held`]).
+pub(crate) const HELD_VALUES: usize = 4;
+
+/// The [`Sample`]s of a cache entry's first [`HELD_VALUES`] label values, so
+/// that a hit compares words inside the entry, already loaded, with the
+/// query's samples, already computed for its hash, instead of following
+/// the stored strings (three dependent loads) and reading the query again.
+/// A value longer than 16 bytes, which its sample does not determine, is
+/// held as one that matches no query sample.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Held([Sample; HELD_VALUES]);
+
+impl Held {
+    pub(crate) fn of<S: AsRef<str>>(values: &[S]) -> Held {
+        let mut held = [Sample::NONE; HELD_VALUES];
+        for (h, v) in held.iter_mut().zip(values) {
+            let s = Sample::of_bytes(v.as_ref().as_bytes());
+            if s.is_exact() {
+                *h = s;
+            }
+        }
+        Held(held)
+    }
+
+    /// Whether the query whose samples these are equals the held values.
+    /// Exact when every query sample [`is_exact`](Sample::is_exact) (a
+    /// held sample then matches only the same value) and `N` is the
+    /// family's label count.
+    #[inline(always)]
+    pub(crate) fn matches<const N: usize>(&self, query: &[Sample; N]) -> bool {
+        const { assert!(N <= HELD_VALUES) };
+        let mut diff = 0;
+        for (q, h) in query.iter().zip(&self.0) {
+            diff |= (q.lo ^ h.lo) | (q.hi ^ h.hi) | (q.len ^ h.len) as u64;
+        }
+        diff == 0
+    }
+}
+
+/// The samples of `N` label values: computed once, for the cache key and
+/// for [`Held::matches`].
+#[inline(always)]
+pub(crate) fn samples<S: AsRef<str>, const N: usize>(values: &[S; N]) -> [Sample; N] {
+    std::array::from_fn(|i| Sample::of_bytes(values[i].as_ref().as_bytes()))
 }
 
 /// `a == b` for byte strings, inline for the short ones labels usually are.
@@ -180,7 +248,53 @@ mod tests {
         assert_ne!(hash_values(1, &["x"]), hash_values(2, &["x"]));
     }
 
+    /// Values that share their first, middle and last bytes, their first or
+    /// last 8, or all but one middle byte.
+    const NEAR: [&str; 11] = [
+        "",
+        "a",
+        "aa",
+        "aaa",
+        "aba",
+        "0123456789abcdef",
+        "0123456789abcdeX",
+        "X123456789abcdef",
+        "0123456789abcdeff",
+        "llama-3.1-8b-instruct",
+        "llama-3.2-8b-instruct",
+    ];
+
+    fn held_matches<const N: usize>(stored: &[&str], query: &[&str]) -> Option<bool> {
+        let q: &[&str; N] = query.try_into().unwrap();
+        let samples = samples(q);
+        samples
+            .iter()
+            .all(Sample::is_exact)
+            .then(|| Held::of(stored).matches(&samples))
+    }
+
     proptest! {
+        /// A hit on a held entry compares samples only: exact whenever the
+        /// query's values are short, whatever the stored ones are.
+        #[test]
+        fn held_matches_exactly_the_same_values(
+            n in 1usize..=4,
+            a in proptest::collection::vec(0..NEAR.len(), 4),
+            b in proptest::collection::vec(0..NEAR.len(), 4),
+        ) {
+            let a: Vec<&str> = a[..n].iter().map(|&i| NEAR[i]).collect();
+            let b: Vec<&str> = b[..n].iter().map(|&i| NEAR[i]).collect();
+            let m = match n {
+                1 => held_matches::<1>(&a, &b),
+                2 => held_matches::<2>(&a, &b),
+                3 => held_matches::<3>(&a, &b),
+                _ => held_matches::<4>(&a, &b),
+            };
+            if let Some(m) = m {
+                prop_assert_eq!(m, a == b, "{:?} vs {:?}", a, b);
+            }
+        }
+
         #[test]
         fn eq_matches_std(a in ".{0,40}", b in ".{0,40}", same in any::<bool>()) {
             let b = if same { a.clone() } else { b };

@@ -168,3 +168,64 @@ fn removal_keeps_every_other_series_reachable_and_in_order() {
         "creation order, the newest moved into the gap"
     );
 }
+
+mod cache_model {
+    use std::collections::HashMap;
+
+    use nanometrics::Registry;
+    use proptest::prelude::*;
+
+    /// Values that a cache comparing too little would confuse: equal first,
+    /// middle and last bytes at different lengths (`"a"`, `"aaa"`), 16 and
+    /// 17 bytes (the longest value compared as words, and the shortest
+    /// compared as a string), 16-byte values equal in their first 8, and long values that differ only inside.
+    const POOL: [&str; 11] = [
+        "",
+        "a",
+        "aa",
+        "aaa",
+        "aba",
+        "0123456789abcdef",
+        "0123456789abcdeX",
+        "0123456789abcdeff",
+        "llama-3.1-8b-instruct",
+        "llama-3.2-8b-instruct",
+        "output",
+    ];
+
+    proptest! {
+        /// `with_labels` on one thread, with its cache, against a map: for
+        /// every label count (1 to 4 take the compile-time-sized path, 5 and
+        /// 6 the general one), each label set has its own series, and a
+        /// removed one restarts at zero.
+        #[test]
+        fn with_labels_agrees_with_a_map(
+            n in 1usize..=6,
+            ops in proptest::collection::vec(
+                (proptest::collection::vec(0..POOL.len(), 6), 1u64..100, any::<bool>()),
+                1..200,
+            ),
+        ) {
+            let r = Registry::new();
+            let names: Vec<String> = (0..n).map(|i| format!("l{i}")).collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let f = r.counter_family("model_total", "h", &names).unwrap();
+            let mut model: HashMap<Vec<&str>, u64> = HashMap::new();
+            for (picks, k, remove) in ops {
+                let values: Vec<&str> = picks[..n].iter().map(|&i| POOL[i]).collect();
+                if remove {
+                    prop_assert_eq!(f.remove(&values), model.remove(&values).is_some());
+                    continue;
+                }
+                let c = f.with_labels(&values).unwrap();
+                c.inc_by(k);
+                let want = model.entry(values.clone()).or_default();
+                *want += k;
+                prop_assert_eq!(c.get(), *want, "values {:?}", values);
+                // A second lookup, now a cache hit, finds the same series.
+                prop_assert_eq!(f.with_labels(&values).unwrap().get(), *want);
+            }
+            prop_assert_eq!(f.len(), model.len());
+        }
+    }
+}
