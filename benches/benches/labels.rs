@@ -2,6 +2,9 @@
 //! path; keeping the handle is the fast one, see `counter.rs`).
 //!
 //! `labels/lookup_inc_2`: find the series for two label values, then add one.
+//! `labels/lookup_inc_2_contended_2t`: the same on two threads at once, one
+//! series (what an inference loop that looks up its labels per token does
+//! on every worker thread); time per op per thread.
 //! Every family first gets 100 other series, so the lookup is not a one-entry
 //! table. Label values go through `black_box` so no implementation's hash of
 //! constant strings can be folded at compile time. Each crate takes the
@@ -15,7 +18,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use nanometrics_benches::{bench_uncontended, config};
+use nanometrics_benches::{bench_contended, bench_uncontended, config, Contended};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::{ManualReader, SdkMeterProvider};
@@ -106,9 +109,37 @@ fn lookup_inc_2(c: &mut Criterion) {
     drop(provider);
 }
 
+fn lookup_inc_2_contended_2t(c: &mut Criterion) {
+    let mut g = c.benchmark_group("labels/lookup_inc_2_contended_2t");
+    let pool = Contended::new(2);
+
+    let registry = nanometrics::Registry::new();
+    let nm = registry
+        .counter_family("tokens_total", "Tokens.", &LABELS)
+        .unwrap();
+    for i in 0..OTHER_SERIES {
+        nm.with_labels(&other(i)).unwrap().inc();
+    }
+    bench_contended(&mut g, &pool, "nanometrics", nm, |f, _, _| {
+        f.with_labels(black_box(&VALUES)).unwrap().inc()
+    });
+
+    let prom =
+        prometheus::IntCounterVec::new(prometheus::Opts::new("tokens_total", "Tokens."), &LABELS)
+            .unwrap();
+    for i in 0..OTHER_SERIES {
+        let o = other(i);
+        prom.with_label_values(&[&o[0], &o[1]]).inc();
+    }
+    bench_contended(&mut g, &pool, "prometheus", prom, |f, _, _| {
+        f.with_label_values(black_box(&VALUES)).inc()
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = lookup_inc_2
+    targets = lookup_inc_2, lookup_inc_2_contended_2t
 }
 criterion_main!(benches);

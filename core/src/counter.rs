@@ -4,8 +4,7 @@
 use std::fmt;
 
 use crate::error::Error;
-use crate::shard::{self, add_u64, slot_index, Lease, RangeKind, SlotRef};
-use crate::sync::Arc;
+use crate::shard::{self, add_u64, slot_index, Lease, LeaseRef, RangeKind, SlotRef};
 
 // === impl Counter ===
 
@@ -29,7 +28,7 @@ use crate::sync::Arc;
 #[derive(Clone)]
 pub struct Counter {
     at: SlotRef,
-    lease: Arc<Lease>,
+    lease: LeaseRef,
 }
 
 impl fmt::Debug for Counter {
@@ -42,7 +41,7 @@ impl fmt::Debug for Counter {
 
 impl Counter {
     pub(crate) fn create() -> Result<Counter, Error> {
-        let (at, lease) = Lease::new(1, RangeKind::Sum)?;
+        let (at, lease) = Lease::create(1, RangeKind::Sum)?;
         Ok(Counter { at, lease })
     }
 
@@ -114,7 +113,7 @@ impl Counter {
 #[derive(Clone)]
 pub struct UpDownCounter {
     at: SlotRef,
-    lease: Arc<Lease>,
+    lease: LeaseRef,
 }
 
 impl fmt::Debug for UpDownCounter {
@@ -127,7 +126,7 @@ impl fmt::Debug for UpDownCounter {
 
 impl UpDownCounter {
     pub(crate) fn create() -> Result<UpDownCounter, Error> {
-        let (at, lease) = Lease::new(1, RangeKind::Sum)?;
+        let (at, lease) = Lease::create(1, RangeKind::Sum)?;
         Ok(UpDownCounter { at, lease })
     }
 
@@ -221,7 +220,7 @@ impl UpDownCounter {
 #[derive(Clone)]
 pub struct FloatCounter {
     at: SlotRef,
-    lease: Arc<Lease>,
+    lease: LeaseRef,
 }
 
 impl fmt::Debug for FloatCounter {
@@ -234,7 +233,7 @@ impl fmt::Debug for FloatCounter {
 
 impl FloatCounter {
     pub(crate) fn create() -> Result<FloatCounter, Error> {
-        let (at, lease) = Lease::new(1, RangeKind::SumF64)?;
+        let (at, lease) = Lease::create(1, RangeKind::SumF64)?;
         Ok(FloatCounter { at, lease })
     }
 

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::shard::{
-    self, Chunk, HistRaw, Lease, RangeKind, SlotRef, HIST_HEADER, HIST_LEN, HIST_MAX, HIST_MIN,
-    HIST_SEQ, HIST_STAGE, HIST_STAGED, HIST_SUM,
+    self, Chunk, HistRaw, Lease, LeaseRef, RangeKind, SlotRef, HIST_HEADER, HIST_LEN, HIST_MAX,
+    HIST_MIN, HIST_SEQ, HIST_STAGE, HIST_STAGED, HIST_SUM,
 };
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 
 #[cfg(not(nanometrics_loom))]
 const SUB_BITS: u32 = 4;
@@ -506,7 +506,7 @@ fn record_into(c: &Chunk, off: usize, layout: &Layout, v: f64) {
     // Only the header on this path: its length is a constant, so the check
     // needs no load of the layout's size.
     let Some(head) = c.slots.get(off..off + HIST_HEADER as usize) else {
-        return; // not reached: `Lease::new` placed the range inside the chunk
+        return; // not reached: `Lease::create` placed the range inside the chunk
     };
     let len = &head[HIST_LEN];
     let n = len.load(Ordering::Relaxed) as usize;
@@ -620,7 +620,7 @@ fn fold(c: &Chunk, off: usize, layout: &Layout, v: f64) {
 pub struct Histogram {
     at: SlotRef,
     layout: StdArc<Layout>,
-    lease: Arc<Lease>,
+    lease: LeaseRef,
 }
 
 impl fmt::Debug for Histogram {
@@ -635,7 +635,7 @@ impl fmt::Debug for Histogram {
 
 impl Histogram {
     pub(crate) fn create(layout: &StdArc<Layout>) -> Result<Histogram, Error> {
-        let (at, lease) = Lease::new(layout.slots(), RangeKind::Hist(layout.clone()))?;
+        let (at, lease) = Lease::create(layout.slots(), RangeKind::Hist(layout.clone()))?;
         Ok(Histogram {
             at,
             layout: layout.clone(),

@@ -20,6 +20,9 @@ pub fn run_model(name: &'static str, f: impl Fn() + Sync + Send + 'static) {
     eprintln!("loom model: {name}");
     builder.check(move || {
         f();
+        // Handles dropped on the main thread parked their references there;
+        // its thread-locals outlive loom's statics (below).
+        nanometrics::release_parked_handles();
         // loom's `join` returns before the joined thread's thread-locals are
         // destroyed (std's waits), and loom drops its statics before the
         // main thread's thread-locals. Wait here until every spawned thread
