@@ -111,6 +111,8 @@ GROUPS = [
      ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
     ("labels/lookup_inc_2", "lookup of 2 label values per call, then inc",
      ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
+    ("labels/lookup_inc_2_contended_2t", "the same on 2 threads, one series, per op per thread",
+     ["nanometrics", "prometheus"]),
     ("counter/while_scraping", "1 thread, while another thread scrapes 1,000 series in a loop",
      ["nanometrics", "prometheus"]),
     ("encode/10k_series", "render 10,000 counter series as text, per render",
