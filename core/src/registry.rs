@@ -587,8 +587,9 @@ impl Registry {
     /// Reads every family like [`snapshot`](Self::snapshot), but lends each
     /// one to `f` instead of copying it: the fast path for encoders. The
     /// family's read locks and the shard lock are held while `f` runs, so `f`
-    /// must not declare, resolve or read metrics itself (it would wait on
-    /// those locks forever); encode, and return.
+    /// must not declare, resolve or read metrics, nor drop the last handle of
+    /// a series, itself (it would wait on those locks forever); encode, and
+    /// return.
     ///
     /// ```
     /// let r = nanometrics::Registry::new();

@@ -30,8 +30,9 @@
 //!   retired totals, never both and never neither. An update made after the
 //!   TLS value is gone (from another thread-local's destructor) takes the lock
 //!   and lands directly in the retired block.
-//! * **Slot reuse**: a range is released when the last handle of its series
-//!   drops. No handle means no writer can touch it again, so the releaser zeroes
+//! * **Slot reuse**: a range is released when the last reference to its series
+//!   goes: a handle, or a handle's count parked in a thread's slot (see
+//!   [`LeaseRef`]). No handle means no writer can touch it again, so the releaser zeroes
 //!   it in every block under the lock before handing it out again: a re-created
 //!   series starts at zero.
 
@@ -450,6 +451,8 @@ impl Drop for Owner {
 std::thread_local! {
     static FAST: Cell<*const ThreadBlock> = const { Cell::new(ptr::null()) };
     static OWNER: Owner = const { Owner { block: Cell::new(ptr::null()) } };
+    /// Whether this thread holds a `Reader` (the state lock).
+    static READING: Cell<bool> = const { Cell::new(false) };
 }
 
 #[cfg(nanometrics_loom)]
@@ -459,6 +462,7 @@ loom::thread_local! {
         block: Cell::new(ptr::null()),
         parked: parked::Parked::new(),
     };
+    static READING: Cell<bool> = Cell::new(false);
 }
 
 // === the API the metric types use ===
@@ -507,7 +511,7 @@ pub(crate) fn alloc(len: u32, kind: RangeKind) -> Result<SlotRef, Error> {
 }
 
 /// Owns a range of the slot space; releases (and zeroes) it when the last
-/// handle of its series drops.
+/// reference to its series (a handle, or a parked count: [`LeaseRef`]) goes.
 pub(crate) struct Lease {
     at: SlotRef,
     /// The highest `f64` reported through `high_water` since the last
@@ -564,8 +568,9 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // The last handle is gone (the `Arc`'s Release decrement and Acquire
-        // fence order every update before this): no writer is left.
+        // The last reference is gone, handle or parked (the `Arc`'s Release
+        // decrement and Acquire fence order every update before this): no
+        // writer is left.
         lock(state()).release(self.at);
     }
 }
@@ -589,8 +594,15 @@ impl Drop for Lease {
 /// handle or parked, is released. Modelled in `loom-tests/tests/lease_parking.rs`.
 pub(crate) struct LeaseRef(ptr::NonNull<Lease>);
 
+// `Lease: Send + Sync`, which the impls below rely on.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Lease>();
+};
+
 // SAFETY: a `LeaseRef` is an `Arc<Lease>` (one strong count of it), and
-// `Lease` is `Send + Sync` (atomics and a mutex), which makes the `Arc` both.
+// `Lease` is `Send + Sync` (atomics and a mutex; asserted above), which
+// makes the `Arc` both.
 unsafe impl Send for LeaseRef {}
 // SAFETY: as for `Send`.
 unsafe impl Sync for LeaseRef {}
@@ -756,6 +768,12 @@ mod parked {
             if p.state.get() != OPEN && !open(p) {
                 return None;
             }
+            if p.n.get() > 0 && super::reading() {
+                // Evicting could release another series' last reference,
+                // and `Lease::drop` takes the state lock this thread holds:
+                // the caller releases this one, as it would without parking.
+                return None;
+            }
             let old = p.lease.replace(lease);
             Some((old, p.n.replace(1)))
         });
@@ -853,7 +871,22 @@ impl HistRaw {
 }
 
 pub(crate) fn reader() -> Reader {
-    Reader { st: lock(state()) }
+    let st = lock(state());
+    let _ = READING.try_with(|r| r.set(true));
+    Reader { st }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let _ = READING.try_with(|r| r.set(false));
+    }
+}
+
+/// Whether this thread holds the state lock through a `Reader`: a handle
+/// dropped then (in a `Registry::visit` callback) must not evict another
+/// series' parked references, whose release could take the lock again.
+fn reading() -> bool {
+    READING.try_with(Cell::get).unwrap_or(false)
 }
 
 impl Reader {
@@ -1033,6 +1066,54 @@ mod tests {
         let (_, other) = lease();
         drop(other); // evicts c
         assert!(!alive(&c));
+    }
+
+    /// A handle dropped while the thread holds the state lock (user code in
+    /// a `Registry::visit` callback) does not evict another series' parked
+    /// references: their release could need that lock.
+    #[test]
+    fn no_eviction_while_reading() {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let (a, lease_a) = lease();
+            drop(lease_a); // a's only reference is now parked
+            let (_, lease_b) = lease();
+            let b2 = lease_b.clone();
+            let r = reader();
+            drop(lease_b); // not b's last; must not evict a
+            drop(r);
+            tx.send(alive(&a)).unwrap();
+            drop(b2);
+        });
+        let a_alive = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a drop under the state lock deadlocked");
+        assert!(a_alive, "a's parked reference stays parked");
+    }
+
+    /// The hint an emptied slot keeps may name a lease that was freed since,
+    /// and a new lease may be allocated at the same address: parking the new
+    /// one is still right (its count is the new lease's own).
+    #[test]
+    fn a_hint_at_a_reused_address_parks_the_new_lease() {
+        let mut reused = 0;
+        for _ in 0..50 {
+            let (_, a) = lease();
+            let a_ptr: *const Lease = &*a;
+            let a2 = a.clone();
+            drop(a);
+            drop(a2); // both counts parked
+            release_parked(); // a is freed here; the empty slot's hint is a
+            let (b, lease_b) = lease(); // often at a's address
+            reused += usize::from(std::ptr::eq(a_ptr, &*lease_b));
+            drop(lease_b); // parked, through the hint when the address is a's
+            assert!(alive(&b));
+            let (_, other) = lease();
+            drop(other); // evicts b
+            assert!(!alive(&b));
+        }
+        // The case this test is for happened (the allocator reuses the block).
+        assert!(reused > 0, "no address was reused in 50 rounds");
     }
 
     /// Clones made on one thread and dropped on others (and the reverse),

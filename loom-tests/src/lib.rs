@@ -11,6 +11,14 @@
 
 /// Runs `f` as a loom model named `name` (printed on failure), with the
 /// preemption bound taken from `LOOM_MAX_PREEMPTIONS` (default 2).
+///
+/// A handle dropped on a thread parks its series reference there until the
+/// thread drops another series' handle, exits or calls
+/// `nanometrics::release_parked_handles()`. Loom runs a thread's exit after
+/// `join` returns, and this harness waits only for threads that updated a
+/// metric: a model that needs a series freed at some point, or a spawned
+/// thread that never updates but drops handles, calls that function on the
+/// thread first.
 #[cfg(nanometrics_loom)]
 pub fn run_model(name: &'static str, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();

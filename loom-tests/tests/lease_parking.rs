@@ -32,7 +32,9 @@ fn parked_references_release_once() {
                 let third = again.clone(); // takes the parked count
                 drop(again);
                 drop(third);
-                // Exit releases the counts parked here.
+                // Released here, not at the thread's exit, which loom runs
+                // after `join` returns.
+                nanometrics::release_parked_handles();
             })
         };
         let t2 = {
@@ -44,13 +46,14 @@ fn parked_references_release_once() {
                 drop(y); // evicts x (releases its count), parks y
             })
         };
-        drop(x); // main's count: parked on main, released by run_model
+        drop(x); // main's count parks on main
         t1.join().unwrap();
         t2.join().unwrap();
         assert_eq!(y.get(), 1);
         nanometrics::release_parked_handles();
-        // Every reference to x is released now, so its range is free (and
-        // zeroed): a series created now may get it and starts at zero.
+        // Every reference to x is released now (t1 released its own, t2's
+        // was evicted by y, main's just now), so its range is free (and
+        // zeroed): the series created now gets it and starts at zero.
         let z = f.with_labels(&["z"]).unwrap();
         assert_eq!(z.get(), 0);
     });

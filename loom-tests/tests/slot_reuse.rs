@@ -18,7 +18,11 @@ fn recreated_series_starts_at_zero() {
             let x = x.clone();
             thread::spawn(move || {
                 x.inc_by(5);
-                // The last handle may be dropped here, on this thread.
+                // The last handle may be dropped here, on this thread: its
+                // count parks here, and is released now rather than at the
+                // thread's exit (which loom runs after `join` returns).
+                drop(x);
+                nanometrics::release_parked_handles();
             })
         };
         let t2 = {
@@ -27,8 +31,9 @@ fn recreated_series_starts_at_zero() {
         };
         assert!(f.remove(&["x"]));
         drop(x);
+        nanometrics::release_parked_handles();
         t1.join().unwrap();
-        // x's range is free (and zeroed); the new series may get it.
+        // x's range is free (and zeroed); the new series gets it.
         let x2 = f.with_labels(&["x"]).unwrap();
         assert_eq!(x2.get(), 0);
         let t3 = {
@@ -59,10 +64,13 @@ fn recreated_histogram_starts_empty() {
                 x.record(0.5);
                 x.record(2.0);
                 x.record(0.25);
+                drop(x);
+                nanometrics::release_parked_handles();
             })
         };
         assert!(f.remove(&["x"]));
         drop(x);
+        nanometrics::release_parked_handles();
         t1.join().unwrap();
         let x2 = f.with_labels(&["x"]).unwrap();
         let s = x2.snapshot();
