@@ -34,9 +34,12 @@ fn other(i: usize) -> [String; 2] {
     [format!("model-{i}"), ["input", "output"][i % 2].to_string()]
 }
 
-fn lookup_inc_2(c: &mut Criterion) {
-    let mut g = c.benchmark_group("labels/lookup_inc_2");
-
+/// The nanometrics family measured: the filler series, then the measured
+/// one (created before the timing starts).
+fn nanometrics_family() -> (
+    nanometrics::Registry,
+    nanometrics::Family<nanometrics::Counter>,
+) {
     let registry = nanometrics::Registry::new();
     let nm = registry
         .counter_family("tokens_total", "Tokens.", &LABELS)
@@ -45,10 +48,11 @@ fn lookup_inc_2(c: &mut Criterion) {
         nm.with_labels(&other(i)).unwrap().inc();
     }
     nm.with_labels(&VALUES).unwrap().inc_by(0);
-    bench_uncontended(&mut g, "nanometrics", nm, |f, _, _| {
-        f.with_labels(black_box(&VALUES)).unwrap().inc()
-    });
+    (registry, nm)
+}
 
+/// The same for prometheus.
+fn prometheus_vec() -> prometheus::IntCounterVec {
     let prom =
         prometheus::IntCounterVec::new(prometheus::Opts::new("tokens_total", "Tokens."), &LABELS)
             .unwrap();
@@ -57,6 +61,18 @@ fn lookup_inc_2(c: &mut Criterion) {
         prom.with_label_values(&[&o[0], &o[1]]).inc();
     }
     prom.with_label_values(&VALUES).inc_by(0);
+    prom
+}
+
+fn lookup_inc_2(c: &mut Criterion) {
+    let mut g = c.benchmark_group("labels/lookup_inc_2");
+
+    let (_registry, nm) = nanometrics_family();
+    bench_uncontended(&mut g, "nanometrics", nm, |f, _, _| {
+        f.with_labels(black_box(&VALUES)).unwrap().inc()
+    });
+
+    let prom = prometheus_vec();
     bench_uncontended(&mut g, "prometheus", prom, |f, _, _| {
         f.with_label_values(black_box(&VALUES)).inc()
     });
@@ -113,24 +129,12 @@ fn lookup_inc_2_contended_2t(c: &mut Criterion) {
     let mut g = c.benchmark_group("labels/lookup_inc_2_contended_2t");
     let pool = Contended::new(2);
 
-    let registry = nanometrics::Registry::new();
-    let nm = registry
-        .counter_family("tokens_total", "Tokens.", &LABELS)
-        .unwrap();
-    for i in 0..OTHER_SERIES {
-        nm.with_labels(&other(i)).unwrap().inc();
-    }
+    let (_registry, nm) = nanometrics_family();
     bench_contended(&mut g, &pool, "nanometrics", nm, |f, _, _| {
         f.with_labels(black_box(&VALUES)).unwrap().inc()
     });
 
-    let prom =
-        prometheus::IntCounterVec::new(prometheus::Opts::new("tokens_total", "Tokens."), &LABELS)
-            .unwrap();
-    for i in 0..OTHER_SERIES {
-        let o = other(i);
-        prom.with_label_values(&[&o[0], &o[1]]).inc();
-    }
+    let prom = prometheus_vec();
     bench_contended(&mut g, &pool, "prometheus", prom, |f, _, _| {
         f.with_label_values(black_box(&VALUES)).inc()
     });
