@@ -107,6 +107,8 @@ pub fn live_shard_threads() -> usize {
 /// it exits, or when it calls this. Only the memory of a series that is
 /// already removed (or never registered) waits on it, as it waits on the
 /// thread's lookup cache ([`Family::with_labels`]); no count is affected.
+/// Like dropping a series' last handle, it must not be called from a
+/// [`Registry::visit`] callback.
 ///
 /// ```
 /// let r = nanometrics::Registry::new();

@@ -655,8 +655,8 @@ mod parked {
     /// Strong counts of one lease that this thread's dropped handles left.
     /// With std it has no destructor, so that its accesses need no state
     /// check: `Guard`'s destructor, registered on the first park, releases
-    /// what is parked at thread exit and closes the slot. (Under loom,
-    /// whose thread-locals all have a state, it releases them itself.)
+    /// what is parked at thread exit and closes the slot. (Under loom it is
+    /// a field of the shard's `Owner`, whose destructor does that.)
     pub(in crate::shard) struct Parked {
         lease: Cell<*const Lease>,
         /// How many counts are parked; with 0, `lease` is only a hint.
