@@ -11,9 +11,10 @@ use loom::thread;
 use nanometrics::Registry;
 use nanometrics_loom_tests::run_model;
 
-/// Two threads clone and drop handles of one removed series while a third
-/// series' handle evicts it on one of them; the last release frees the
-/// range, and a series re-created in it starts at zero.
+/// Two threads clone and drop handles of one removed series (x), and on one
+/// of them a drop of another series' handle (y) evicts x's parked count;
+/// the last release frees x's range, and the series created next gets it
+/// and starts at zero.
 #[test]
 fn parked_references_release_once() {
     run_model("parked_references_release_once", || {
