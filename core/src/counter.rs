@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::error::Error;
-use crate::shard::{self, add_u64, slot_index, Lease, LeaseRef, RangeKind, SlotRef};
+use crate::shard::{self, add_u64, slot_index, Lease, LeaseArc, RangeKind, SlotRef};
 
 // === impl Counter ===
 
@@ -28,7 +28,7 @@ use crate::shard::{self, add_u64, slot_index, Lease, LeaseRef, RangeKind, SlotRe
 #[derive(Clone)]
 pub struct Counter {
     at: SlotRef,
-    lease: LeaseRef,
+    lease: LeaseArc,
 }
 
 impl fmt::Debug for Counter {
@@ -113,7 +113,7 @@ impl Counter {
 #[derive(Clone)]
 pub struct UpDownCounter {
     at: SlotRef,
-    lease: LeaseRef,
+    lease: LeaseArc,
 }
 
 impl fmt::Debug for UpDownCounter {
@@ -220,7 +220,7 @@ impl UpDownCounter {
 #[derive(Clone)]
 pub struct FloatCounter {
     at: SlotRef,
-    lease: LeaseRef,
+    lease: LeaseArc,
 }
 
 impl fmt::Debug for FloatCounter {

@@ -17,10 +17,11 @@ fn hash_seed() -> u64 {
     return 0x5EED;
 }
 
+use crate::bucket_layout::Layout;
 use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::gauge::Gauge;
-use crate::histogram::{Histogram, Layout};
+use crate::histogram::Histogram;
 use crate::shard::Reader;
 use crate::snapshot::{
     FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, SeriesText, SeriesTextFn, Value,

@@ -47,11 +47,14 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+mod bucket_layout;
+mod buckets;
 mod counter;
 mod error;
 mod family;
 mod gauge;
 mod histogram;
+mod histogram_snapshot;
 mod labelkey;
 mod registry;
 mod shard;
@@ -68,11 +71,13 @@ pub mod implementation {
     #![doc = include_str!("../IMPLEMENTATION.md")]
 }
 
+pub use buckets::Buckets;
 pub use counter::{Counter, FloatCounter, UpDownCounter};
 pub use error::Error;
 pub use family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_LABEL_VALUE};
 pub use gauge::Gauge;
-pub use histogram::{Buckets, Histogram, HistogramSnapshot, HistogramTimer, Stats};
+pub use histogram::{Histogram, HistogramTimer};
+pub use histogram_snapshot::{HistogramSnapshot, Stats};
 pub use registry::{
     global, is_valid_metric_name, validate_label_name, CollectHook, MetricBuilder, Registry,
 };

@@ -7,11 +7,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::bucket_layout::Layout;
+use crate::buckets::Buckets;
 use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::family::{Collect, Family, Metric, Pinned, DEFAULT_CARDINALITY_LIMIT};
 use crate::gauge::Gauge;
-use crate::histogram::{Buckets, Histogram, Layout};
+use crate::histogram::Histogram;
 use crate::shard;
 use crate::snapshot::{
     ConstLabels, FamilyLabels, FamilySnapshot, FamilyView, MetricKind, Snapshot,
@@ -1006,7 +1008,7 @@ impl MetricBuilder<'_> {
         buckets: Buckets,
     ) -> Result<Family<Histogram>, Error> {
         let bounds = buckets.validated()?.to_vec();
-        let layout = Arc::new(Layout::new(&bounds)?);
+        let layout = Arc::new(shard::staging::fits(Layout::new(&bounds)?)?);
         let r = self.registry;
         r.register(self, labels, layout, Some(bounds))
     }

@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use crate::family::Values;
-use crate::histogram::HistogramSnapshot;
+use crate::histogram_snapshot::HistogramSnapshot;
 
 /// Constant labels of a registration, shared by all its series.
 pub(crate) type ConstLabels = Arc<[(Box<str>, Box<str>)]>;

@@ -4,8 +4,11 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::bucket_layout::Layout;
 use crate::error::Error;
-use crate::histogram::{Histogram, HistogramSnapshot, Layout, Stats};
+use crate::histogram::Histogram;
+use crate::histogram_snapshot::{HistogramSnapshot, Stats};
+use crate::shard::staging;
 
 /// The grid a summary records into: bounds at 2^-20 (~1e-6) and 2^20
 /// (~1e6), so the log-linear grid spans 2^-23 to 2^22 (45 octaves, 16 cells
@@ -15,7 +18,13 @@ const GRID_BOUNDS: [f64; 2] = [1.0 / 1048576.0, 1048576.0];
 pub(crate) fn layout() -> Arc<Layout> {
     static LAYOUT: OnceLock<Arc<Layout>> = OnceLock::new();
     LAYOUT
-        .get_or_init(|| Arc::new(Layout::new(&GRID_BOUNDS).expect("summary grid bounds are valid")))
+        .get_or_init(|| {
+            Arc::new(
+                Layout::new(&GRID_BOUNDS)
+                    .and_then(staging::fits)
+                    .expect("summary grid bounds are valid"),
+            )
+        })
         .clone()
 }
 
@@ -125,7 +134,7 @@ mod tests {
     #[test]
     fn the_grid_takes_the_slots_the_docs_say() {
         // "about 6 KB per thread (some 745 slots of 8 bytes)"
-        let n = super::layout().slots();
+        let n = crate::shard::staging::range_len(&super::layout());
         assert!((735..=755).contains(&n), "{n} slots");
     }
 }

@@ -1,0 +1,87 @@
+//! [`ThreadBlock`]: one thread's slots, a fixed table of lazily allocated
+//! [`Chunk`]s. Its owning thread writes it; readers reach it, under the
+//! state lock, while it is linked in `State::threads`.
+
+use std::ptr;
+
+use super::slots::{chunk_index, Chunk, MAX_CHUNKS};
+use crate::sync::{AtomicPtr, Ordering};
+
+/// One thread's slots: a fixed table of lazily allocated chunks.
+pub(crate) struct ThreadBlock {
+    chunks: [AtomicPtr<Chunk>; MAX_CHUNKS as usize],
+}
+
+impl ThreadBlock {
+    pub(super) fn new_boxed() -> Box<ThreadBlock> {
+        Box::new(ThreadBlock {
+            chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+        })
+    }
+
+    /// The owning thread's view of chunk `i` if it was touched (the writer
+    /// fast path): one relaxed load, no allocation.
+    #[inline(always)]
+    pub(super) fn own_chunk_if_touched(&self, i: u32) -> Option<&Chunk> {
+        // Relaxed: only the owning thread (us) ever stores this pointer.
+        let p = self.chunks[chunk_index(i)].load(Ordering::Relaxed);
+        // SAFETY:
+        // - non-null pointers come from `Box::into_raw` in `alloc_chunk`
+        //   and are freed only in `ThreadBlock::drop`, which runs after the
+        //   owning thread's block owner is gone; the caller is that thread,
+        //   and `&self` keeps the block alive.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    /// The owning thread's view of chunk `i`, allocating it on first touch.
+    #[inline(always)]
+    pub(super) fn own_chunk(&self, i: u32) -> &Chunk {
+        match self.own_chunk_if_touched(i) {
+            Some(c) => c,
+            None => self.alloc_chunk(i),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_chunk(&self, i: u32) -> &Chunk {
+        let p = Box::into_raw(Chunk::new_boxed());
+        // Release: pairs with the Acquire load in `reader_chunk`, so a reader
+        // that sees the pointer also sees the zero-initialised slots.
+        self.chunks[chunk_index(i)].store(p, Ordering::Release);
+        // SAFETY: just allocated above; freed only by `ThreadBlock::drop`.
+        unsafe { &*p }
+    }
+
+    /// Any thread's view of chunk `i` (null if never touched). Callers hold
+    /// the state lock, which keeps the block alive.
+    pub(super) fn reader_chunk(&self, i: u32) -> Option<&Chunk> {
+        // Acquire: pairs with the Release store in `alloc_chunk`.
+        let p = self.chunks[chunk_index(i)].load(Ordering::Acquire);
+        // SAFETY:
+        // - non-null pointers come from `Box::into_raw` in `alloc_chunk`;
+        // - the block is unlinked from `State::threads` and only then dropped,
+        //   both under the state lock that our caller holds, so the chunk is
+        //   alive for as long as the returned borrow (tied to `&self`).
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+}
+
+impl Drop for ThreadBlock {
+    fn drop(&mut self) {
+        for c in self.chunks.iter() {
+            let p = c.load(Ordering::Relaxed);
+            if !p.is_null() {
+                // SAFETY: allocated by `Box::into_raw` in `alloc_chunk`; the
+                // block is unlinked, so no other reference exists (`&mut self`).
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+/// A linked block, as the state keeps it.
+pub(super) struct BlockPtr(pub(super) *const ThreadBlock);
+// SAFETY: a `ThreadBlock` is made of atomics; the pointer is dereferenced by
+// other threads only under the state lock, while the block is linked.
+unsafe impl Send for BlockPtr {}
