@@ -23,10 +23,9 @@ use crate::error::Error;
 use crate::gauge::Gauge;
 use crate::histogram::Histogram;
 use crate::shard::Reader;
-use crate::snapshot::{
-    FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, SeriesText, SeriesTextFn, Value,
-};
+use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value, Values};
 use crate::summary::Summary;
+use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesWithCacheFn};
 
 /// Default cardinality limit of a family: label sets beyond it share one
 /// overflow series.
@@ -183,9 +182,6 @@ impl sealed::Sealed for Histogram {
 }
 impl Metric for Histogram {}
 
-/// Label values of one series, shared with snapshots.
-pub(crate) type Values = Arc<[Box<str>]>;
-
 /// Entries per thread and metric type in the lookup cache.
 const CACHE_ENTRIES: usize = 64;
 
@@ -243,7 +239,7 @@ struct Entry<M> {
     hash: u64,
     values: Values,
     metric: M,
-    text: SeriesText,
+    text: RenderCache,
 }
 
 /// A family's series in creation order, indexed by label values.
@@ -675,7 +671,7 @@ impl<M: Metric> FamilyInner<M> {
         values: &[S],
     ) -> Result<M, Error> {
         for v in values {
-            crate::registry::check_text("label value", v.as_ref())?;
+            crate::names::check_text("label value", v.as_ref())?;
         }
         let metric = M::create(&self.cfg)?;
         let values: Values = values
@@ -686,31 +682,17 @@ impl<M: Metric> FamilyInner<M> {
             hash,
             values,
             metric: metric.clone(),
-            text: SeriesText::default(),
+            text: RenderCache::default(),
         });
         Ok(metric)
     }
 }
 
-// === type-erased access for the registry ===
+// === held for a read (visit::LockedFamily) ===
 
-/// A family held for one snapshot. Its read lock is taken before the shard
-/// lock, the same order as an insert's (family, then shard), so no series is
-/// removed, and no handle dropped, while the shard reader holds its lock.
-pub(crate) trait Pinned {
-    /// Appends every series, each labelled with `labels` and its values.
-    fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>);
-    /// Hands every series' label values and value to `f`, copying nothing.
-    fn for_each(&self, r: &Reader, f: &mut SeriesTextFn<'_>);
-}
+struct LockedTable<'a, M>(RwLockReadGuard<'a, Table<M>>);
 
-pub(crate) trait Collect: Send + Sync {
-    fn pin(&self) -> Box<dyn Pinned + '_>;
-}
-
-struct PinnedSeries<'a, M>(RwLockReadGuard<'a, Table<M>>);
-
-impl<M: Metric> Pinned for PinnedSeries<'_, M> {
+impl<M: Metric> LockedFamily for LockedTable<'_, M> {
     fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>) {
         out.reserve(self.0.entries.len());
         out.extend(self.0.entries.iter().map(|e| SeriesSnapshot {
@@ -722,15 +704,15 @@ impl<M: Metric> Pinned for PinnedSeries<'_, M> {
         }));
     }
 
-    fn for_each(&self, r: &Reader, f: &mut SeriesTextFn<'_>) {
+    fn for_each(&self, r: &Reader, f: &mut SeriesWithCacheFn<'_>) {
         for e in &self.0.entries {
             f(&e.values, &e.text, &e.metric.read(r));
         }
     }
 }
 
-impl<M: Metric> Collect for FamilyInner<M> {
-    fn pin(&self) -> Box<dyn Pinned + '_> {
-        Box::new(PinnedSeries(self.read()))
+impl<M: Metric> Lockable for FamilyInner<M> {
+    fn lock_family(&self) -> Box<dyn LockedFamily + '_> {
+        Box::new(LockedTable(self.read()))
     }
 }

@@ -50,17 +50,20 @@
 mod bucket_layout;
 mod buckets;
 mod counter;
+pub mod diagnostics;
 mod error;
 mod family;
 mod gauge;
 mod histogram;
 mod histogram_snapshot;
 mod labelkey;
+pub mod names;
 mod registry;
 mod shard;
 mod snapshot;
 mod summary;
 mod sync;
+pub mod visit;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
@@ -78,51 +81,6 @@ pub use family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_LABEL_VALUE
 pub use gauge::Gauge;
 pub use histogram::{Histogram, HistogramTimer};
 pub use histogram_snapshot::{HistogramSnapshot, Stats};
-pub use registry::{
-    global, is_valid_metric_name, validate_label_name, CollectHook, MetricBuilder, Registry,
-};
-pub use snapshot::{
-    FamilySnapshot, FamilyView, LabelSet, MetricKind, SeriesGroup, SeriesSnapshot, SeriesText,
-    SeriesTextFn, Snapshot, Value,
-};
+pub use registry::{global, CollectHook, MetricBuilder, Registry};
+pub use snapshot::{FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot, Value};
 pub use summary::Summary;
-
-/// Number of threads whose shard blocks are currently linked (threads that
-/// updated a sharded metric and have not exited). For tests and diagnostics.
-///
-/// ```
-/// let c = nanometrics::Registry::new().counter("x_total", "x")?;
-/// c.inc();
-/// assert!(nanometrics::live_shard_threads() >= 1);
-/// # Ok::<(), nanometrics::Error>(())
-/// ```
-pub fn live_shard_threads() -> usize {
-    shard::live_threads()
-}
-
-/// Releases the series references that handles dropped on this thread left
-/// *parked*.
-///
-/// Dropping a handle (a [`Counter`], a [`Histogram`], ...) does not touch
-/// the series' shared reference count when it can avoid it: the thread
-/// keeps the reference for the next clone of a handle of the same series,
-/// so that `family.with_labels(..)?.inc()` on many threads at once shares no
-/// cache line. A thread holds the references of at most one series that
-/// way, and releases them when it drops a handle of another series, when
-/// it exits, or when it calls this. Only the memory of a series that is
-/// already removed (or never registered) waits on it, as it waits on the
-/// thread's lookup cache ([`Family::with_labels`]); no count is affected.
-/// Like dropping a series' last handle, it must not be called from a
-/// [`Registry::visit`] callback.
-///
-/// ```
-/// let r = nanometrics::Registry::new();
-/// let f = r.counter_family("x_total", "x", &["k"])?;
-/// f.with_labels(&["a"])?.inc();
-/// f.remove(&["a"]);
-/// nanometrics::release_parked_handles();
-/// # Ok::<(), nanometrics::Error>(())
-/// ```
-pub fn release_parked_handles() {
-    shard::release_parked();
-}

@@ -11,62 +11,17 @@ use crate::bucket_layout::Layout;
 use crate::buckets::Buckets;
 use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
-use crate::family::{Collect, Family, Metric, Pinned, DEFAULT_CARDINALITY_LIMIT};
+use crate::family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT};
 use crate::gauge::Gauge;
 use crate::histogram::Histogram;
-use crate::shard;
-use crate::snapshot::{
-    ConstLabels, FamilyLabels, FamilySnapshot, FamilyView, MetricKind, Snapshot,
+use crate::names::{
+    check_text, check_unit, exposed_names, is_valid_metric_name, join_name, validate_label_name,
 };
+use crate::shard;
+use crate::snapshot::{ConstLabels, FamilyLabels, FamilySnapshot, MetricKind, Snapshot};
 use crate::summary::{self, Summary};
 use crate::sync::lock_std;
-
-/// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-///
-/// ```
-/// use nanometrics::is_valid_metric_name;
-/// assert!(is_valid_metric_name("vllm:num_requests_running"));
-/// assert!(!is_valid_metric_name("0a"));
-/// assert!(!is_valid_metric_name("a-b"));
-/// assert!(!is_valid_metric_name(""));
-/// ```
-pub fn is_valid_metric_name(name: &str) -> bool {
-    let mut b = name.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
-}
-
-/// Checks a label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`,
-/// not `le` or `quantile`.
-///
-/// ```
-/// use nanometrics::validate_label_name;
-/// assert!(validate_label_name("model").is_ok());
-/// for bad in ["le", "quantile", "__x", "a:b", "0a", ""] {
-///     assert!(validate_label_name(bad).is_err(), "{bad}");
-/// }
-/// ```
-pub fn validate_label_name(name: &str) -> Result<(), Error> {
-    let mut b = name.bytes();
-    let ok = matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_');
-    if !ok {
-        return Err(Error::InvalidLabelName(format!(
-            "{name:?} must match [a-zA-Z_][a-zA-Z0-9_]*"
-        )));
-    }
-    if name.starts_with("__") {
-        return Err(Error::InvalidLabelName(format!(
-            "{name:?}: names starting with \"__\" are reserved"
-        )));
-    }
-    if name == "le" || name == "quantile" {
-        return Err(Error::InvalidLabelName(format!(
-            "{name:?} is reserved for histogram and summary buckets"
-        )));
-    }
-    Ok(())
-}
+use crate::visit::{FamilyView, Lockable, LockedFamily};
 
 /// What a registration declares; two registrations of one name must agree.
 #[derive(Debug, PartialEq)]
@@ -81,7 +36,7 @@ struct Desc {
 }
 
 /// What a snapshot needs of one registration.
-type InView = (Arc<Desc>, Arc<FamilyLabels>, Arc<dyn Collect>);
+type InView = (Arc<Desc>, Arc<FamilyLabels>, Arc<dyn Lockable>);
 
 struct Registration {
     desc: Arc<Desc>,
@@ -90,7 +45,7 @@ struct Registration {
     labels: Arc<FamilyLabels>,
     family: Arc<dyn Any + Send + Sync>,
     family_type: &'static str,
-    collect: Arc<dyn Collect>,
+    collect: Arc<dyn Lockable>,
     /// Ids of the registering node and all its ancestors.
     path: Arc<[u64]>,
 }
@@ -578,8 +533,8 @@ impl Registry {
                 kind: desc.kind,
                 series: Vec::new(),
             };
-            for (labels, pinned) in parts {
-                pinned.read(reader, labels, &mut f.series);
+            for (labels, locked) in parts {
+                locked.read(reader, labels, &mut f.series);
             }
             families.push(f);
         });
@@ -627,7 +582,7 @@ impl Registry {
     /// no handle dropped meanwhile.
     fn read_families(
         &self,
-        mut f: impl FnMut(&Desc, &[(Arc<FamilyLabels>, &dyn Pinned)], &shard::Reader),
+        mut f: impl FnMut(&Desc, &[(Arc<FamilyLabels>, &dyn LockedFamily)], &shard::Reader),
     ) {
         self.run_hooks();
         let regs: Vec<InView> = lock_std(&self.node.root.regs)
@@ -644,17 +599,18 @@ impl Registry {
             });
             groups[g].push(i);
         }
-        let pinned: Vec<Box<dyn Pinned + '_>> = regs.iter().map(|(_, _, c)| c.pin()).collect();
+        let locked: Vec<Box<dyn LockedFamily + '_>> =
+            regs.iter().map(|(_, _, c)| c.lock_family()).collect();
         let reader = shard::reader();
-        let mut parts: Vec<(Arc<FamilyLabels>, &dyn Pinned)> = Vec::new();
+        let mut parts: Vec<(Arc<FamilyLabels>, &dyn LockedFamily)> = Vec::new();
         for g in &groups {
             parts.clear();
-            parts.extend(g.iter().map(|&i| (regs[i].1.clone(), &*pinned[i])));
+            parts.extend(g.iter().map(|&i| (regs[i].1.clone(), &*locked[i])));
             f(&regs[g[0]].0, &parts, &reader);
         }
         drop(parts);
         drop(reader);
-        drop(pinned);
+        drop(locked);
     }
 
     fn register<M: Metric>(
@@ -670,7 +626,7 @@ impl Registry {
         let full = join_name(&self.node.prefix, &b.name);
         let kind = b.kind.unwrap_or(M::KIND);
         // A family named `_total` would be written `# TYPE  counter`.
-        if family_base(&full, kind).is_empty() {
+        if crate::names::family_name(&full, kind).is_empty() {
             return Err(Error::InvalidName(format!(
                 "{full} (a {kind:?} family is named without its type's suffix, which leaves nothing)"
             )));
@@ -767,60 +723,6 @@ impl Registry {
     }
 }
 
-fn join_name(prefix: &str, name: &str) -> String {
-    match (prefix.is_empty(), name.is_empty()) {
-        (true, _) => name.to_string(),
-        (false, true) => prefix.to_string(),
-        (false, false) => format!("{prefix}_{name}"),
-    }
-}
-
-/// Every name a family occupies in an exposition: its family name in either
-/// format and its sample names. Two families may not share any.
-/// The family name OpenMetrics writes for `name`: without `_total` for a
-/// counter, without `_info` for an info family, else `name` itself.
-fn family_base(name: &str, kind: MetricKind) -> &str {
-    let suffix = match kind {
-        MetricKind::Counter => "_total",
-        MetricKind::Info => "_info",
-        _ => return name,
-    };
-    name.strip_suffix(suffix).unwrap_or(name)
-}
-
-fn exposed_names(name: &str, kind: MetricKind) -> Vec<String> {
-    match kind {
-        MetricKind::Counter => {
-            let base = family_base(name, kind);
-            vec![base.to_string(), format!("{base}_total")]
-        }
-        MetricKind::Gauge | MetricKind::UpDownCounter | MetricKind::StateSet => {
-            vec![name.to_string()]
-        }
-        MetricKind::Info => vec![family_base(name, kind).to_string(), name.to_string()],
-        MetricKind::Summary => ["", "_count", "_sum"]
-            .iter()
-            .map(|s| format!("{name}{s}"))
-            .collect(),
-        MetricKind::Histogram => ["", "_bucket", "_count", "_sum"]
-            .iter()
-            .map(|s| format!("{name}{s}"))
-            .collect(),
-    }
-}
-
-/// Label values and HELP texts may hold any character but a carriage
-/// return: no text format can carry one (OpenMetrics forbids a raw CR and has
-/// no escape for it), and dropping it would lose input.
-pub(crate) fn check_text(what: &str, text: &str) -> Result<(), Error> {
-    if text.contains('\r') {
-        return Err(Error::InvalidValue(format!(
-            "{what} {text:?} contains a carriage return, which no exposition format can carry"
-        )));
-    }
-    Ok(())
-}
-
 fn merge_consts(base: &ConstLabels, extra: &[(&str, &str)]) -> Result<ConstLabels, Error> {
     if extra.is_empty() {
         return Ok(base.clone());
@@ -837,17 +739,6 @@ fn merge_consts(base: &ConstLabels, extra: &[(&str, &str)]) -> Result<ConstLabel
         out.push(((*k).into(), (*v).into()));
     }
     Ok(out.into())
-}
-
-fn check_unit(name: &str, unit: &str, kind: MetricKind) -> Result<(), Error> {
-    let valid = !unit.is_empty() && unit.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
-    let base = family_base(name, kind);
-    if !valid || !base.ends_with(&format!("_{unit}")) {
-        return Err(Error::InvalidName(format!(
-            "{name} (unit {unit:?}: a unit must match [a-zA-Z0-9_]+ and the name must end with \"_{unit}\")"
-        )));
-    }
-    Ok(())
 }
 
 // === impl MetricBuilder ===

@@ -149,7 +149,7 @@ fn handles_are_send_sync_and_cheap_to_clone() {
 fn exited_threads_are_unlinked() {
     let r = Registry::new();
     let c = r.counter("unlink_total", "x").unwrap();
-    let before = nanometrics::live_shard_threads();
+    let before = nanometrics::diagnostics::live_shard_threads();
     let hs: Vec<_> = (0..16)
         .map(|_| {
             let c = c.clone();
@@ -159,7 +159,7 @@ fn exited_threads_are_unlinked() {
     hs.into_iter().for_each(|h| h.join().unwrap());
     // Other tests run threads concurrently; ours must all be gone.
     assert!(
-        nanometrics::live_shard_threads() <= before + 8,
+        nanometrics::diagnostics::live_shard_threads() <= before + 8,
         "thread blocks leaked"
     );
     assert_eq!(c.get(), 16);

@@ -17,7 +17,7 @@ fn invalid_metric_names_are_rejected() {
         .snapshot()
         .families
         .iter()
-        .all(|f| nanometrics::is_valid_metric_name(&f.name)));
+        .all(|f| nanometrics::names::is_valid_metric_name(&f.name)));
 }
 
 /// A counter named `_total` or an info metric named `_info` has no family

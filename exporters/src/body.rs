@@ -5,12 +5,11 @@
 
 use std::borrow::Cow;
 
-use nanometrics::{FamilySnapshot, FamilyView, MetricKind, SeriesGroup, Value};
+use nanometrics::names::{family_name, sample_name};
+use nanometrics::visit::{FamilyView, SeriesGroup};
+use nanometrics::{FamilySnapshot, MetricKind, Value};
 
-use crate::format::{
-    counter_sample_name, write_f64, write_help, write_i64, write_label_value, write_labels,
-    write_u64,
-};
+use crate::format::{write_f64, write_help, write_i64, write_label_value, write_labels, write_u64};
 
 /// Which text format is being written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,18 +51,10 @@ fn header<'a>(
     unit: Option<&str>,
     kind: MetricKind,
 ) -> Names<'a> {
-    let sample = match kind {
-        MetricKind::Counter => counter_sample_name(name),
-        _ => Cow::Borrowed(name),
-    };
-    let header = match (fmt, kind) {
-        (Format::OpenMetrics, MetricKind::Counter) => {
-            Cow::Owned(sample.strip_suffix("_total").unwrap_or(&sample).to_string())
-        }
-        (Format::OpenMetrics, MetricKind::Info) => {
-            Cow::Owned(sample.strip_suffix("_info").unwrap_or(&sample).to_string())
-        }
-        _ => sample.clone(),
+    let sample = sample_name(name, kind);
+    let header = match fmt {
+        Format::OpenMetrics => Cow::Borrowed(family_name(name, kind)),
+        Format::Text => sample.clone(),
     };
     let line = |out: &mut Vec<u8>, what: &[u8], rest: &[u8]| {
         out.extend_from_slice(what);
@@ -185,7 +176,7 @@ pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
         }),
         _ => {
             let frags = fragments(&names.sample, g);
-            g.for_each_series_text(&mut |values, text, value| {
+            g.for_each_series_with_cache(&mut |values, text, value| {
                 // The line up to the value never changes for a series: made
                 // once, copied on every scrape after.
                 out.extend_from_slice(text.get_or_init(|| {

@@ -236,23 +236,6 @@ fn escape(out: &mut Vec<u8>, s: &str, quote: bool) {
     out.extend_from_slice(&bytes[start..]);
 }
 
-/// The sample name a counter family is exposed under: its name if it ends in
-/// `_total`, else the name with `_total` appended (as the Python client and
-/// `prometheus-client` do).
-///
-/// ```
-/// use nanometrics_exporters::format::counter_sample_name;
-/// assert_eq!(counter_sample_name("requests_total"), "requests_total");
-/// assert_eq!(counter_sample_name("requests"), "requests_total");
-/// ```
-pub fn counter_sample_name(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.ends_with("_total") {
-        name.into()
-    } else {
-        format!("{name}_total").into()
-    }
-}
-
 /// Appends `{k="v",…}` for the series' labels plus, for a histogram bucket,
 /// `le` last; nothing when there are no labels at all.
 pub(crate) fn write_labels<'a>(

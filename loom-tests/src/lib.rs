@@ -14,7 +14,7 @@
 ///
 /// A handle dropped on a thread parks its series reference there until the
 /// thread drops another series' handle, exits or calls
-/// `nanometrics::release_parked_handles()`. Loom runs a thread's exit after
+/// `nanometrics::diagnostics::release_parked_handles()`. Loom runs a thread's exit after
 /// `join` returns, and this harness waits only for threads that updated a
 /// metric: a model that needs a series freed at some point, or a spawned
 /// thread that never updates but drops handles, calls that function on the
@@ -30,14 +30,14 @@ pub fn run_model(name: &'static str, f: impl Fn() + Sync + Send + 'static) {
         f();
         // Handles dropped on the main thread parked their references there;
         // its thread-locals outlive loom's statics (below).
-        nanometrics::release_parked_handles();
+        nanometrics::diagnostics::release_parked_handles();
         // loom's `join` returns before the joined thread's thread-locals are
         // destroyed (std's waits), and loom drops its statics before the
         // main thread's thread-locals. Wait here until every spawned thread
         // has folded and unlinked its block, so no destructor outlives the
         // shard state. (Models never write from the main thread for the same
         // reason: its block would only be dropped after the statics.)
-        while nanometrics::live_shard_threads() > 0 {
+        while nanometrics::diagnostics::live_shard_threads() > 0 {
             loom::thread::yield_now();
         }
     });

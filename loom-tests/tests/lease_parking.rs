@@ -35,7 +35,7 @@ fn parked_references_release_once() {
                 drop(third);
                 // Released here, not at the thread's exit, which loom runs
                 // after `join` returns.
-                nanometrics::release_parked_handles();
+                nanometrics::diagnostics::release_parked_handles();
             })
         };
         let t2 = {
@@ -51,7 +51,7 @@ fn parked_references_release_once() {
         t1.join().unwrap();
         t2.join().unwrap();
         assert_eq!(y.get(), 1);
-        nanometrics::release_parked_handles();
+        nanometrics::diagnostics::release_parked_handles();
         // Every reference to x is released now (t1 released its own, t2's
         // was evicted by y, main's just now), so its range is free (and
         // zeroed): the series created now gets it and starts at zero.

@@ -22,7 +22,7 @@ fn recreated_series_starts_at_zero() {
                 // count parks here, and is released now rather than at the
                 // thread's exit (which loom runs after `join` returns).
                 drop(x);
-                nanometrics::release_parked_handles();
+                nanometrics::diagnostics::release_parked_handles();
             })
         };
         let t2 = {
@@ -31,7 +31,7 @@ fn recreated_series_starts_at_zero() {
         };
         assert!(f.remove(&["x"]));
         drop(x);
-        nanometrics::release_parked_handles();
+        nanometrics::diagnostics::release_parked_handles();
         t1.join().unwrap();
         // x's range is free (and zeroed); the new series gets it.
         let x2 = f.with_labels(&["x"]).unwrap();
@@ -65,12 +65,12 @@ fn recreated_histogram_starts_empty() {
                 x.record(2.0);
                 x.record(0.25);
                 drop(x);
-                nanometrics::release_parked_handles();
+                nanometrics::diagnostics::release_parked_handles();
             })
         };
         assert!(f.remove(&["x"]));
         drop(x);
-        nanometrics::release_parked_handles();
+        nanometrics::diagnostics::release_parked_handles();
         t1.join().unwrap();
         let x2 = f.with_labels(&["x"]).unwrap();
         let s = x2.snapshot();

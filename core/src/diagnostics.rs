@@ -1,0 +1,43 @@
+//! What the process's shards are doing, for tests, diagnostics and memory
+//! control: how many threads hold a block, and releasing the series
+//! references this thread keeps parked.
+
+/// Number of threads whose shard blocks are currently linked (threads that
+/// updated a sharded metric and have not exited). For tests and diagnostics.
+///
+/// ```
+/// let c = nanometrics::Registry::new().counter("x_total", "x")?;
+/// c.inc();
+/// assert!(nanometrics::diagnostics::live_shard_threads() >= 1);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn live_shard_threads() -> usize {
+    crate::shard::live_threads()
+}
+
+/// Releases the series references that handles dropped on this thread left
+/// *parked*.
+///
+/// Dropping a handle (a [`Counter`], a [`Histogram`], ...) does not touch
+/// the series' shared reference count when it can avoid it: the thread
+/// keeps the reference for the next clone of a handle of the same series,
+/// so that `family.with_labels(..)?.inc()` on many threads at once shares no
+/// cache line. A thread holds the references of at most one series that
+/// way, and releases them when it drops a handle of another series, when
+/// it exits, or when it calls this. Only the memory of a series that is
+/// already removed (or never registered) waits on it, as it waits on the
+/// thread's lookup cache ([`Family::with_labels`]); no count is affected.
+/// Like dropping a series' last handle, it must not be called from a
+/// [`Registry::visit`] callback.
+///
+/// ```
+/// let r = nanometrics::Registry::new();
+/// let f = r.counter_family("x_total", "x", &["k"])?;
+/// f.with_labels(&["a"])?.inc();
+/// f.remove(&["a"]);
+/// nanometrics::diagnostics::release_parked_handles();
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn release_parked_handles() {
+    crate::shard::release_parked();
+}
