@@ -42,6 +42,15 @@ def check_exposition(args: List[str], body: bytes = b"") -> str:
     return report
 
 
+def fetch(url: str, timeout: float = 10) -> bytes:
+    """The body at `url`, with the connection closed (no ResourceWarning)."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        body: bytes = r.read()
+    return body
+
+
 @pytest.fixture
 def free_port() -> Iterator[int]:
     import socket

@@ -10,6 +10,7 @@ import time
 import pytest
 
 import nanometrics
+from conftest import fetch
 from nanometrics import Counter, Enum, Gauge, Histogram, Info, Summary
 
 
@@ -347,7 +348,7 @@ def test_python_and_rust_metrics_share_the_global_registry():
 
         server, _ = nanometrics.start_http_server(0)
         try:
-            served = urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/metrics").read().decode()
+            served = fetch(f"http://127.0.0.1:{server.server_port}/metrics").decode()
         finally:
             server.shutdown()
         assert "py_side_events_total 3.0" in served

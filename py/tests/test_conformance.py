@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import check_exposition
+from conftest import fetch, check_exposition
 
 import nanometrics
 import nanometrics.openmetrics.exposition as om
@@ -72,11 +72,12 @@ def test_a_raising_set_function_fails_that_scrape_with_500_only():
     server, _ = nanometrics.start_http_server(0, registry=reg)
     try:
         url = f"http://127.0.0.1:{server.server_port}/metrics"
-        assert b"flaky 1.0" in urllib.request.urlopen(url).read()
+        assert b"flaky 1.0" in fetch(url)
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(url)
         assert e.value.code == 500
-        assert b"flaky 3.0" in urllib.request.urlopen(url).read()
+        e.value.close()
+        assert b"flaky 3.0" in fetch(url)
     finally:
         server.shutdown()
 
@@ -138,6 +139,7 @@ def test_scrapes_are_answered_while_python_holds_the_gil():
         theirs = scrapes_while_holding_the_gil(f"http://127.0.0.1:{pc_server.server_port}/metrics", data)
     finally:
         pc_server.shutdown()
+        pc_server.server_close()
     assert theirs == 0, f"the control scraped {theirs} times while the GIL was held (ours: {ours}): the experiment proves nothing"
     assert ours >= 3, f"only {ours} scrapes completed while the GIL was held"
 
@@ -150,7 +152,7 @@ def test_a_server_whose_handle_is_dropped_keeps_serving(free_port):
     nanometrics.start_http_server(free_port, registry=reg)  # the usual call: result ignored
     gc.collect()
     url = f"http://127.0.0.1:{free_port}/metrics"
-    assert b"kept 1.0" in urllib.request.urlopen(url, timeout=5).read()
+    assert b"kept 1.0" in fetch(url, timeout=5)
     for s in list(nanometrics._RUNNING):
         if s.server_port == free_port:
             s.shutdown()

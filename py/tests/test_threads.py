@@ -10,6 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import nanometrics
+from conftest import fetch
 
 THREADS = 8
 PER_THREAD = 20_000
@@ -102,7 +103,7 @@ def test_set_function_churn_while_the_server_and_generate_latest_scrape():
     def scrape_http() -> None:
         try:
             while not stop.is_set():
-                body = urllib.request.urlopen(url, timeout=10).read().decode()
+                body = fetch(url, timeout=10).decode()
                 list(text_string_to_metric_families(body))
                 served.append(len(body))
         except BaseException as e:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .. import _native
-
-if TYPE_CHECKING:
-    from .. import CollectorRegistry
+from ..registry import REGISTRY, CollectorRegistry
 
 CONTENT_TYPE_LATEST: str = _native.OPENMETRICS_CONTENT_TYPE
 
@@ -17,7 +13,5 @@ __all__ = ("CONTENT_TYPE_LATEST", "generate_latest")
 def generate_latest(registry: "CollectorRegistry | None" = None) -> bytes:
     """The registry in OpenMetrics 1.0, ``# EOF`` included (read without the GIL)."""
     if registry is None:
-        from .. import REGISTRY
-
         registry = REGISTRY
     return registry._native.encode(True)

@@ -1,0 +1,22 @@
+"""The core types in one place, as ``prometheus_client.core`` gathers
+them (of its names, those nanometrics has)."""
+
+from __future__ import annotations
+
+from .metrics import Counter, Enum, Gauge, Histogram, Info, Summary
+from .metrics_core import Metric
+from .registry import REGISTRY, CollectorRegistry
+from .samples import Sample
+
+__all__ = (
+    "CollectorRegistry",
+    "Counter",
+    "Enum",
+    "Gauge",
+    "Histogram",
+    "Info",
+    "Metric",
+    "REGISTRY",
+    "Sample",
+    "Summary",
+)

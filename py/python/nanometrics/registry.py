@@ -1,0 +1,99 @@
+"""The registry (``prometheus_client.registry``): ``CollectorRegistry`` and
+the default ``REGISTRY``, which Rust code in this process shares."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, Iterator, List, Optional
+
+from . import _native
+from .metrics_core import Metric, _metrics_from
+
+__all__ = ("CollectorRegistry", "REGISTRY", "Metric")
+
+
+class _BoundCollector:
+    """The base of ``metrics.MetricWrapperBase``: a metric that registered
+    itself at construction (defined here so that ``register`` can tell one
+    apart without importing ``metrics``, which imports this module)."""
+
+    __slots__ = ()
+
+
+class CollectorRegistry:
+    """A set of metrics read together (``prometheus_client.CollectorRegistry``).
+
+    Metrics register themselves at construction (``registry=`` argument).
+    Two metrics whose exposed names overlap in one registry raise
+    ``ValueError``, as in prometheus_client.
+    """
+
+    def __init__(self, auto_describe: bool = False, target_info: Optional[Dict[str, str]] = None, *, _native_registry: Any = None) -> None:
+        if target_info is not None:
+            raise ValueError("target_info is not supported by nanometrics; declare an Info metric instead")
+        self._native = _native_registry if _native_registry is not None else _native.Registry()
+        self._lock = threading.Lock()
+        self._names_to_collectors: Dict[str, Any] = {}
+        self._collector_to_names: Dict[Any, List[str]] = {}
+
+    def _claim(self, collector: Any, names: List[str]) -> None:
+        with self._lock:
+            duplicates = set(self._names_to_collectors).intersection(names)
+            if duplicates:
+                raise ValueError(
+                    "Duplicated timeseries in CollectorRegistry: {} (a name may be declared once per registry)".format(duplicates)
+                )
+            for n in names:
+                self._names_to_collectors[n] = collector
+            self._collector_to_names[collector] = names
+
+    def _release(self, collector: Any) -> None:
+        with self._lock:
+            for n in self._collector_to_names.pop(collector, []):
+                self._names_to_collectors.pop(n, None)
+
+    def register(self, collector: Any) -> None:
+        """Registers a metric. nanometrics metrics register themselves at
+        construction; registering one again raises ``ValueError`` (duplicate),
+        as prometheus_client does."""
+        if collector in self._collector_to_names:
+            raise ValueError(
+                "Duplicated timeseries in CollectorRegistry: {}".format(set(self._collector_to_names[collector]))
+            )
+        if isinstance(collector, _BoundCollector):
+            raise ValueError(
+                "nanometrics metrics are bound to the registry they were declared with; "
+                "pass registry= at construction instead of register()"
+            )
+        raise TypeError(
+            "custom collectors are not supported by nanometrics: declare Counter/Gauge/... "
+            "(Gauge.set_function computes a value at scrape time)"
+        )
+
+    def unregister(self, collector: Any) -> None:
+        """Removes a metric from the registry; its handles keep working but are
+        no longer exposed."""
+        with self._lock:
+            if collector not in self._collector_to_names:
+                raise KeyError(f"{collector!r} is not registered")
+        self._native.unregister(collector._core_name)
+        collector._family.drop_functions(collector)
+        collector._exposed = False
+        self._release(collector)
+
+    def collect(self) -> Iterator[Metric]:
+        """Yields every metric family, Rust-declared ones included."""
+        yield from _metrics_from(self._native)
+
+    def get_sample_value(self, name: str, labels: Optional[Dict[str, str]] = None) -> Optional[float]:
+        """The value of one sample, or ``None`` (for tests)."""
+        if labels is None:
+            labels = {}
+        for metric in self.collect():
+            for s in metric.samples:
+                if s.name == name and s.labels == labels:
+                    return s.value
+        return None
+
+
+REGISTRY = CollectorRegistry(_native_registry=_native.Registry.default())
