@@ -33,7 +33,7 @@ fn encode_10k(c: &mut Criterion) {
     let f = registry
         .metric("requests_total", "Requests by model and status.")
         .cardinality_limit(SERIES)
-        .counter_family(&["model", "status"])
+        .family::<nanometrics::Counter>(&["model", "status"])
         .unwrap();
     for i in 0..SERIES {
         f.with_labels(&labels(i)).unwrap().inc_by(i as u64 * 7919);

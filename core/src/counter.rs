@@ -31,11 +31,11 @@ pub struct Counter {
     lease: LeaseArc,
 }
 
+/// Shows where the series lives, not its value: reading the value takes
+/// the shard lock, which a `Registry::visit` callback already holds.
 impl fmt::Debug for Counter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Counter")
-            .field("value", &self.get())
-            .finish()
+        f.debug_struct("Counter").field("slot", &self.at).finish()
     }
 }
 
@@ -116,10 +116,12 @@ pub struct UpDownCounter {
     lease: LeaseArc,
 }
 
+/// Shows where the series lives, not its value: reading the value takes
+/// the shard lock, which a `Registry::visit` callback already holds.
 impl fmt::Debug for UpDownCounter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UpDownCounter")
-            .field("value", &self.get())
+            .field("slot", &self.at)
             .finish()
     }
 }
@@ -203,17 +205,24 @@ impl UpDownCounter {
 /// for integer steps up to 2^53 and otherwise rounds like any `f64` sum.
 /// Reads never go down (the rounding of that sum depends on which threads
 /// are still alive; the highest total reported is kept).
-/// A negative, NaN or infinite increment is refused with
-/// [`Error::InvalidValue`] and changes nothing.
+///
+/// A negative, NaN or infinite increment cannot be exported as a counter:
+/// [`inc_by`](Self::inc_by) drops it (the total is unchanged) and counts it
+/// in [`diagnostics::rejected_increments`](crate::diagnostics::rejected_increments),
+/// so the hot path has no `Result` to handle;
+/// [`try_inc_by`](Self::try_inc_by) returns [`Error::InvalidValue`] instead,
+/// for callers that report bad input (the Python binding raises
+/// `ValueError`).
 ///
 /// ```
 /// use nanometrics::Registry;
 /// let r = Registry::new();
 /// let cpu = r.float_counter("cpu_seconds_total", "CPU time.")?;
-/// cpu.inc_by(0.25)?;
+/// cpu.inc_by(0.25);
 /// cpu.inc();
 /// assert_eq!(cpu.get(), 1.25);
-/// assert!(cpu.inc_by(-1.0).is_err());
+/// cpu.inc_by(-1.0); // dropped and counted
+/// assert!(cpu.try_inc_by(f64::NAN).is_err());
 /// assert_eq!(cpu.get(), 1.25);
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
@@ -223,10 +232,12 @@ pub struct FloatCounter {
     lease: LeaseArc,
 }
 
+/// Shows where the series lives, not its value: reading the value takes
+/// the shard lock, which a `Registry::visit` callback already holds.
 impl fmt::Debug for FloatCounter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FloatCounter")
-            .field("value", &self.get())
+            .field("slot", &self.at)
             .finish()
     }
 }
@@ -250,20 +261,44 @@ impl FloatCounter {
         self.add_unchecked(1.0);
     }
 
-    /// Adds `v`, which must be finite and not negative.
+    /// Adds `v`. A negative, NaN or infinite `v` is dropped (the total does
+    /// not change) and counted in
+    /// [`diagnostics::rejected_increments`](crate::diagnostics::rejected_increments).
     ///
     /// ```
     /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
-    /// c.inc_by(0.5)?;
-    /// let e = c.inc_by(f64::NAN).unwrap_err();
+    /// let before = nanometrics::diagnostics::rejected_increments();
+    /// c.inc_by(0.5);
+    /// c.inc_by(f64::NAN);
+    /// c.inc_by(-2.0);
+    /// assert_eq!(c.get(), 0.5);
+    /// assert!(nanometrics::diagnostics::rejected_increments() >= before + 2);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc_by(&self, v: f64) {
+        // One comparison rules out negatives, NaN and +Inf (-0.0 passes and
+        // adds nothing).
+        if (0.0..f64::INFINITY).contains(&v) {
+            self.add_unchecked(v);
+        } else {
+            crate::diagnostics::count_rejected_increment();
+        }
+    }
+
+    /// Adds `v`, which must be finite and not negative; anything else is
+    /// [`Error::InvalidValue`] and changes nothing (nor is it counted).
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
+    /// c.try_inc_by(0.5)?;
+    /// let e = c.try_inc_by(f64::NAN).unwrap_err();
     /// assert!(e.to_string().contains("non-negative"), "{e}");
     /// assert_eq!(c.get(), 0.5);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     #[inline]
-    pub fn inc_by(&self, v: f64) -> Result<(), Error> {
-        // One comparison rules out negatives, NaN and +Inf (-0.0 passes and
-        // adds nothing).
+    pub fn try_inc_by(&self, v: f64) -> Result<(), Error> {
         if !(0.0..f64::INFINITY).contains(&v) {
             return Err(Error::InvalidValue(format!(
                 "counters can only be incremented by non-negative finite amounts, got {v}"
@@ -289,8 +324,8 @@ impl FloatCounter {
     ///
     /// ```
     /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
-    /// c.inc_by(0.1)?;
-    /// c.inc_by(0.2)?;
+    /// c.inc_by(0.1);
+    /// c.inc_by(0.2);
     /// c.reset();
     /// assert_eq!(c.get(), 0.0);
     /// c.inc();
@@ -311,7 +346,7 @@ impl FloatCounter {
     /// ```
     /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
     /// let c2 = c.clone();
-    /// std::thread::spawn(move || c2.inc_by(2.5).unwrap()).join().unwrap();
+    /// std::thread::spawn(move || c2.inc_by(2.5)).join().unwrap();
     /// assert_eq!(c.get(), 2.5);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```

@@ -1,6 +1,34 @@
 //! What the process's shards are doing, for tests, diagnostics and memory
-//! control: how many threads hold a block, and releasing the series
-//! references this thread keeps parked.
+//! control: how many threads hold a block, how many float-counter
+//! increments were dropped, and releasing the series references this thread
+//! keeps parked.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static REJECTED_INCREMENTS: AtomicU64 = AtomicU64::new(0);
+
+/// Float-counter increments dropped since the process started because they
+/// were negative, NaN or infinite ([`FloatCounter::inc_by`](crate::FloatCounter::inc_by)).
+/// Process-wide: a count of bad input to look for, not a metric of any
+/// registry.
+///
+/// ```
+/// let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
+/// let before = nanometrics::diagnostics::rejected_increments();
+/// c.inc_by(-1.0);
+/// assert!(nanometrics::diagnostics::rejected_increments() > before);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn rejected_increments() -> u64 {
+    REJECTED_INCREMENTS.load(Ordering::Relaxed)
+}
+
+#[cold]
+#[inline(never)]
+pub(crate) fn count_rejected_increment() {
+    // Relaxed: a count, ordered with nothing else.
+    REJECTED_INCREMENTS.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Number of threads whose shard blocks are currently linked (threads that
 /// updated a sharded metric and have not exited). For tests and diagnostics.

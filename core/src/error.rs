@@ -30,6 +30,9 @@ pub enum Error {
         /// Label values that were given.
         got: usize,
     },
+    /// Labels given by name ([`Family::with`](crate::Family::with)) must
+    /// name each of the family's labels exactly once, and nothing else.
+    LabelMismatch(String),
     /// The name is already registered with another type, help, label names,
     /// buckets or unit. Identical re-registration returns the existing metric.
     Conflict(String),
@@ -56,6 +59,7 @@ impl fmt::Display for Error {
                 f,
                 "wrong number of label values: the family has {expected} label names, got {got} values"
             ),
+            Error::LabelMismatch(msg) => write!(f, "labels do not match the family's: {msg}"),
             Error::Conflict(msg) => write!(f, "conflicting registration: {msg}"),
             Error::LabelCollision(msg) => write!(f, "label collision: {msg}"),
             Error::InvalidBuckets(msg) => write!(f, "invalid histogram buckets: {msg}"),

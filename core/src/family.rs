@@ -18,6 +18,7 @@ fn hash_seed() -> u64 {
 }
 
 use crate::bucket_layout::Layout;
+use crate::buckets::Buckets;
 use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::gauge::Gauge;
@@ -45,13 +46,32 @@ pub const DEFAULT_CARDINALITY_LIMIT: usize = 2000;
 ///
 /// ```
 /// # let r = nanometrics::Registry::new();
-/// let f = r.metric("x_total", "x").cardinality_limit(1).counter_family(&["id"])?;
+/// let f = r.metric("x_total", "x").cardinality_limit(1).family::<nanometrics::Counter>(&["id"])?;
 /// f.with_labels(&["a"])?.inc();
 /// f.with_labels(&["b"])?.inc();
 /// assert_eq!(f.get(&[nanometrics::OVERFLOW_LABEL_VALUE]).unwrap().get(), 1);
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// The counter family, registered in the root registry on a family's first
+/// overflow, that counts the lookups each family's cardinality limit sent to
+/// its overflow series; its one label, `family`, is the family's full name.
+/// Such lookups are not cached, so each one is counted.
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// let f = r.metric("users_total", "x").cardinality_limit(1).family::<nanometrics::Counter>(&["user"])?;
+/// for u in ["a", "b", "c", "c"] { f.with_labels(&[u])?.inc(); }
+/// let overflowed = r.counter_family(nanometrics::OVERFLOW_COUNTER_NAME, nanometrics::OVERFLOW_COUNTER_HELP, &["family"])?;
+/// assert_eq!(overflowed.with_labels(&["users_total"])?.get(), 3); // b, c, c
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub const OVERFLOW_COUNTER_NAME: &str = "nanometrics_cardinality_overflow_total";
+
+/// The HELP text of [`OVERFLOW_COUNTER_NAME`].
+pub const OVERFLOW_COUNTER_HELP: &str =
+    "Label-set lookups that found the family at its cardinality limit and were given its overflow series.";
 
 pub(crate) mod sealed {
     use super::*;
@@ -60,6 +80,10 @@ pub(crate) mod sealed {
     /// this crate.
     pub trait Sealed: Sized {
         type Config: Clone + Send + Sync + fmt::Debug + 'static;
+        /// The configuration a declaration's buckets make (and the bounds
+        /// two declarations of one name must agree on); `None` buckets are
+        /// the type's default.
+        fn config(buckets: Option<&Buckets>) -> Result<(Self::Config, Option<Vec<f64>>), Error>;
         const KIND: MetricKind;
         fn create(cfg: &Self::Config) -> Result<Self, Error>;
         fn read(&self, r: &Reader) -> Value;
@@ -106,6 +130,9 @@ pub trait Metric: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {}
 
 impl sealed::Sealed for Counter {
     type Config = ();
+    fn config(_: Option<&Buckets>) -> Result<((), Option<Vec<f64>>), Error> {
+        Ok(((), None))
+    }
     const KIND: MetricKind = MetricKind::Counter;
     fn create(_: &()) -> Result<Self, Error> {
         Counter::create()
@@ -119,6 +146,9 @@ impl Metric for Counter {}
 
 impl sealed::Sealed for FloatCounter {
     type Config = ();
+    fn config(_: Option<&Buckets>) -> Result<((), Option<Vec<f64>>), Error> {
+        Ok(((), None))
+    }
     const KIND: MetricKind = MetricKind::Counter;
     fn create(_: &()) -> Result<Self, Error> {
         FloatCounter::create()
@@ -132,6 +162,9 @@ impl Metric for FloatCounter {}
 
 impl sealed::Sealed for Summary {
     type Config = Arc<Layout>;
+    fn config(_: Option<&Buckets>) -> Result<(Arc<Layout>, Option<Vec<f64>>), Error> {
+        Ok((crate::summary::layout(), None))
+    }
     const KIND: MetricKind = MetricKind::Summary;
     fn create(cfg: &Arc<Layout>) -> Result<Self, Error> {
         Summary::create(cfg)
@@ -145,6 +178,9 @@ impl Metric for Summary {}
 
 impl sealed::Sealed for UpDownCounter {
     type Config = ();
+    fn config(_: Option<&Buckets>) -> Result<((), Option<Vec<f64>>), Error> {
+        Ok(((), None))
+    }
     const KIND: MetricKind = MetricKind::UpDownCounter;
     fn create(_: &()) -> Result<Self, Error> {
         UpDownCounter::create()
@@ -158,6 +194,9 @@ impl Metric for UpDownCounter {}
 
 impl sealed::Sealed for Gauge {
     type Config = ();
+    fn config(_: Option<&Buckets>) -> Result<((), Option<Vec<f64>>), Error> {
+        Ok(((), None))
+    }
     const KIND: MetricKind = MetricKind::Gauge;
     fn create(_: &()) -> Result<Self, Error> {
         Ok(Gauge::create())
@@ -171,6 +210,12 @@ impl Metric for Gauge {}
 
 impl sealed::Sealed for Histogram {
     type Config = Arc<Layout>;
+    fn config(buckets: Option<&Buckets>) -> Result<(Arc<Layout>, Option<Vec<f64>>), Error> {
+        let default = Buckets::default();
+        let bounds = buckets.unwrap_or(&default).validated()?.to_vec();
+        let layout = crate::shard::staging::fits(Layout::new(&bounds)?)?;
+        Ok((Arc::new(layout), Some(bounds)))
+    }
     const KIND: MetricKind = MetricKind::Histogram;
     fn create(cfg: &Arc<Layout>) -> Result<Self, Error> {
         Histogram::create(cfg)
@@ -314,7 +359,9 @@ impl<M> Table<M> {
 /// Beyond the cardinality limit (default
 /// [`DEFAULT_CARDINALITY_LIMIT`]) new label sets share one overflow series
 /// whose every label value is [`OVERFLOW_LABEL_VALUE`], so totals are
-/// conserved.
+/// conserved, and each lookup sent there is counted in the root registry's
+/// `nanometrics_cardinality_overflow_total{family="<name>"}`
+/// ([`OVERFLOW_COUNTER_NAME`]).
 ///
 /// ```
 /// use nanometrics::Registry;
@@ -341,10 +388,11 @@ impl<M: Metric> Clone for Family<M> {
 
 impl<M: Metric> fmt::Debug for Family<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // No series count: that takes the family's lock, which a
+        // `Registry::visit` callback may already hold.
         f.debug_struct("Family")
             .field("kind", &M::KIND)
             .field("labels", &self.inner.names)
-            .field("series", &self.len())
             .finish()
     }
 }
@@ -361,10 +409,21 @@ pub(crate) struct FamilyInner<M: Metric> {
     /// (and its lock) only on a thread's first use of a label set.
     table: RwLock<Table<M>>,
     limit: usize,
+    /// Called once per lookup that the cardinality limit sends to the
+    /// overflow series (the registry counts them).
+    on_overflow: Option<OverflowSink>,
 }
 
+/// What a family calls when a lookup lands in its overflow series.
+pub(crate) type OverflowSink = Box<dyn Fn() + Send + Sync>;
+
 impl<M: Metric> Family<M> {
-    pub(crate) fn new(names: Arc<[Box<str>]>, cfg: M::Config, limit: usize) -> Family<M> {
+    pub(crate) fn new(
+        names: Arc<[Box<str>]>,
+        cfg: M::Config,
+        limit: usize,
+        on_overflow: Option<OverflowSink>,
+    ) -> Family<M> {
         Family {
             inner: Arc::new(FamilyInner {
                 id: next_family_id(),
@@ -374,6 +433,7 @@ impl<M: Metric> Family<M> {
                 seed: hash_seed(),
                 table: RwLock::new(Table::default()),
                 limit: limit.max(1),
+                on_overflow,
             }),
         }
     }
@@ -429,6 +489,46 @@ impl<M: Metric> Family<M> {
             return Ok(m);
         }
         inner.lookup(quick, generation, values)
+    }
+
+    /// The handle for these labels given by name, in any order: the same
+    /// series as [`with_labels`](Self::with_labels) with the values in the
+    /// family's order. A label the family does not have, one given twice, or
+    /// one of the family's left out is [`Error::LabelMismatch`] (a swapped
+    /// order cannot make a new series by mistake).
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let tokens = r.counter_family("tokens_total", "Tokens.", &["model", "kind"])?;
+    /// tokens.with(&[("kind", "output"), ("model", "llama")])?.inc();
+    /// assert_eq!(tokens.with_labels(&["llama", "output"])?.get(), 1);
+    /// assert!(tokens.with(&[("model", "llama")]).is_err()); // kind missing
+    /// assert!(tokens.with(&[("model", "llama"), ("knd", "output")]).is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn with(&self, labels: &[(&str, &str)]) -> Result<M, Error> {
+        let names = &self.inner.names;
+        for (i, (k, _)) in labels.iter().enumerate() {
+            if !names.iter().any(|n| **n == **k) {
+                return Err(Error::LabelMismatch(format!(
+                    "{k:?} is not a label of this family (its labels: {names:?})"
+                )));
+            }
+            if labels[..i].iter().any(|(o, _)| o == k) {
+                return Err(Error::LabelMismatch(format!("{k:?} is given twice")));
+            }
+        }
+        if labels.len() != names.len() {
+            let missing: Vec<&str> = names
+                .iter()
+                .map(|n| &**n)
+                .filter(|n| !labels.iter().any(|(k, _)| k == n))
+                .collect();
+            return Err(Error::LabelMismatch(format!("{missing:?} missing")));
+        }
+        let value_of = |n: &str| labels.iter().find(|(k, _)| *k == n).map_or("", |(_, v)| v);
+        let values: Vec<&str> = names.iter().map(|n| value_of(n)).collect();
+        self.with_labels(&values)
     }
 
     /// `with_labels` for `N` (at most `labelkey::HELD_VALUES`) values.
@@ -605,7 +705,14 @@ impl<M: Metric> FamilyInner<M> {
         let (values, metric) = match found {
             Some(f) => f,
             None => {
-                let m = self.insert(hash, values)?;
+                let (m, overflowed) = self.insert(hash, values)?;
+                if overflowed {
+                    // Not cached, so that every such lookup is counted.
+                    if let Some(count) = &self.on_overflow {
+                        count();
+                    }
+                    return Ok(m);
+                }
                 let v: Values = values
                     .iter()
                     .map(|v| Box::<str>::from(v.as_ref()))
@@ -646,22 +753,22 @@ impl<M: Metric> FamilyInner<M> {
     }
 
     /// Finds or creates the series under the write lock. Past the cardinality
-    /// limit, a new label set gets the overflow series instead.
+    /// limit, a new label set gets the overflow series instead (`true`).
     #[cold]
-    fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Result<M, Error> {
+    fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Result<(M, bool), Error> {
         let mut table = self.write();
         if let Some(e) = table.find(hash, values) {
-            return Ok(e.metric.clone());
+            return Ok((e.metric.clone(), false));
         }
         if table.len() >= self.limit {
             let overflow = vec![OVERFLOW_LABEL_VALUE; values.len()];
             let h = self.hash(&overflow);
             if let Some(e) = table.find(h, &overflow) {
-                return Ok(e.metric.clone());
+                return Ok((e.metric.clone(), true));
             }
-            return self.create(&mut table, h, &overflow);
+            return Ok((self.create(&mut table, h, &overflow)?, true));
         }
-        self.create(&mut table, hash, values)
+        Ok((self.create(&mut table, hash, values)?, false))
     }
 
     fn create<S: AsRef<str>>(

@@ -80,6 +80,35 @@ impl Gauge {
         }
     }
 
+    /// Adds one (`add(1.0)`), as `prometheus`' and `prometheus-client`'s
+    /// gauges do.
+    ///
+    /// ```
+    /// # let g = nanometrics::Registry::new().gauge("x", "x")?;
+    /// g.inc();
+    /// g.inc();
+    /// g.dec();
+    /// assert_eq!(g.get(), 1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1.0);
+    }
+
+    /// Subtracts one (`sub(1.0)`).
+    ///
+    /// ```
+    /// # let g = nanometrics::Registry::new().gauge("x", "x")?;
+    /// g.dec();
+    /// assert_eq!(g.get(), -1.0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn dec(&self) {
+        self.add(-1.0);
+    }
+
     /// Subtracts `d` atomically.
     ///
     /// ```

@@ -26,8 +26,8 @@ use crate::Stats;
 /// use nanometrics::{Buckets, Registry};
 /// let r = Registry::new();
 /// let h = r.histogram("latency_seconds", "Latency.", Buckets::default())?;
-/// h.record(0.02);
-/// h.record(0.3);
+/// h.observe(0.02);
+/// h.observe(0.3);
 /// let s = h.snapshot();
 /// assert_eq!(s.count, 2);
 /// assert_eq!(s.buckets.last(), Some(&(f64::INFINITY, 2)));
@@ -100,12 +100,14 @@ pub struct Histogram {
     lease: LeaseArc,
 }
 
+/// Shows where the series lives and its bounds, not its values: reading
+/// them takes the shard lock, which a `Registry::visit` callback already
+/// holds.
 impl fmt::Debug for Histogram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.snapshot();
         f.debug_struct("Histogram")
-            .field("count", &s.count)
-            .field("sum", &s.sum)
+            .field("slot", &self.at)
+            .field("bounds", &self.layout.finite_bounds())
             .finish()
     }
 }
@@ -125,12 +127,12 @@ impl Histogram {
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
-    /// h.record(0.004);
+    /// h.observe(0.004);
     /// assert_eq!(h.snapshot().buckets[0], (0.005, 1));
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     #[inline(always)]
-    pub fn record(&self, v: f64) {
+    pub fn observe(&self, v: f64) {
         if v.is_nan() {
             return;
         }
@@ -147,7 +149,34 @@ impl Histogram {
         )
     }
 
+    /// [`observe`](Self::observe) under the name the `metrics` crate uses.
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// h.record(0.004);
+    /// assert_eq!(h.snapshot().count, 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn record(&self, v: f64) {
+        self.observe(v);
+    }
+
     /// Records a duration in seconds.
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// h.observe_duration(std::time::Duration::from_millis(250));
+    /// assert_eq!(h.snapshot().sum, 0.25);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn observe_duration(&self, d: Duration) {
+        self.observe(d.as_secs_f64());
+    }
+
+    /// [`observe_duration`](Self::observe_duration) under the name the
+    /// `metrics` crate uses.
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
@@ -157,7 +186,7 @@ impl Histogram {
     /// ```
     #[inline]
     pub fn record_duration(&self, d: Duration) {
-        self.record(d.as_secs_f64());
+        self.observe_duration(d);
     }
 
     /// Starts a timer that records the elapsed seconds when dropped.
@@ -183,7 +212,7 @@ impl Histogram {
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::explicit(vec![1.0]))?;
-    /// h.record(0.5); h.record(2.0);
+    /// h.observe(0.5); h.observe(2.0);
     /// let s = h.snapshot();
     /// assert_eq!(s.buckets, vec![(1.0, 1), (f64::INFINITY, 2)]);
     /// # Ok::<(), nanometrics::Error>(())
@@ -213,7 +242,7 @@ impl Histogram {
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
-    /// for i in 1..=100 { h.record(i as f64 / 100.0); }
+    /// for i in 1..=100 { h.observe(i as f64 / 100.0); }
     /// let st = h.stats();
     /// assert_eq!(st.count, 100);
     /// assert!((st.quantile(0.5) - 0.5).abs() / 0.5 < 0.05);
@@ -253,7 +282,7 @@ impl HistogramTimer<'_> {
     pub fn observe_duration(mut self) -> f64 {
         self.armed = false;
         let s = self.start.elapsed().as_secs_f64();
-        self.hist.record(s);
+        self.hist.observe(s);
         s
     }
 
@@ -273,7 +302,7 @@ impl HistogramTimer<'_> {
 impl Drop for HistogramTimer<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.hist.record(self.start.elapsed().as_secs_f64());
+            self.hist.observe(self.start.elapsed().as_secs_f64());
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::shard::staging::HistRaw;
 ///
 /// ```
 /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::explicit(vec![1.0, 2.0]))?;
-/// h.record(1.5);
+/// h.observe(1.5);
 /// let s = h.snapshot();
 /// assert_eq!((s.count, s.sum, s.min, s.max), (1, 1.5, 1.5, 1.5));
 /// assert_eq!(s.buckets, vec![(1.0, 0), (2.0, 1), (f64::INFINITY, 1)]);
@@ -100,7 +100,7 @@ impl HistogramSnapshot {
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
-    /// h.record(0.1); h.record(0.2); h.record(0.3);
+    /// h.observe(0.1); h.observe(0.2); h.observe(0.3);
     /// let s = h.snapshot();
     /// assert_eq!(s.quantile(0.0), 0.1);
     /// assert_eq!(s.quantile(1.0), 0.3);
@@ -136,7 +136,7 @@ impl HistogramSnapshot {
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
-    /// h.record(1.0); h.record(2.0);
+    /// h.observe(1.0); h.observe(2.0);
     /// assert_eq!(h.snapshot().mean(), 1.5);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
@@ -152,7 +152,7 @@ impl HistogramSnapshot {
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
-    /// h.record(0.5);
+    /// h.observe(0.5);
     /// let st = h.snapshot().stats();
     /// assert_eq!((st.count, st.mean), (1, 0.5));
     /// # Ok::<(), nanometrics::Error>(())
@@ -187,7 +187,7 @@ impl HistogramSnapshot {
 /// ```
 /// use nanometrics::{Buckets, Registry};
 /// let h = Registry::new().histogram("ttft_seconds", "TTFT.", Buckets::exponential(0.001, 2.0, 16))?;
-/// for ms in [10.0, 20.0, 30.0, 40.0] { h.record(ms / 1000.0); }
+/// for ms in [10.0, 20.0, 30.0, 40.0] { h.observe(ms / 1000.0); }
 /// let st = h.stats();
 /// assert_eq!((st.count, st.min, st.max), (4, 0.01, 0.04));
 /// assert!((st.mean - 0.025).abs() < 1e-12);
@@ -214,7 +214,7 @@ impl Stats {
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
-    /// for i in 1..=1000 { h.record(i as f64 / 1000.0); }
+    /// for i in 1..=1000 { h.observe(i as f64 / 1000.0); }
     /// let p99 = h.stats().quantile(0.99);
     /// assert!((p99 - 0.99).abs() / 0.99 < 0.05);
     /// # Ok::<(), nanometrics::Error>(())

@@ -14,7 +14,7 @@
 //! let out = tokens.with_labels(&["llama", "output"])?; // keep the handle: the fast path
 //!
 //! requests.inc();
-//! latency.record(0.025);
+//! latency.observe(0.025);
 //! out.inc_by(128);
 //!
 //! let stats = latency.stats();
@@ -77,7 +77,10 @@ pub mod implementation {
 pub use buckets::Buckets;
 pub use counter::{Counter, FloatCounter, UpDownCounter};
 pub use error::Error;
-pub use family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_LABEL_VALUE};
+pub use family::{
+    Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_COUNTER_HELP, OVERFLOW_COUNTER_NAME,
+    OVERFLOW_LABEL_VALUE,
+};
 pub use gauge::Gauge;
 pub use histogram::{Histogram, HistogramTimer};
 pub use histogram_snapshot::{HistogramSnapshot, Stats};

@@ -7,11 +7,13 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::bucket_layout::Layout;
 use crate::buckets::Buckets;
 use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
-use crate::family::{Family, Metric, DEFAULT_CARDINALITY_LIMIT};
+use crate::family::{
+    Family, Metric, OverflowSink, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_COUNTER_HELP,
+    OVERFLOW_COUNTER_NAME,
+};
 use crate::gauge::Gauge;
 use crate::histogram::Histogram;
 use crate::names::{
@@ -19,7 +21,7 @@ use crate::names::{
 };
 use crate::shard;
 use crate::snapshot::{ConstLabels, FamilyLabels, FamilySnapshot, MetricKind, Snapshot};
-use crate::summary::{self, Summary};
+use crate::summary::Summary;
 use crate::sync::lock_std;
 use crate::visit::{FamilyView, Lockable, LockedFamily};
 
@@ -241,9 +243,9 @@ impl Registry {
     /// let h = r.metric("prefill_duration_seconds", "Prefill time.")
     ///     .unit("seconds")
     ///     .const_label("engine", "vllm")
-    ///     .histogram(Buckets::default())?;
-    /// h.record(0.1);
-    /// let f = r.metric("requests_total", "Requests.").cardinality_limit(1).counter_family(&["user"])?;
+    ///     .buckets(Buckets::default()).build::<nanometrics::Histogram>()?;
+    /// h.observe(0.1);
+    /// let f = r.metric("requests_total", "Requests.").cardinality_limit(1).family::<nanometrics::Counter>(&["user"])?;
     /// f.with_labels(&["a"])?.inc();
     /// f.with_labels(&["b"])?.inc(); // over the limit: lands in the overflow series
     /// assert_eq!(f.with_labels(&["__overflow__"])?.get(), 1);
@@ -258,8 +260,16 @@ impl Registry {
             consts: Vec::new(),
             limit: DEFAULT_CARDINALITY_LIMIT,
             kind: None,
+            buckets: None,
         }
     }
+
+    // === the everyday shortcuts ===
+    //
+    // Each is `self.metric(name, help)` then `.build::<M>()` (unlabeled) or
+    // `.family::<M>(labels)`, with `.buckets(..)` for histograms: see
+    // [`MetricBuilder`] for the options (unit, constant labels, cardinality
+    // limit) and the rules every declaration follows.
 
     /// Declares an unlabeled [`Counter`].
     ///
@@ -271,7 +281,7 @@ impl Registry {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn counter(&self, name: &str, help: &str) -> Result<Counter, Error> {
-        self.metric(name, help).counter()
+        self.metric(name, help).build::<Counter>()
     }
 
     /// Declares an unlabeled [`Gauge`].
@@ -284,7 +294,7 @@ impl Registry {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn gauge(&self, name: &str, help: &str) -> Result<Gauge, Error> {
-        self.metric(name, help).gauge()
+        self.metric(name, help).build::<Gauge>()
     }
 
     /// Declares an unlabeled [`UpDownCounter`].
@@ -297,7 +307,7 @@ impl Registry {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn up_down_counter(&self, name: &str, help: &str) -> Result<UpDownCounter, Error> {
-        self.metric(name, help).up_down_counter()
+        self.metric(name, help).build::<UpDownCounter>()
     }
 
     /// Declares an unlabeled [`Histogram`].
@@ -305,12 +315,14 @@ impl Registry {
     /// ```
     /// # let r = nanometrics::Registry::new();
     /// let h = r.histogram("latency_seconds", "Latency.", nanometrics::Buckets::default())?;
-    /// h.record(0.1);
+    /// h.observe(0.1);
     /// assert_eq!(h.snapshot().count, 1);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn histogram(&self, name: &str, help: &str, buckets: Buckets) -> Result<Histogram, Error> {
-        self.metric(name, help).histogram(buckets)
+        self.metric(name, help)
+            .buckets(buckets)
+            .build::<Histogram>()
     }
 
     /// Declares a [`Family`] of counters with variable labels.
@@ -328,7 +340,7 @@ impl Registry {
         help: &str,
         labels: &[&str],
     ) -> Result<Family<Counter>, Error> {
-        self.metric(name, help).counter_family(labels)
+        self.metric(name, help).family::<Counter>(labels)
     }
 
     /// Declares a [`Family`] of gauges.
@@ -346,7 +358,7 @@ impl Registry {
         help: &str,
         labels: &[&str],
     ) -> Result<Family<Gauge>, Error> {
-        self.metric(name, help).gauge_family(labels)
+        self.metric(name, help).family::<Gauge>(labels)
     }
 
     /// Declares a [`Family`] of up-down counters.
@@ -364,7 +376,7 @@ impl Registry {
         help: &str,
         labels: &[&str],
     ) -> Result<Family<UpDownCounter>, Error> {
-        self.metric(name, help).up_down_counter_family(labels)
+        self.metric(name, help).family::<UpDownCounter>(labels)
     }
 
     /// Declares a [`Family`] of histograms.
@@ -372,7 +384,7 @@ impl Registry {
     /// ```
     /// # let r = nanometrics::Registry::new();
     /// let f = r.histogram_family("ttft_seconds", "TTFT.", &["model"], nanometrics::Buckets::default())?;
-    /// f.with_labels(&["llama"])?.record(0.05);
+    /// f.with_labels(&["llama"])?.observe(0.05);
     /// assert_eq!(f.len(), 1);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
@@ -383,7 +395,9 @@ impl Registry {
         labels: &[&str],
         buckets: Buckets,
     ) -> Result<Family<Histogram>, Error> {
-        self.metric(name, help).histogram_family(labels, buckets)
+        self.metric(name, help)
+            .buckets(buckets)
+            .family::<Histogram>(labels)
     }
 
     /// Declares an unlabeled [`FloatCounter`].
@@ -391,12 +405,12 @@ impl Registry {
     /// ```
     /// # let r = nanometrics::Registry::new();
     /// let c = r.float_counter("cpu_seconds_total", "CPU.")?;
-    /// c.inc_by(0.5)?;
+    /// c.inc_by(0.5);
     /// assert_eq!(c.get(), 0.5);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn float_counter(&self, name: &str, help: &str) -> Result<FloatCounter, Error> {
-        self.metric(name, help).float_counter()
+        self.metric(name, help).build::<FloatCounter>()
     }
 
     /// Declares a [`Family`] of float counters.
@@ -404,7 +418,7 @@ impl Registry {
     /// ```
     /// # let r = nanometrics::Registry::new();
     /// let f = r.float_counter_family("busy_seconds_total", "Busy.", &["gpu"])?;
-    /// f.with_labels(&["0"])?.inc_by(0.25)?;
+    /// f.with_labels(&["0"])?.inc_by(0.25);
     /// assert_eq!(f.get(&["0"]).unwrap().get(), 0.25);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
@@ -414,7 +428,7 @@ impl Registry {
         help: &str,
         labels: &[&str],
     ) -> Result<Family<FloatCounter>, Error> {
-        self.metric(name, help).float_counter_family(labels)
+        self.metric(name, help).family::<FloatCounter>(labels)
     }
 
     /// Declares an unlabeled [`Summary`].
@@ -427,7 +441,7 @@ impl Registry {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn summary(&self, name: &str, help: &str) -> Result<Summary, Error> {
-        self.metric(name, help).summary()
+        self.metric(name, help).build::<Summary>()
     }
 
     /// Declares a [`Family`] of summaries.
@@ -445,7 +459,7 @@ impl Registry {
         help: &str,
         labels: &[&str],
     ) -> Result<Family<Summary>, Error> {
-        self.metric(name, help).summary_family(labels)
+        self.metric(name, help).family::<Summary>(labels)
     }
 
     /// Removes every registration exposed under `name` from this registry
@@ -613,13 +627,50 @@ impl Registry {
         drop(locked);
     }
 
+    /// What a family named `family` calls on each lookup its cardinality
+    /// limit sends to the overflow series: an increment of
+    /// `nanometrics_cardinality_overflow_total{family}` in the root registry
+    /// (declared on first use; a weak reference, so the registry can go).
+    fn overflow_counter(&self, family: &str) -> OverflowSink {
+        let root = Arc::downgrade(&self.node.root);
+        let id = self.node.path[0];
+        let family = family.to_string();
+        Box::new(move || {
+            let Some(root) = root.upgrade() else { return };
+            let registry = Registry {
+                node: Arc::new(Node {
+                    root,
+                    id,
+                    path: Arc::from([id]),
+                    prefix: String::new(),
+                    consts: Arc::from([]),
+                }),
+            };
+            let counted = registry
+                .metric(OVERFLOW_COUNTER_NAME, OVERFLOW_COUNTER_HELP)
+                .cardinality_limit(usize::MAX)
+                .family::<crate::Counter>(&["family"])
+                .and_then(|f| f.with_labels(&[&family]));
+            if let Ok(c) = counted {
+                c.inc();
+            }
+        })
+    }
+
+    /// The one declaration path: every shortcut and every builder ends here.
     fn register<M: Metric>(
         &self,
         b: MetricBuilder<'_>,
         names: &[&str],
-        cfg: M::Config,
-        buckets: Option<Vec<f64>>,
     ) -> Result<Family<M>, Error> {
+        if b.buckets.is_some() && M::KIND != MetricKind::Histogram {
+            return Err(Error::InvalidBuckets(format!(
+                "{} is a {}: only histograms take buckets",
+                b.name,
+                M::KIND.as_str()
+            )));
+        }
+        let (cfg, buckets) = M::config(b.buckets.as_ref())?;
         if !is_valid_metric_name(&b.name) {
             return Err(Error::InvalidName(b.name));
         }
@@ -706,7 +757,9 @@ impl Registry {
                 }
             }
         }
-        let family = Family::<M>::new(desc.names.clone(), cfg, b.limit);
+        let on_overflow = (!desc.names.is_empty() && desc.name != OVERFLOW_COUNTER_NAME)
+            .then(|| self.overflow_counter(&desc.name));
+        let family = Family::<M>::new(desc.names.clone(), cfg, b.limit, on_overflow);
         let labels = Arc::new(FamilyLabels {
             consts,
             names: desc.names.clone(),
@@ -749,8 +802,8 @@ fn merge_consts(base: &ConstLabels, extra: &[(&str, &str)]) -> Result<ConstLabel
 ///
 /// ```
 /// # let r = nanometrics::Registry::new();
-/// let h = r.metric("req_duration_seconds", "Latency.").unit("seconds").histogram(nanometrics::Buckets::default())?;
-/// h.record(0.2);
+/// let h = r.metric("req_duration_seconds", "Latency.").unit("seconds").buckets(nanometrics::Buckets::default()).build::<nanometrics::Histogram>()?;
+/// h.observe(0.2);
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
 pub struct MetricBuilder<'r> {
@@ -761,6 +814,7 @@ pub struct MetricBuilder<'r> {
     consts: Vec<(String, String)>,
     limit: usize,
     kind: Option<MetricKind>,
+    buckets: Option<Buckets>,
 }
 
 impl MetricBuilder<'_> {
@@ -769,8 +823,8 @@ impl MetricBuilder<'_> {
     ///
     /// ```
     /// # let r = nanometrics::Registry::new();
-    /// r.metric("payload_bytes", "Payload size.").unit("bytes").gauge()?;
-    /// assert!(r.metric("payload", "x").unit("bytes").gauge().is_err());
+    /// r.metric("payload_bytes", "Payload size.").unit("bytes").build::<nanometrics::Gauge>()?;
+    /// assert!(r.metric("payload", "x").unit("bytes").build::<nanometrics::Gauge>().is_err());
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn unit(mut self, unit: &str) -> Self {
@@ -782,7 +836,7 @@ impl MetricBuilder<'_> {
     ///
     /// ```
     /// # let r = nanometrics::Registry::new();
-    /// r.metric("build_info", "Build.").const_label("version", "1.2.3").gauge()?.set(1.0);
+    /// r.metric("build_info", "Build.").const_label("version", "1.2.3").build::<nanometrics::Gauge>()?.set(1.0);
     /// assert_eq!(r.snapshot().families[0].series[0].labels.get("version"), Some("1.2.3"));
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
@@ -795,7 +849,7 @@ impl MetricBuilder<'_> {
     ///
     /// ```
     /// # let r = nanometrics::Registry::new();
-    /// let f = r.metric("users_total", "x").cardinality_limit(2).counter_family(&["user"])?;
+    /// let f = r.metric("users_total", "x").cardinality_limit(2).family::<nanometrics::Counter>(&["user"])?;
     /// for u in ["a", "b", "c", "d"] { f.with_labels(&[u])?.inc(); }
     /// assert_eq!(f.len(), 3);
     /// # Ok::<(), nanometrics::Error>(())
@@ -805,149 +859,49 @@ impl MetricBuilder<'_> {
         self
     }
 
-    /// Declares an unlabeled [`Counter`].
+    /// A histogram's classic bucket bounds (default: [`Buckets::default`]);
+    /// any other type refuses them with [`Error::InvalidBuckets`].
     ///
     /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x_total", "x").counter()?.inc();
+    /// use nanometrics::{Buckets, Histogram, Registry};
+    /// let r = Registry::new();
+    /// let h = r.metric("ttft_seconds", "TTFT.").buckets(Buckets::exponential(0.001, 2.0, 16)).build::<Histogram>()?;
+    /// h.observe(0.01);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
-    pub fn counter(self) -> Result<Counter, Error> {
-        self.counter_family(&[])?.with_labels::<&str>(&[])
+    pub fn buckets(mut self, buckets: Buckets) -> Self {
+        self.buckets = Some(buckets);
+        self
     }
 
-    /// Declares an unlabeled [`Gauge`].
+    /// Declares a [`Family`] of any metric type with these variable labels.
     ///
     /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x", "x").gauge()?.set(1.0);
+    /// use nanometrics::{Counter, Histogram, Registry, Summary};
+    /// let r = Registry::new();
+    /// let requests = r.metric("requests_total", "Requests.").family::<Counter>(&["model", "status"])?;
+    /// requests.with_labels(&["llama", "ok"])?.inc();
+    /// let latency = r.metric("latency_seconds", "Latency.").unit("seconds").family::<Histogram>(&["model"])?;
+    /// latency.with_labels(&["llama"])?.observe(0.2);
+    /// r.metric("prompt_tokens", "Prompt sizes.").family::<Summary>(&["model"])?;
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
-    pub fn gauge(self) -> Result<Gauge, Error> {
-        self.gauge_family(&[])?.with_labels::<&str>(&[])
-    }
-
-    /// Declares an unlabeled [`UpDownCounter`].
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x", "x").up_down_counter()?.dec();
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn up_down_counter(self) -> Result<UpDownCounter, Error> {
-        self.up_down_counter_family(&[])?.with_labels::<&str>(&[])
-    }
-
-    /// Declares an unlabeled [`Histogram`].
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x_seconds", "x").histogram(nanometrics::Buckets::default())?.record(1.0);
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn histogram(self, buckets: Buckets) -> Result<Histogram, Error> {
-        self.histogram_family(&[], buckets)?
-            .with_labels::<&str>(&[])
-    }
-
-    /// Declares a [`Family`] of counters.
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x_total", "x").counter_family(&["a"])?.with_labels(&["1"])?.inc();
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn counter_family(self, labels: &[&str]) -> Result<Family<Counter>, Error> {
+    pub fn family<M: Metric>(self, labels: &[&str]) -> Result<Family<M>, Error> {
         let r = self.registry;
-        r.register(self, labels, (), None)
+        r.register(self, labels)
     }
 
-    /// Declares a [`Family`] of gauges.
+    /// Declares one unlabeled metric of any type.
     ///
     /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x", "x").gauge_family(&["a"])?.with_labels(&["1"])?.set(1.0);
+    /// use nanometrics::{FloatCounter, Gauge, Registry};
+    /// let r = Registry::new();
+    /// r.metric("cpu_seconds_total", "CPU.").unit("seconds").build::<FloatCounter>()?.inc_by(1.5);
+    /// r.metric("build_info", "Build.").const_label("version", "1.2.3").build::<Gauge>()?.set(1.0);
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
-    pub fn gauge_family(self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
-        let r = self.registry;
-        r.register(self, labels, (), None)
-    }
-
-    /// Declares a [`Family`] of up-down counters.
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x", "x").up_down_counter_family(&["a"])?.with_labels(&["1"])?.inc();
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn up_down_counter_family(self, labels: &[&str]) -> Result<Family<UpDownCounter>, Error> {
-        let r = self.registry;
-        r.register(self, labels, (), None)
-    }
-
-    /// Declares a [`Family`] of histograms.
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x", "x").histogram_family(&["a"], nanometrics::Buckets::default())?.with_labels(&["1"])?.record(1.0);
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn histogram_family(
-        self,
-        labels: &[&str],
-        buckets: Buckets,
-    ) -> Result<Family<Histogram>, Error> {
-        let bounds = buckets.validated()?.to_vec();
-        let layout = Arc::new(shard::staging::fits(Layout::new(&bounds)?)?);
-        let r = self.registry;
-        r.register(self, labels, layout, Some(bounds))
-    }
-
-    /// Declares an unlabeled [`FloatCounter`].
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x_seconds_total", "x").unit("seconds").float_counter()?.inc_by(1.5)?;
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn float_counter(self) -> Result<FloatCounter, Error> {
-        self.float_counter_family(&[])?.with_labels::<&str>(&[])
-    }
-
-    /// Declares a [`Family`] of float counters.
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x_total", "x").float_counter_family(&["a"])?.with_labels(&["1"])?.inc();
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn float_counter_family(self, labels: &[&str]) -> Result<Family<FloatCounter>, Error> {
-        let r = self.registry;
-        r.register(self, labels, (), None)
-    }
-
-    /// Declares an unlabeled [`Summary`].
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x_bytes", "x").unit("bytes").summary()?.observe(10.0);
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn summary(self) -> Result<Summary, Error> {
-        self.summary_family(&[])?.with_labels::<&str>(&[])
-    }
-
-    /// Declares a [`Family`] of summaries.
-    ///
-    /// ```
-    /// # let r = nanometrics::Registry::new();
-    /// r.metric("x", "x").summary_family(&["a"])?.with_labels(&["1"])?.observe(1.0);
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn summary_family(self, labels: &[&str]) -> Result<Family<Summary>, Error> {
-        let r = self.registry;
-        r.register(self, labels, summary::layout(), None)
+    pub fn build<M: Metric>(self) -> Result<M, Error> {
+        self.family::<M>(&[])?.with_labels::<&str>(&[])
     }
 
     /// Declares an info family: gauges whose labels carry the information
@@ -971,8 +925,7 @@ impl MetricBuilder<'_> {
             )));
         }
         self.kind = Some(MetricKind::Info);
-        let r = self.registry;
-        r.register(self, labels, (), None)
+        self.family::<Gauge>(labels)
     }
 
     /// Declares a state set: one gauge per state, 1 for the current state
@@ -999,7 +952,6 @@ impl MetricBuilder<'_> {
             )));
         }
         self.kind = Some(MetricKind::StateSet);
-        let r = self.registry;
-        r.register(self, labels, (), None)
+        self.family::<Gauge>(labels)
     }
 }

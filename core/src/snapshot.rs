@@ -311,7 +311,7 @@ pub struct SeriesSnapshot {
 ///
 /// ```
 /// # let r = nanometrics::Registry::new();
-/// r.metric("lat_seconds", "Latency.").unit("seconds").gauge()?;
+/// r.metric("lat_seconds", "Latency.").unit("seconds").build::<nanometrics::Gauge>()?;
 /// let f = &r.snapshot().families[0];
 /// assert_eq!((f.name.as_str(), f.help.as_str(), f.unit.as_deref()), ("lat_seconds", "Latency.", Some("seconds")));
 /// # Ok::<(), nanometrics::Error>(())

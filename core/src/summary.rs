@@ -54,12 +54,11 @@ pub struct Summary {
     hist: Histogram,
 }
 
+/// Like `Histogram`'s, takes no lock.
 impl fmt::Debug for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.snapshot();
         f.debug_struct("Summary")
-            .field("count", &s.count)
-            .field("sum", &s.sum)
+            .field("histogram", &self.hist)
             .finish()
     }
 }
@@ -81,7 +80,7 @@ impl Summary {
     /// ```
     #[inline(always)]
     pub fn observe(&self, v: f64) {
-        self.hist.record(v);
+        self.hist.observe(v);
     }
 
     /// Records a duration in seconds.
@@ -94,7 +93,7 @@ impl Summary {
     /// ```
     #[inline]
     pub fn observe_duration(&self, d: Duration) {
-        self.hist.record_duration(d);
+        self.hist.observe_duration(d);
     }
 
     /// A consistent read (count, sum, min, max; the grid's buckets are an

@@ -35,7 +35,7 @@ fn float_counter_is_exact_over_short_lived_threads_and_never_backwards() {
                 expected += step * 50.0;
                 thread::spawn(move || {
                     for _ in 0..50 {
-                        c.inc_by(step).unwrap();
+                        c.inc_by(step);
                     }
                 })
             })
@@ -55,12 +55,21 @@ fn float_counter_is_exact_over_short_lived_threads_and_never_backwards() {
 fn float_counter_refuses_bad_increments_and_keeps_its_value() {
     let r = Registry::new();
     let c = r.float_counter("x_total", "x").unwrap();
-    c.inc_by(1.5).unwrap();
-    for bad in [-1.0, -1e-300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        let e = c.inc_by(bad).unwrap_err();
-        assert!(matches!(e, Error::InvalidValue(_)), "{bad}: {e:?}");
+    c.inc_by(1.5);
+    let bad = [-1.0, -1e-300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY];
+    for v in bad {
+        let e = c.try_inc_by(v).unwrap_err();
+        assert!(matches!(e, Error::InvalidValue(_)), "{v}: {e:?}");
     }
-    c.inc_by(-0.0).unwrap();
+    // The hot-path form drops them and counts each one (other tests may
+    // count too: at least ours).
+    let before = nanometrics::diagnostics::rejected_increments();
+    for v in bad {
+        c.inc_by(v);
+    }
+    assert!(nanometrics::diagnostics::rejected_increments() >= before + bad.len() as u64);
+    c.try_inc_by(-0.0).unwrap();
+    c.inc_by(-0.0);
     assert_eq!(c.get(), 1.5);
     assert_eq!(r.snapshot().families[0].kind, MetricKind::Counter);
 }
@@ -69,7 +78,7 @@ fn float_counter_refuses_bad_increments_and_keeps_its_value() {
 fn float_counter_family_series_restart_at_zero_after_removal() {
     let r = Registry::new();
     let f = r.float_counter_family("x_total", "x", &["k"]).unwrap();
-    f.with_labels(&["a"]).unwrap().inc_by(2.5).unwrap();
+    f.with_labels(&["a"]).unwrap().inc_by(2.5);
     assert!(f.remove(&["a"]));
     let again = f.with_labels(&["a"]).unwrap();
     assert_eq!(again.get(), 0.0);
@@ -223,7 +232,7 @@ fn float_counter_never_goes_down_when_a_thread_exits() {
         let (ready_tx, ready_rx) = mpsc::channel();
         let (exit_tx, exit_rx) = mpsc::channel::<()>();
         handles.push(thread::spawn(move || {
-            c.inc_by(v).unwrap();
+            c.inc_by(v);
             ready_tx.send(()).unwrap();
             exit_rx.recv().unwrap();
         }));
@@ -251,7 +260,7 @@ fn concurrent_float_counter_resets_restart_at_zero_once() {
     let c = r.float_counter("resets_total", "x").unwrap();
     let start = Arc::new(Barrier::new(2));
     for round in 0..300 {
-        c.inc_by(5.0).unwrap();
+        c.inc_by(5.0);
         let resets: Vec<_> = (0..2)
             .map(|_| {
                 let (c, start) = (c.clone(), start.clone());
@@ -278,12 +287,12 @@ fn float_counter_reset_never_reads_negative() {
     let (ready_tx, ready_rx) = mpsc::channel();
     let c2 = c.clone();
     let h = thread::spawn(move || {
-        c2.inc_by(0.2).unwrap();
+        c2.inc_by(0.2);
         ready_tx.send(()).unwrap();
         rx.recv().unwrap();
     });
     ready_rx.recv().unwrap();
-    c.inc_by(0.1).unwrap();
+    c.inc_by(0.1);
     c.reset();
     let v = c.get();
     assert!((0.0..1e-12).contains(&v), "{v}");

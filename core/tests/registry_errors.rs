@@ -146,7 +146,7 @@ fn const_label_collisions_are_errors() {
             .unwrap_err(),
         comp.metric("y_total", "h")
             .const_label("dynamo_component", "x")
-            .counter()
+            .build::<nanometrics::Counter>()
             .map(|_| ())
             .unwrap_err(),
     ] {
@@ -190,15 +190,24 @@ fn units_must_match_the_name() {
     assert!(r
         .metric("lat_seconds", "h")
         .unit("seconds")
-        .histogram(Buckets::default())
+        .buckets(Buckets::default())
+        .build::<nanometrics::Histogram>()
         .is_ok());
     assert!(r
         .metric("bytes_sent_bytes_total", "h")
         .unit("bytes")
-        .counter()
+        .build::<nanometrics::Counter>()
         .is_ok());
-    assert!(r.metric("latency", "h").unit("seconds").gauge().is_err());
-    assert!(r.metric("x_seconds", "h").unit("sec onds").gauge().is_err());
+    assert!(r
+        .metric("latency", "h")
+        .unit("seconds")
+        .build::<nanometrics::Gauge>()
+        .is_err());
+    assert!(r
+        .metric("x_seconds", "h")
+        .unit("sec onds")
+        .build::<nanometrics::Gauge>()
+        .is_err());
     let snap = r.snapshot();
     assert_eq!(
         snap.family("lat_seconds").unwrap().unit.as_deref(),
@@ -212,7 +221,7 @@ fn cardinality_limit_sends_excess_to_one_overflow_series() {
     let f = r
         .metric("users_total", "h")
         .cardinality_limit(10)
-        .counter_family(&["user", "region"])
+        .family::<nanometrics::Counter>(&["user", "region"])
         .unwrap();
     for i in 0..100 {
         f.with_labels(&[format!("u{i}").as_str(), "eu"])

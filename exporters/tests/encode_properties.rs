@@ -126,8 +126,8 @@ fn build(specs: &[Spec]) -> Registry {
                 Kind::FloatCounter(incs) => {
                     if let Ok(f) = r.float_counter_family(&s.name, &s.help, &labels) {
                         if let Ok(c) = f.with_labels(values) {
-                            // Refused increments (negative, NaN, inf) are errors.
-                            incs.iter().for_each(|v| drop(c.inc_by(*v)));
+                            // Negative, NaN and infinite increments are dropped.
+                            incs.iter().for_each(|v| c.inc_by(*v));
                         }
                     }
                 }

@@ -307,7 +307,7 @@ fn excess_concurrent_scrapes_get_a_fast_503() {
     let f = r
         .metric("many_total", "Many.")
         .cardinality_limit(300_000)
-        .counter_family(&["i"])
+        .family::<nanometrics::Counter>(&["i"])
         .unwrap();
     for i in 0..100_000 {
         f.with_labels(&[i.to_string()]).unwrap().inc();

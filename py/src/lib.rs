@@ -210,18 +210,21 @@ impl Registry {
         }
         b = b.cardinality_limit(limit.unwrap_or(usize::MAX));
         let (fam, type_name) = match kind {
-            "counter" => (Fam::Counter(b.float_counter_family(&names)), "counter"),
-            "gauge" => (Fam::Gauge(b.gauge_family(&names)), "gauge"),
+            "counter" => (
+                Fam::Counter(b.family::<nm::FloatCounter>(&names)),
+                "counter",
+            ),
+            "gauge" => (Fam::Gauge(b.family::<nm::Gauge>(&names)), "gauge"),
             "info" => (Fam::Gauge(b.info_family(&names)), "info"),
             "stateset" => (Fam::Gauge(b.state_set_family(&names)), "enum"),
             "histogram" => {
                 let buckets = nm::Buckets::explicit(buckets.unwrap_or_default());
                 (
-                    Fam::Histogram(b.histogram_family(&names, buckets)),
+                    Fam::Histogram(b.buckets(buckets).family::<nm::Histogram>(&names)),
                     "histogram",
                 )
             }
-            "summary" => (Fam::Summary(b.summary_family(&names)), "summary"),
+            "summary" => (Fam::Summary(b.family::<nm::Summary>(&names)), "summary"),
             other => {
                 return Err(PyValueError::new_err(format!(
                     "unknown metric kind {other:?}"
@@ -676,7 +679,7 @@ impl CounterChild {
         if let Some(e) = exemplar.filter(|e| !e.is_none()) {
             return Err(no_exemplars(e));
         }
-        if c.inc_by(amount).is_err() {
+        if c.try_inc_by(amount).is_err() {
             return Err(PyValueError::new_err(format!(
                 "Counters can only be incremented by non-negative amounts (a counter never goes down; got {amount})."
             )));

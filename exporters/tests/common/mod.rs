@@ -253,7 +253,8 @@ pub fn hostile_registry() -> Registry {
     let h = r
         .metric("request_duration_seconds", "Latency; HELP with emoji ⏱.")
         .unit("seconds")
-        .histogram_family(&["model"], Buckets::exponential(0.001, 2.0, 12))
+        .buckets(Buckets::exponential(0.001, 2.0, 12))
+        .family::<nanometrics::Histogram>(&["model"])
         .unwrap();
     for (i, m) in hostile.iter().take(4).enumerate() {
         let hm = h.with_labels(&[*m]).unwrap();
@@ -291,25 +292,22 @@ pub fn hostile_registry() -> Registry {
         .inc_by(9);
     sub.metric("bytes_sent_bytes_total", "Bytes.")
         .unit("bytes")
-        .counter()
+        .build::<nanometrics::Counter>()
         .unwrap()
         .inc_by(1024);
     let cpu = r
         .float_counter_family("cpu_seconds_total", "A float counter.", &["mode"])
         .unwrap();
-    cpu.with_labels(&["user"]).unwrap().inc_by(0.1).unwrap();
-    cpu.with_labels(&["user"]).unwrap().inc_by(0.2).unwrap();
-    cpu.with_labels(&["sys \"k\""])
-        .unwrap()
-        .inc_by(1e300)
-        .unwrap();
+    cpu.with_labels(&["user"]).unwrap().inc_by(0.1);
+    cpu.with_labels(&["user"]).unwrap().inc_by(0.2);
+    cpu.with_labels(&["sys \"k\""]).unwrap().inc_by(1e300);
     r.float_counter("float_whole_total", "Whole steps.")
         .unwrap()
         .inc();
     let sizes = r
         .metric("prompt_size_bytes", "A summary.")
         .unit("bytes")
-        .summary_family(&["model"])
+        .family::<nanometrics::Summary>(&["model"])
         .unwrap();
     for v in [1.0, 2.5, 1e7] {
         sizes.with_labels(&["new\nline"]).unwrap().observe(v);
