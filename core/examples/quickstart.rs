@@ -44,10 +44,12 @@ fn main() -> Result<(), nanometrics::Error> {
 
     // Resolve the labelled series once; updating a handle is the fast path.
     let ok = metrics.requests.with_labels(&["llama", "ok"])?;
-    let failed = metrics.requests.with(&[("model", "llama"), ("status", "error")])?;
+    let failed = metrics
+        .requests
+        .with(&[("model", "llama"), ("status", "error")])?;
 
     for i in 0..10u32 {
-        metrics.queue_depth.set(f64::from(10 - i));
+        metrics.queue_depth.set(f64::from(10 - i)); // the queue drains
         metrics.latency.observe(0.002 * f64::from(i + 1));
         if i % 5 == 4 {
             failed.inc();
@@ -55,7 +57,6 @@ fn main() -> Result<(), nanometrics::Error> {
             ok.inc();
         }
     }
-    metrics.queue_depth.dec();
 
     print!(
         "{}",
