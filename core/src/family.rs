@@ -237,7 +237,7 @@ struct CacheEntry<M> {
     quick: u64,
     /// The first values as samples, compared on a hit when the query's
     /// values are short (`values` otherwise).
-    held: Held,
+    words: EntryWords,
     values: Values,
     metric: M,
 }
@@ -535,13 +535,13 @@ impl<M: Metric> Family<M> {
     #[inline(always)]
     fn with_held<S: AsRef<str>, const N: usize>(&self, values: &[S; N]) -> Result<M, Error> {
         let inner = &*self.inner;
-        let samples = crate::labelkey::samples(values);
+        let samples = crate::labelkey::value_words(values);
         let quick = crate::labelkey::quick_hash_of(samples);
         let exact = samples.iter().all(|s| s.is_exact());
         let generation = inner.generation();
         let hit = inner.cached(quick, generation, |e| {
             if exact {
-                e.held.matches(&samples)
+                e.words.matches(&samples)
             } else {
                 same(&e.values, values)
             }
@@ -662,7 +662,7 @@ impl<M: Metric> Family<M> {
     }
 }
 
-use crate::labelkey::{values_eq as same, Held};
+use crate::labelkey::{values_eq as same, EntryWords};
 
 impl<M: Metric> FamilyInner<M> {
     /// The family's generation, for the lookup cache.
@@ -724,7 +724,7 @@ impl<M: Metric> FamilyInner<M> {
             family: self.id,
             generation,
             quick,
-            held: Held::of(&values),
+            words: EntryWords::of(&values),
             values,
             metric: metric.clone(),
         };

@@ -69,15 +69,15 @@ pub(crate) fn hash_values<S: AsRef<str>>(seed: u64, values: &[S]) -> u64 {
 /// any one byte have different samples at every length (both tested), which
 /// makes it a good input for [`quick_hash`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Sample {
+pub(crate) struct ValueWords {
     len: usize,
     lo: u64,
     hi: u64,
 }
 
-impl Sample {
+impl ValueWords {
     /// Equal to no sample of a value (no value is `usize::MAX` bytes long).
-    const NONE: Sample = Sample {
+    const NONE: ValueWords = ValueWords {
         len: usize::MAX,
         lo: 0,
         hi: 0,
@@ -90,7 +90,7 @@ impl Sample {
     }
 
     #[inline(always)]
-    fn of_bytes(b: &[u8]) -> Sample {
+    fn of_bytes(b: &[u8]) -> ValueWords {
         let len = b.len();
         let (lo, hi) = if len <= 8 {
             (read_small(b), 0)
@@ -109,13 +109,13 @@ impl Sample {
             }
             (lo, word(b, len - 8))
         };
-        Sample { len, lo, hi }
+        ValueWords { len, lo, hi }
     }
 }
 
 /// A cheap hash of a label-value list for a thread's lookup cache, whose
 /// entries are confirmed by comparing the values, so a collision costs a
-/// miss, never a wrong series. Each value's [`Sample`] is mixed by its own
+/// miss, never a wrong series. Each value's [`ValueWords`] is mixed by its own
 /// multiply, so the values hash in parallel rather than in the chain of
 /// dependent multiplies of [`hash_values`] (two or more per value, about
 /// 5 ns for two short values): this is one multiply deep.
@@ -124,13 +124,13 @@ pub(crate) fn quick_hash<S: AsRef<str>>(values: &[S]) -> u64 {
     quick_hash_of(
         values
             .iter()
-            .map(|v| Sample::of_bytes(v.as_ref().as_bytes())),
+            .map(|v| ValueWords::of_bytes(v.as_ref().as_bytes())),
     )
 }
 
 /// [`quick_hash`] of the values with these samples.
 #[inline(always)]
-pub(crate) fn quick_hash_of(samples: impl IntoIterator<Item = Sample>) -> u64 {
+pub(crate) fn quick_hash_of(samples: impl IntoIterator<Item = ValueWords>) -> u64 {
     let mut h = 0u64;
     let mut k = K0;
     for s in samples {
@@ -143,36 +143,36 @@ pub(crate) fn quick_hash_of(samples: impl IntoIterator<Item = Sample>) -> u64 {
     h
 }
 
-/// Label values a cache entry holds as [`Sample`]s ([`Held`]).
+/// Label values a cache entry holds as [`ValueWords`] ([`EntryWords`]).
 pub(crate) const HELD_VALUES: usize = 4;
 
-/// The [`Sample`]s of a cache entry's first [`HELD_VALUES`] label values, so
+/// The [`ValueWords`] of a cache entry's first [`HELD_VALUES`] label values, so
 /// that a hit compares words inside the entry, already loaded, with the
 /// query's samples, already computed for its hash, instead of following
 /// the stored strings (three dependent loads) and reading the query again.
 /// A value longer than 16 bytes, which its sample does not determine, is
 /// held as one that matches no query sample.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Held([Sample; HELD_VALUES]);
+pub(crate) struct EntryWords([ValueWords; HELD_VALUES]);
 
-impl Held {
-    pub(crate) fn of<S: AsRef<str>>(values: &[S]) -> Held {
-        let mut held = [Sample::NONE; HELD_VALUES];
+impl EntryWords {
+    pub(crate) fn of<S: AsRef<str>>(values: &[S]) -> EntryWords {
+        let mut held = [ValueWords::NONE; HELD_VALUES];
         for (h, v) in held.iter_mut().zip(values) {
-            let s = Sample::of_bytes(v.as_ref().as_bytes());
+            let s = ValueWords::of_bytes(v.as_ref().as_bytes());
             if s.is_exact() {
                 *h = s;
             }
         }
-        Held(held)
+        EntryWords(held)
     }
 
     /// Whether the query whose samples these are equals the held values.
-    /// Exact when every query sample [`is_exact`](Sample::is_exact) (a
+    /// Exact when every query sample [`is_exact`](ValueWords::is_exact) (a
     /// held sample then matches only the same value) and `N` is the
     /// family's label count.
     #[inline(always)]
-    pub(crate) fn matches<const N: usize>(&self, query: &[Sample; N]) -> bool {
+    pub(crate) fn matches<const N: usize>(&self, query: &[ValueWords; N]) -> bool {
         const { assert!(N <= HELD_VALUES) };
         let mut diff = 0;
         for (q, h) in query.iter().zip(&self.0) {
@@ -183,10 +183,10 @@ impl Held {
 }
 
 /// The samples of `N` label values: computed once, for the cache key and
-/// for [`Held::matches`].
+/// for [`EntryWords::matches`].
 #[inline(always)]
-pub(crate) fn samples<S: AsRef<str>, const N: usize>(values: &[S; N]) -> [Sample; N] {
-    std::array::from_fn(|i| Sample::of_bytes(values[i].as_ref().as_bytes()))
+pub(crate) fn value_words<S: AsRef<str>, const N: usize>(values: &[S; N]) -> [ValueWords; N] {
+    std::array::from_fn(|i| ValueWords::of_bytes(values[i].as_ref().as_bytes()))
 }
 
 /// `a == b` for byte strings, inline for the short ones labels usually are.
@@ -266,11 +266,11 @@ mod tests {
 
     fn held_matches<const N: usize>(stored: &[&str], query: &[&str]) -> Option<bool> {
         let q: &[&str; N] = query.try_into().unwrap();
-        let samples = samples(q);
+        let samples = value_words(q);
         samples
             .iter()
-            .all(Sample::is_exact)
-            .then(|| Held::of(stored).matches(&samples))
+            .all(ValueWords::is_exact)
+            .then(|| EntryWords::of(stored).matches(&samples))
     }
 
     proptest! {
@@ -312,7 +312,7 @@ mod tests {
             b[i] = b[i].wrapping_add(d);
             prop_assert!(!bytes_eq(&a, &b));
             // Any one byte, at any length, changes the cache key's input.
-            prop_assert_ne!(Sample::of_bytes(&a), Sample::of_bytes(&b));
+            prop_assert_ne!(ValueWords::of_bytes(&a), ValueWords::of_bytes(&b));
             prop_assert!(bytes_eq(&a, &a.clone()));
         }
     }

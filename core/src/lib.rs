@@ -41,6 +41,15 @@
 //!   hooks run before each read.
 //! - [`Error`]: every rule a declaration can break.
 //!
+//! ## Modules
+//!
+//! - [`names`]: the naming rules (valid names, the names a family is
+//!   exposed under) that registration and the exporters share.
+//! - [`visit`]: the copy-free read API for encoders
+//!   ([`Registry::visit`]).
+//! - [`diagnostics`]: live shard threads, dropped float increments,
+//!   releasing parked handle references.
+//!
 //! How the shards work, and why the invariants hold, is in
 //! `ARCHITECTURE.md` and the [`implementation`] page.
 

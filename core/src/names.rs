@@ -102,6 +102,29 @@ pub fn sample_name(name: &str, kind: MetricKind) -> Cow<'_, str> {
     }
 }
 
+/// The name to declare so that a family is exposed as `family` in
+/// OpenMetrics: the inverse of [`family_name`] (a counter's declared name
+/// ends in `_total`, an info family's in `_info`), for bindings that start
+/// from the family name (Python's `prometheus_client` API does).
+///
+/// ```
+/// use nanometrics::{names::{declared_name, family_name}, MetricKind};
+/// assert_eq!(declared_name("requests", MetricKind::Counter), "requests_total");
+/// assert_eq!(declared_name("x_total", MetricKind::Counter), "x_total_total");
+/// assert_eq!(declared_name("build", MetricKind::Info), "build_info");
+/// assert_eq!(declared_name("temp", MetricKind::Gauge), "temp");
+/// for kind in [MetricKind::Counter, MetricKind::Info, MetricKind::Histogram] {
+///     assert_eq!(family_name(&declared_name("a", kind), kind), "a");
+/// }
+/// ```
+pub fn declared_name(family: &str, kind: MetricKind) -> Cow<'_, str> {
+    match kind {
+        MetricKind::Counter => format!("{family}_total").into(),
+        MetricKind::Info => format!("{family}_info").into(),
+        _ => family.into(),
+    }
+}
+
 /// Every name a family occupies in an exposition: its family name in either
 /// format and its sample names. Two families may not share any.
 pub(crate) fn exposed_names(name: &str, kind: MetricKind) -> Vec<String> {

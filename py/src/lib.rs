@@ -270,7 +270,8 @@ impl Registry {
         }
     }
 
-    /// Every family as `(name, help, unit, kind, series)`; each series is
+    /// Every family as `(family_name, sample_name, help, unit, kind,
+    /// series)`, the two names by `nanometrics::names`; each series is
     /// `(labels, value)` with `labels` a list of `(name, value)` pairs and
     /// `value` a float, or for a histogram `(count, sum, [(le, cumulative
     /// count), ...])`, for a summary `(count, sum)`.
@@ -295,7 +296,8 @@ impl Registry {
                 series.append((labels, value))?;
             }
             out.append((
-                f.name.as_str(),
+                nm::names::family_name(&f.name, f.kind),
+                nm::names::sample_name(&f.name, f.kind),
                 f.help.as_str(),
                 f.unit.as_deref().unwrap_or(""),
                 f.kind.as_str(),
@@ -647,10 +649,58 @@ fn no_exemplars(e: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
+/// The core handle type a kind of child binds to, and where its family is.
+trait ChildHandle: nm::Metric {
+    /// The metric type's name in messages.
+    const TYPE: &'static str;
+    fn family(kind: &Kind) -> Option<&nm::Family<Self>>;
+}
+
+macro_rules! child_handle {
+    ($t:ty, $kind:ident, $name:literal) => {
+        impl ChildHandle for $t {
+            const TYPE: &'static str = $name;
+            fn family(kind: &Kind) -> Option<&nm::Family<Self>> {
+                match kind {
+                    Kind::$kind(f) => Some(f),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+child_handle!(nm::FloatCounter, Counter, "counter");
+child_handle!(nm::Gauge, Gauge, "gauge");
+child_handle!(nm::Histogram, Histogram, "histogram");
+child_handle!(nm::Summary, Summary, "summary");
+
+/// The series a child is bound to: every child class holds one and binds it
+/// the same way.
+struct Series<M>(OnceLock<M>);
+
+impl<M: ChildHandle> Series<M> {
+    fn empty() -> Self {
+        Series(OnceLock::new())
+    }
+
+    #[inline]
+    fn get(&self) -> PyResult<&M> {
+        self.0.get().ok_or_else(|| unbound(M::TYPE))
+    }
+
+    /// Binds to the series `key` of `family`, once.
+    fn bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
+        let values = family_values(family, key)?;
+        let f = M::family(&family.get().kind).ok_or_else(|| wrong_kind(M::TYPE))?;
+        let h = f.with_labels(&values).map_err(value_error)?;
+        self.0.set(h).map_err(|_| already_bound())
+    }
+}
+
 /// A counter series: `inc(amount=1)`.
 #[pyclass(frozen, subclass, module = "nanometrics._native")]
 struct CounterChild {
-    c: OnceLock<nm::FloatCounter>,
+    c: Series<nm::FloatCounter>,
 }
 
 #[pymethods]
@@ -659,23 +709,18 @@ impl CounterChild {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        CounterChild { c: OnceLock::new() }
+        CounterChild { c: Series::empty() }
     }
 
     /// Binds this object to the series `key` of `family` (once).
     fn _bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let values = family_values(family, key)?;
-        let Kind::Counter(f) = &family.get().kind else {
-            return Err(wrong_kind("counter"));
-        };
-        let h = f.with_labels(&values).map_err(value_error)?;
-        self.c.set(h).map_err(|_| already_bound())
+        self.c.bind(family, key)
     }
 
     /// Adds `amount` (default 1), which must be non-negative and finite.
     #[pyo3(signature = (amount=1.0, exemplar=None))]
     fn inc(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let c = self.c.get().ok_or_else(|| unbound("counter"))?;
+        let c = self.c.get()?;
         if let Some(e) = exemplar.filter(|e| !e.is_none()) {
             return Err(no_exemplars(e));
         }
@@ -689,12 +734,12 @@ impl CounterChild {
 
     /// The current total.
     fn get(&self) -> PyResult<f64> {
-        Ok(self.c.get().ok_or_else(|| unbound("counter"))?.get())
+        Ok(self.c.get()?.get())
     }
 
     /// Restarts the total at zero (increments racing with it are kept).
     fn reset(&self) -> PyResult<()> {
-        self.c.get().ok_or_else(|| unbound("counter"))?.reset();
+        self.c.get()?.reset();
         Ok(())
     }
 }
@@ -702,13 +747,15 @@ impl CounterChild {
 /// A gauge series.
 #[pyclass(frozen, subclass, module = "nanometrics._native")]
 struct GaugeChild {
-    g: OnceLock<(nm::Gauge, Arc<Functions>)>,
+    g: Series<nm::Gauge>,
+    /// The registry's `set_function` callbacks, set when bound.
+    funcs: OnceLock<Arc<Functions>>,
 }
 
 impl GaugeChild {
     #[inline]
     fn gauge(&self) -> PyResult<&nm::Gauge> {
-        self.g.get().map(|(g, _)| g).ok_or_else(|| unbound("gauge"))
+        self.g.get()
     }
 }
 
@@ -718,20 +765,17 @@ impl GaugeChild {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        GaugeChild { g: OnceLock::new() }
+        GaugeChild {
+            g: Series::empty(),
+            funcs: OnceLock::new(),
+        }
     }
 
     /// Binds this object to the series `key` of `family` (once).
     fn _bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let values = family_values(family, key)?;
-        let fam = family.get();
-        let Kind::Gauge(f) = &fam.kind else {
-            return Err(wrong_kind("gauge"));
-        };
-        let h = f.with_labels(&values).map_err(value_error)?;
-        self.g
-            .set((h, fam.funcs.clone()))
-            .map_err(|_| already_bound())
+        self.g.bind(family, key)?;
+        let _ = self.funcs.set(family.get().funcs.clone());
+        Ok(())
     }
 
     /// Adds `amount` (default 1).
@@ -767,7 +811,9 @@ impl GaugeChild {
     /// Computes the value with `f()` at every read of the registry (each
     /// scrape), instead of the value set.
     fn set_function(slf: &Bound<'_, Self>, f: Bound<'_, PyAny>) -> PyResult<()> {
-        let (g, funcs) = slf.get().g.get().ok_or_else(|| unbound("gauge"))?;
+        let this = slf.get();
+        let g = this.gauge()?;
+        let funcs = this.funcs.get().ok_or_else(|| unbound("gauge"))?;
         if !f.is_callable() {
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
                 "set_function needs a callable, got {}",
@@ -801,7 +847,7 @@ fn stats_dict<'py>(py: Python<'py>, st: &nm::Stats) -> PyResult<Bound<'py, PyDic
 /// A histogram series: `observe(amount)`.
 #[pyclass(frozen, subclass, module = "nanometrics._native")]
 struct HistogramChild {
-    h: OnceLock<nm::Histogram>,
+    h: Series<nm::Histogram>,
 }
 
 #[pymethods]
@@ -810,34 +856,29 @@ impl HistogramChild {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        HistogramChild { h: OnceLock::new() }
+        HistogramChild { h: Series::empty() }
     }
 
     /// Binds this object to the series `key` of `family` (once).
     fn _bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let values = family_values(family, key)?;
-        let Kind::Histogram(f) = &family.get().kind else {
-            return Err(wrong_kind("histogram"));
-        };
-        let h = f.with_labels(&values).map_err(value_error)?;
-        self.h.set(h).map_err(|_| already_bound())
+        self.h.bind(family, key)
     }
 
     /// Records one observation (NaN is ignored).
     #[pyo3(signature = (amount, exemplar=None))]
     fn observe(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
-        let h = self.h.get().ok_or_else(|| unbound("histogram"))?;
+        let h = self.h.get()?;
         if let Some(e) = exemplar.filter(|e| !e.is_none()) {
             return Err(no_exemplars(e));
         }
-        h.record(amount);
+        h.observe(amount);
         Ok(())
     }
 
     /// `{count, sum, min, max, mean, p50, p90, p99}` now, from one
     /// consistent read (quantiles within 3.2 % inside the bucket range).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let h = self.h.get().ok_or_else(|| unbound("histogram"))?.clone();
+        let h = self.h.get()?.clone();
         let st = py.detach(move || h.stats());
         stats_dict(py, &st)
     }
@@ -846,7 +887,7 @@ impl HistogramChild {
 /// A summary series: `observe(amount)`.
 #[pyclass(frozen, subclass, module = "nanometrics._native")]
 struct SummaryChild {
-    s: OnceLock<nm::Summary>,
+    s: Series<nm::Summary>,
 }
 
 #[pymethods]
@@ -855,31 +896,23 @@ impl SummaryChild {
     #[new]
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
-        SummaryChild { s: OnceLock::new() }
+        SummaryChild { s: Series::empty() }
     }
 
     /// Binds this object to the series `key` of `family` (once).
     fn _bind(&self, family: &Bound<'_, Family>, key: &Bound<'_, PyTuple>) -> PyResult<()> {
-        let values = family_values(family, key)?;
-        let Kind::Summary(f) = &family.get().kind else {
-            return Err(wrong_kind("summary"));
-        };
-        let h = f.with_labels(&values).map_err(value_error)?;
-        self.s.set(h).map_err(|_| already_bound())
+        self.s.bind(family, key)
     }
 
     /// Records one observation (NaN is ignored).
     fn observe(&self, amount: f64) -> PyResult<()> {
-        self.s
-            .get()
-            .ok_or_else(|| unbound("summary"))?
-            .observe(amount);
+        self.s.get()?.observe(amount);
         Ok(())
     }
 
     /// `{count, sum, min, max, mean, p50, p90, p99}` now.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.s.get().ok_or_else(|| unbound("summary"))?.clone();
+        let s = self.s.get()?.clone();
         let st = py.detach(move || s.stats());
         stats_dict(py, &st)
     }
@@ -916,6 +949,27 @@ fn wants_openmetrics(accept: &str) -> bool {
     nanometrics_exporters::http::wants_openmetrics(accept)
 }
 
+/// `nanometrics::names::declared_name`: the name to declare so that the
+/// family is exposed as `family` (`kind`: "counter", "gauge", "histogram",
+/// "summary", "info", "stateset").
+#[pyfunction]
+fn declared_name(family: &str, kind: &str) -> PyResult<String> {
+    let kind = match kind {
+        "counter" => nm::MetricKind::Counter,
+        "gauge" => nm::MetricKind::Gauge,
+        "histogram" => nm::MetricKind::Histogram,
+        "summary" => nm::MetricKind::Summary,
+        "info" => nm::MetricKind::Info,
+        "stateset" => nm::MetricKind::StateSet,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unknown metric type {other:?}"
+            )))
+        }
+    };
+    Ok(nm::names::declared_name(family, kind).into_owned())
+}
+
 /// The extension module `nanometrics._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -938,6 +992,7 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SummaryChild>()?;
     m.add_function(wrap_pyfunction!(rust_side_increment, m)?)?;
     m.add_function(wrap_pyfunction!(wants_openmetrics, m)?)?;
+    m.add_function(wrap_pyfunction!(declared_name, m)?)?;
     m.add("TEXT_CONTENT_TYPE", prometheus::CONTENT_TYPE)?;
     m.add("OPENMETRICS_CONTENT_TYPE", openmetrics::CONTENT_TYPE)?;
     Ok(())

@@ -459,3 +459,22 @@ def test_a_python_counter_may_not_reuse_a_rust_counter_of_another_value_type():
         Counter("rust_side_events", "Events counted by Rust code in the same process.", ["source"])
     # And the failed declaration left no name claimed.
     assert "rust_side_events" not in nanometrics.REGISTRY._names_to_collectors
+
+
+def test_names_come_from_the_core_rules() -> None:
+    # The Python layer declares through nanometrics::names::declared_name,
+    # the inverse of the family name every exposition writes.
+    from nanometrics import _native
+
+    assert _native.declared_name("requests", "counter") == "requests_total"
+    assert _native.declared_name("x_total", "counter") == "x_total_total"
+    assert _native.declared_name("build", "info") == "build_info"
+    assert _native.declared_name("temp", "gauge") == "temp"
+    with pytest.raises(ValueError, match="unknown metric type"):
+        _native.declared_name("x", "bogus")
+    reg = nanometrics.CollectorRegistry()
+    nanometrics.Counter("x_total_total", "x", registry=reg).inc()
+    nanometrics.Info("build", "b", registry=reg).info({"v": "1"})
+    samples = {(m.name, s.name) for m in reg.collect() for s in m.samples}
+    assert ("x_total", "x_total_total") in samples
+    assert ("build", "build_info") in samples

@@ -121,9 +121,7 @@ class MetricWrapperBase(_BoundCollector):
         self._documentation = documentation
         self._unit = unit
         exposed = _escape(self._name, metric=True)
-        self._core_name = exposed + "_total" if self._type == "counter" else exposed
-        if self._type == "info":
-            self._core_name = exposed + "_info"
+        self._core_name = _native.declared_name(exposed, self._type)
         self._registry = registry
         names = [exposed] + [exposed + s for s in self._suffixes]
         native = registry._native if registry is not None else _native.Registry()

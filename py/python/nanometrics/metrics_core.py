@@ -39,12 +39,13 @@ class Metric:
 
 
 def _metrics_from(native: Any) -> Iterator[Metric]:
-    for name, help_, unit, kind, series in native.collect():
+    # Family and sample names come from the core's naming rules
+    # (nanometrics::names), as in every exposition.
+    for name, sample, help_, unit, kind, series in native.collect():
         if kind == "counter":
-            base = name[:-6] if name.endswith("_total") else name
-            m = Metric(base, help_, "counter", unit)
+            m = Metric(name, help_, "counter", unit)
             for labels, v in series:
-                m.add_sample(base + "_total", dict(labels), v)
+                m.add_sample(sample, dict(labels), v)
         elif kind == "histogram":
             m = Metric(name, help_, "histogram", unit)
             for labels, (count, total, buckets) in series:
@@ -60,10 +61,9 @@ def _metrics_from(native: Any) -> Iterator[Metric]:
                 m.add_sample(name + "_count", lab, float(count))
                 m.add_sample(name + "_sum", lab, total)
         elif kind == "info":
-            base = name[:-5] if name.endswith("_info") else name
-            m = Metric(base, help_, "info", unit)
+            m = Metric(name, help_, "info", unit)
             for labels, v in series:
-                m.add_sample(name, dict(labels), v)
+                m.add_sample(sample, dict(labels), v)
         else:
             typ = "stateset" if kind == "stateset" else "gauge"
             m = Metric(name, help_, typ, unit)
