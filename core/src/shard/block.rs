@@ -19,27 +19,26 @@ impl ThreadBlock {
         })
     }
 
-    /// The owning thread's view of chunk `i` if it was touched (the writer
-    /// fast path): one relaxed load, no allocation.
+    /// The owning thread's pointer to chunk `i`: null if never touched (the
+    /// writer fast path: one relaxed load, no allocation).
     #[inline(always)]
-    pub(super) fn own_chunk_if_touched(&self, i: u32) -> Option<&Chunk> {
+    pub(super) fn own_chunk_ptr(&self, i: u32) -> *const Chunk {
         // Relaxed: only the owning thread (us) ever stores this pointer.
-        let p = self.chunks[chunk_index(i)].load(Ordering::Relaxed);
-        // SAFETY:
-        // - non-null pointers come from `Box::into_raw` in `alloc_chunk`
-        //   and are freed only in `ThreadBlock::drop`, which runs after the
-        //   owning thread's block owner is gone; the caller is that thread,
-        //   and `&self` keeps the block alive.
-        (!p.is_null()).then(|| unsafe { &*p })
+        self.chunks[chunk_index(i)].load(Ordering::Relaxed)
     }
 
     /// The owning thread's view of chunk `i`, allocating it on first touch.
     #[inline(always)]
     pub(super) fn own_chunk(&self, i: u32) -> &Chunk {
-        match self.own_chunk_if_touched(i) {
-            Some(c) => c,
-            None => self.alloc_chunk(i),
+        let p = self.own_chunk_ptr(i);
+        if p.is_null() {
+            return self.alloc_chunk(i);
         }
+        // SAFETY: `p` came from `Box::into_raw` in `alloc_chunk` and is
+        // freed only in `ThreadBlock::drop`, which runs after the owning
+        // thread's block owner is gone; the caller is that thread, and
+        // `&self` keeps the block alive.
+        unsafe { &*p }
     }
 
     #[cold]

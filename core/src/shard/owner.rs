@@ -88,8 +88,11 @@ pub(crate) fn with_chunk<R>(at: SlotRef, f: impl Fn(&Chunk) -> R) -> R {
         // it is set after `Box::into_raw` and cleared before the block is
         // freed, both on this thread.
         let block = unsafe { &*b };
-        if let Some(c) = block.own_chunk_if_touched(at.chunk) {
-            return f(c);
+        let c = block.own_chunk_ptr(at.chunk);
+        if !c.is_null() {
+            // SAFETY: chunks live as long as their block (see
+            // `ThreadBlock::own_chunk`), and only this thread frees it.
+            return f(unsafe { &*c });
         }
     }
     // `f` moves into the cold path, so the fast path never spills it.
