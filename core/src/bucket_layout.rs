@@ -157,7 +157,6 @@ impl Layout {
         self.pieces.len() as u32
     }
 
-    /// Finite upper bounds.
     /// The pieces in value order.
     pub(crate) fn pieces(&self) -> &[Piece] {
         &self.pieces
@@ -168,6 +167,7 @@ impl Layout {
         (self.lo, self.hi)
     }
 
+    /// Finite upper bounds.
     pub(crate) fn finite_bounds(&self) -> &[f64] {
         &self.bounds[..self.bounds.len() - 1]
     }

@@ -57,7 +57,10 @@ pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 /// The counter family, registered in the root registry on a family's first
 /// overflow, that counts the lookups each family's cardinality limit sent to
 /// its overflow series; its one label, `family`, is the family's full name.
-/// Such lookups are not cached, so each one is counted.
+/// Every such lookup counts, the thread-cached ones too (a cache hit on an
+/// overflowed label set costs one more `inc`). A registry that declares
+/// this name itself as something else gets no overflow counts. (The Python
+/// layer keeps a child per label set, so there each label set counts once.)
 ///
 /// ```
 /// # let r = nanometrics::Registry::new();
@@ -240,6 +243,8 @@ struct CacheEntry<M> {
     words: EntryWords,
     values: Values,
     metric: M,
+    /// The values were sent to the overflow series: a hit counts again.
+    overflowed: bool,
 }
 
 /// A thread's direct-mapped cache of recently resolved series, so that a
@@ -409,20 +414,40 @@ pub(crate) struct FamilyInner<M: Metric> {
     /// (and its lock) only on a thread's first use of a label set.
     table: RwLock<Table<M>>,
     limit: usize,
-    /// Called once per lookup that the cardinality limit sends to the
-    /// overflow series (the registry counts them).
-    on_overflow: Option<OverflowSink>,
+    /// Counts the lookups the cardinality limit sends to the overflow
+    /// series (set by the registry).
+    on_overflow: Option<OverflowCount>,
 }
 
-/// What a family calls when a lookup lands in its overflow series.
-pub(crate) type OverflowSink = Box<dyn Fn() + Send + Sync>;
+/// The counter of a family's overflowed lookups, declared on first use.
+pub(crate) struct OverflowCount {
+    declare: Box<dyn Fn() -> Option<Counter> + Send + Sync>,
+    counter: std::sync::OnceLock<Option<Counter>>,
+}
+
+impl OverflowCount {
+    /// `declare` makes the counter (`None`: counting is off, e.g. the
+    /// registry is gone or has the name as something else); it runs once.
+    pub(crate) fn new(declare: impl Fn() -> Option<Counter> + Send + Sync + 'static) -> Self {
+        OverflowCount {
+            declare: Box::new(declare),
+            counter: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn count(&self) {
+        if let Some(c) = self.counter.get_or_init(|| (self.declare)()) {
+            c.inc();
+        }
+    }
+}
 
 impl<M: Metric> Family<M> {
     pub(crate) fn new(
         names: Arc<[Box<str>]>,
         cfg: M::Config,
         limit: usize,
-        on_overflow: Option<OverflowSink>,
+        on_overflow: Option<OverflowCount>,
     ) -> Family<M> {
         Family {
             inner: Arc::new(FamilyInner {
@@ -682,16 +707,30 @@ impl<M: Metric> FamilyInner<M> {
         generation: u64,
         eq: impl FnOnce(&CacheEntry<M>) -> bool,
     ) -> Option<M> {
-        M::with_cache(|c| {
+        let (metric, overflowed) = M::with_cache(|c| {
             let e = c
                 .entries
                 .get(LocalCache::<M>::index(self.id, quick))?
                 .as_ref()?;
             let hit =
                 e.family == self.id && e.generation == generation && e.quick == quick && eq(e);
-            hit.then(|| e.metric.clone())
+            hit.then(|| (e.metric.clone(), e.overflowed))
         })
-        .flatten()
+        .flatten()?;
+        if overflowed {
+            self.count_overflow();
+        }
+        Some(metric)
+    }
+
+    /// One more lookup sent to the overflow series (outside the cache's
+    /// borrow: the first count declares the counter).
+    #[cold]
+    #[inline(never)]
+    fn count_overflow(&self) {
+        if let Some(o) = &self.on_overflow {
+            o.count();
+        }
     }
 
     /// The shared-table path of `with_labels`; fills this thread's cache.
@@ -702,22 +741,15 @@ impl<M: Metric> FamilyInner<M> {
             .read()
             .find(hash, values)
             .map(|e| (e.values.clone(), e.metric.clone()));
-        let (values, metric) = match found {
-            Some(f) => f,
+        let (values, metric, overflowed) = match found {
+            Some((v, m)) => (v, m, false),
             None => {
                 let (m, overflowed) = self.insert(hash, values)?;
-                if overflowed {
-                    // Not cached, so that every such lookup is counted.
-                    if let Some(count) = &self.on_overflow {
-                        count();
-                    }
-                    return Ok(m);
-                }
                 let v: Values = values
                     .iter()
                     .map(|v| Box::<str>::from(v.as_ref()))
                     .collect();
-                (v, m)
+                (v, m, overflowed)
             }
         };
         let entry = CacheEntry {
@@ -727,6 +759,7 @@ impl<M: Metric> FamilyInner<M> {
             words: EntryWords::of(&values),
             values,
             metric: metric.clone(),
+            overflowed,
         };
         let old = M::with_cache(|c| {
             if c.entries.is_empty() {
@@ -736,6 +769,9 @@ impl<M: Metric> FamilyInner<M> {
         });
         // The evicted handle drops here, outside the cache borrow.
         drop(old);
+        if overflowed {
+            self.count_overflow();
+        }
         Ok(metric)
     }
 

@@ -11,7 +11,7 @@ use crate::buckets::Buckets;
 use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::family::{
-    Family, Metric, OverflowSink, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_COUNTER_HELP,
+    Family, Metric, OverflowCount, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_COUNTER_HELP,
     OVERFLOW_COUNTER_NAME,
 };
 use crate::gauge::Gauge;
@@ -627,16 +627,16 @@ impl Registry {
         drop(locked);
     }
 
-    /// What a family named `family` calls on each lookup its cardinality
-    /// limit sends to the overflow series: an increment of
-    /// `nanometrics_cardinality_overflow_total{family}` in the root registry
-    /// (declared on first use; a weak reference, so the registry can go).
-    fn overflow_counter(&self, family: &str) -> OverflowSink {
+    /// The counter of the lookups that the cardinality limit of the family
+    /// named `family` sends to its overflow series:
+    /// `nanometrics_cardinality_overflow_total{family}` in the root registry,
+    /// declared on the first one (a weak reference, so the registry can go).
+    fn overflow_count(&self, family: &str) -> OverflowCount {
         let root = Arc::downgrade(&self.node.root);
         let id = self.node.path[0];
         let family = family.to_string();
-        Box::new(move || {
-            let Some(root) = root.upgrade() else { return };
+        OverflowCount::new(move || {
+            let root = root.upgrade()?;
             let registry = Registry {
                 node: Arc::new(Node {
                     root,
@@ -646,14 +646,12 @@ impl Registry {
                     consts: Arc::from([]),
                 }),
             };
-            let counted = registry
+            registry
                 .metric(OVERFLOW_COUNTER_NAME, OVERFLOW_COUNTER_HELP)
                 .cardinality_limit(usize::MAX)
-                .family::<crate::Counter>(&["family"])
-                .and_then(|f| f.with_labels(&[&family]));
-            if let Ok(c) = counted {
-                c.inc();
-            }
+                .family::<Counter>(&["family"])
+                .and_then(|f| f.with_labels(&[&family]))
+                .ok()
         })
     }
 
@@ -665,9 +663,9 @@ impl Registry {
     ) -> Result<Family<M>, Error> {
         if b.buckets.is_some() && M::KIND != MetricKind::Histogram {
             return Err(Error::InvalidBuckets(format!(
-                "{} is a {}: only histograms take buckets",
+                "{} ({}) takes no buckets: only histograms do",
                 b.name,
-                M::KIND.as_str()
+                b.kind.unwrap_or(M::KIND).as_str()
             )));
         }
         let (cfg, buckets) = M::config(b.buckets.as_ref())?;
@@ -758,7 +756,7 @@ impl Registry {
             }
         }
         let on_overflow = (!desc.names.is_empty() && desc.name != OVERFLOW_COUNTER_NAME)
-            .then(|| self.overflow_counter(&desc.name));
+            .then(|| self.overflow_count(&desc.name));
         let family = Family::<M>::new(desc.names.clone(), cfg, b.limit, on_overflow);
         let labels = Arc::new(FamilyLabels {
             consts,

@@ -108,6 +108,14 @@ fn overflowed_label_sets_are_counted_and_exposed() {
         .map(|s| s.value.as_counter().unwrap())
         .sum();
     assert_eq!(overflow_total, 3, "the totals are conserved");
+    // Repeated lookups of one overflowed label set hit the thread's cache
+    // and still count, each one.
+    for _ in 0..100 {
+        f.with_labels(&["zzz"]).unwrap().inc();
+    }
+    let again = r.snapshot();
+    let over = again.family(OVERFLOW_COUNTER_NAME).unwrap();
+    assert_eq!(over.series[0].value, Value::Counter(103));
     // A family under its limit never creates the counter.
     let quiet = Registry::new();
     quiet
@@ -146,5 +154,40 @@ fn debug_of_a_handle_takes_no_lock() {
     assert!(
         out.contains("Counter") && out.contains("Histogram") && out.contains("Family"),
         "{out}"
+    );
+}
+
+#[test]
+fn only_histograms_take_buckets() {
+    let r = Registry::new();
+    let e = r
+        .metric("x_total", "x")
+        .buckets(Buckets::default())
+        .build::<nanometrics::Counter>()
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidBuckets(_)), "{e:?}");
+    assert!(
+        e.to_string().contains("x_total (counter) takes no buckets"),
+        "{e}"
+    );
+    let e = r
+        .metric("build_info", "b")
+        .buckets(Buckets::default())
+        .info_family(&["v"])
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("build_info (info) takes no buckets"),
+        "{e}"
+    );
+    assert!(r.snapshot().families.is_empty(), "nothing was declared");
+    let h = r
+        .metric("h_seconds", "h")
+        .buckets(Buckets::explicit(vec![0.5, 1.0]))
+        .build::<nanometrics::Histogram>()
+        .unwrap();
+    h.observe(0.7);
+    assert_eq!(
+        h.snapshot().buckets,
+        [(0.5, 0), (1.0, 1), (f64::INFINITY, 1)]
     );
 }

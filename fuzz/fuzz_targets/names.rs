@@ -13,8 +13,8 @@ fn metric_grammar(s: &str) -> bool {
 
 fuzz_target!(|data: &[u8]| {
     let s = String::from_utf8_lossy(data);
-    assert_eq!(nanometrics::is_valid_metric_name(&s), metric_grammar(&s));
-    let label_ok = nanometrics::validate_label_name(&s).is_ok();
+    assert_eq!(nanometrics::names::is_valid_metric_name(&s), metric_grammar(&s));
+    let label_ok = nanometrics::names::validate_label_name(&s).is_ok();
     let expected = metric_grammar(&s) && !s.contains(':') && !s.starts_with("__") && s != "le" && s != "quantile";
     assert_eq!(label_ok, expected, "{s:?}");
     let r = nanometrics::Registry::new();

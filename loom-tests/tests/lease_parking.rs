@@ -1,4 +1,4 @@
-//! Handle references parked on drop (`shard::LeaseRef`): a thread that drops
+//! Handle references parked on drop (`shard::LeaseArc`): a thread that drops
 //! a handle keeps its strong count for its next clone of the same series,
 //! and releases it when it parks another series or exits. Whatever the
 //! interleaving of clones, drops, evictions and exits on several threads,

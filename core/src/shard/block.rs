@@ -28,8 +28,14 @@ impl ThreadBlock {
     }
 
     /// The owning thread's view of chunk `i`, allocating it on first touch.
+    ///
+    /// # Safety
+    ///
+    /// Only the thread that owns this block may call it: the chunk table
+    /// has one writer, and the chunk must not be freed while the returned
+    /// borrow lives (only the owner's exit frees it).
     #[inline(always)]
-    pub(super) fn own_chunk(&self, i: u32) -> &Chunk {
+    pub(super) unsafe fn own_chunk(&self, i: u32) -> &Chunk {
         let p = self.own_chunk_ptr(i);
         if p.is_null() {
             return self.alloc_chunk(i);

@@ -161,7 +161,7 @@ pub(super) mod parked {
     /// With std it has no destructor, so that its accesses need no state
     /// check: `Guard`'s destructor, registered on the first park, releases
     /// what is parked at thread exit and closes the slot. (Under loom it is
-    /// a field of the shard's `Owner`, whose destructor does that.)
+    /// a field of the shard's `BlockOwner`, whose destructor does that.)
     pub(in crate::shard) struct Parked {
         lease: Cell<*const Lease>,
         /// How many counts are parked; with 0, `lease` is only a hint.
@@ -212,7 +212,7 @@ pub(super) mod parked {
         static GUARD: Guard = const { Guard };
     }
 
-    /// Under loom the slot lives in the shard's `Owner`, whose destructor
+    /// Under loom the slot lives in the shard's `BlockOwner`, whose destructor
     /// releases it: loom drops a thread's thread-locals in no fixed order,
     /// and a second one with a destructor would make the model's runs
     /// differ.
@@ -226,7 +226,7 @@ pub(super) mod parked {
         PARKED.try_with(f)
     }
 
-    /// Closes the slot and releases what it held (`Owner::drop`, loom).
+    /// Closes the slot and releases what it held (`BlockOwner::drop`, loom).
     #[cfg(nanometrics_loom)]
     pub(in crate::shard) fn close(p: &Parked) {
         let (lease, n) = p.close();

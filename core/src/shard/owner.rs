@@ -102,7 +102,10 @@ pub(crate) fn with_chunk<R>(at: SlotRef, f: impl Fn(&Chunk) -> R) -> R {
 #[cold]
 #[inline(never)]
 fn with_chunk_slow<R>(at: SlotRef, f: impl Fn(&Chunk) -> R) -> R {
-    match OWNER.try_with(|o| f(o.block_or_register().own_chunk(at.chunk))) {
+    // SAFETY: `OWNER` is this thread's block owner, so the block is this
+    // thread's own, and it is freed only by `OWNER`'s destructor, which cannot
+    // run while this borrow lives.
+    match OWNER.try_with(|o| f(unsafe { o.block_or_register().own_chunk(at.chunk) })) {
         Ok(r) => r,
         Err(_) => late(at, &f),
     }
