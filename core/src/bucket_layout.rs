@@ -193,8 +193,8 @@ impl Layout {
     ///
     /// The cell counter comes first and its slot needs no load: a store
     /// whose address waits on a table load holds back the next
-    /// observation's loads (the CPU cannot tell they do not alias), which
-    /// cost 1.5–2 ns per record with the previous one-slot-per-piece table.
+    /// observation's loads (the CPU cannot tell they do not alias);
+    /// `docs/perf-log.md` has the measurement.
     #[inline(always)]
     pub(crate) fn for_each_slot(&self, v: f64, mut inc: impl FnMut(usize)) {
         let g = self.cell_of(v);

@@ -16,8 +16,8 @@ use crate::Stats;
 /// A distribution of observations: classic cumulative buckets for Prometheus,
 /// plus count, sum, min, max and quantiles on demand.
 ///
-/// Recording costs about 5 ns on the calling thread (docs/benchmarks.md): the
-/// value is appended to that thread's own stage for the series, and the
+/// Recording costs a few nanoseconds on the calling thread (figures:
+/// `docs/benchmarks.md`): the value is appended to that thread's own stage for the series, and the
 /// record that finds 16 values staged bins them into the thread's counters
 /// (see "How it works"). NaN observations are ignored (they could not be exported
 /// meaningfully).

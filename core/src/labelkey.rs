@@ -117,8 +117,8 @@ impl ValueWords {
 /// entries are confirmed by comparing the values, so a collision costs a
 /// miss, never a wrong series. Each value's [`ValueWords`] is mixed by its own
 /// multiply, so the values hash in parallel rather than in the chain of
-/// dependent multiplies of [`hash_values`] (two or more per value, about
-/// 5 ns for two short values): this is one multiply deep.
+/// dependent multiplies of [`hash_values`] (two or more per value): this
+/// is one multiply deep.
 #[inline]
 pub(crate) fn quick_hash<S: AsRef<str>>(values: &[S]) -> u64 {
     quick_hash_of(

@@ -85,8 +85,8 @@ impl Drop for Lease {
 ///
 /// `family.with_labels(..)?.inc()` clones the handle its thread cached and
 /// drops the clone at once: two locked read-modify-writes on the count per
-/// call, on a cache line that every thread doing the same shares (with two
-/// threads on one series: 43–84 ns per call instead of 12). Instead, a drop
+/// call, on a cache line that every thread doing the same shares, so the
+/// lookup slows with every thread that does it. Instead, a drop
 /// *parks* its reference in a one-lease slot of the dropping thread
 /// (releasing the references of another lease parked there), and a clone on
 /// that thread takes a parked reference back before it touches the count.
