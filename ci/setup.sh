@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs (idempotently) what the test run needs:
 #  - rustfmt and clippy;
-#  - a virtual environment .venv with prometheus_client and abnf, for
-#    ../shared/conformance/check_exposition.py and the exporter tests
-#    (they find it at .venv/bin/python, or via NANOMETRICS_PYTHON), plus
-#    maturin, pytest and mypy for the Python package in py/;
+#  - a virtual environment .venv with the Python tools pinned in
+#    ci/requirements.txt: prometheus_client and abnf for the conformance
+#    checker tools/conformance/check_exposition.py and the exporter tests
+#    (they find it at .venv/bin/python, or via NANOMETRICS_PYTHON), maturin,
+#    pytest and mypy for the Python package in py/. They are installed again
+#    whenever ci/requirements.txt changes (its hash is kept in .venv);
 #  - promtool, from Debian's prometheus package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,10 +34,13 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv || { apt_install python3-venv && python3 -m venv .venv; }
 fi
-if ! .venv/bin/python -c 'import prometheus_client, abnf, pytest, mypy' >/dev/null 2>&1 \
+requirements_hash=$(sha256sum ci/requirements.txt | cut -d' ' -f1)
+stamp=.venv/.ci-requirements.sha256
+if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements_hash" ] \
+  || ! .venv/bin/python -c 'import prometheus_client, abnf, pytest, mypy' >/dev/null 2>&1 \
   || [ ! -x .venv/bin/maturin ]; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check \
-    prometheus_client abnf 'maturin>=1.5,<2' pytest mypy
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r ci/requirements.txt
+  echo "$requirements_hash" >"$stamp"
 fi
 
 if ! need promtool; then

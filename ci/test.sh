@@ -12,11 +12,21 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain"
 ci/setup.sh
 
+step "conformance checker: its own tests, mypy --strict"
+.venv/bin/python -m pytest -q -p no:cacheprovider -W error tools/conformance 2>&1 | tee -a "$log"
+.venv/bin/python -m mypy --strict tools/conformance 2>&1 | tee -a "$log"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "no import cycles among the files of core/src"
+python3 ci/module_cycles.py core/src
+
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "fuzz targets (their own workspace): clippy -D warnings"
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --locked -- -D warnings
 
 step "cargo doc -D warnings (broken links, private links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet

@@ -27,7 +27,7 @@ struct Names<'a> {
     sample: Cow<'a, str>,
 }
 
-fn type_word(fmt: Format, kind: MetricKind) -> &'static str {
+fn type_word(fmt: Format, name: &str, kind: MetricKind) -> &'static str {
     match (fmt, kind) {
         (_, MetricKind::Counter) => "counter",
         (_, MetricKind::Gauge | MetricKind::UpDownCounter) => "gauge",
@@ -37,6 +37,10 @@ fn type_word(fmt: Format, kind: MetricKind) -> &'static str {
         // gauges there (as prometheus_client writes them).
         (Format::Text, MetricKind::Info | MetricKind::StateSet) => "gauge",
         (Format::OpenMetrics, MetricKind::Info) => "info",
+        // A state set's states are in a label named like the family, which
+        // a name with `:` cannot be (label names have no `:`): such a family
+        // is written as the gauges it is made of, as in the text format.
+        (Format::OpenMetrics, MetricKind::StateSet) if name.contains(':') => "gauge",
         (Format::OpenMetrics, MetricKind::StateSet) => "stateset",
     }
 }
@@ -68,10 +72,10 @@ fn header<'a>(
     match fmt {
         Format::Text => {
             line(out, b"# HELP ", &escaped);
-            line(out, b"# TYPE ", type_word(fmt, kind).as_bytes());
+            line(out, b"# TYPE ", type_word(fmt, name, kind).as_bytes());
         }
         Format::OpenMetrics => {
-            line(out, b"# TYPE ", type_word(fmt, kind).as_bytes());
+            line(out, b"# TYPE ", type_word(fmt, name, kind).as_bytes());
             if let Some(unit) = unit.filter(|u| header.ends_with(&format!("_{u}"))) {
                 line(out, b"# UNIT ", unit.as_bytes());
             }

@@ -41,8 +41,8 @@ pub fn write_f64(out: &mut Vec<u8>, x: f64) {
 }
 
 /// Appends a histogram bound for the `le` label: like [`write_f64`], but
-/// positive values of 1e6 and above use an exponent (`1e+06`), as the Go and
-/// Python clients write them.
+/// values of magnitude 1e6 and above use an exponent (`1e+06`, `-2.5e+07`),
+/// as Go's `%g` (the OpenMetrics canonical form) writes them.
 ///
 /// ```
 /// use nanometrics_exporters::format::write_le;
@@ -52,10 +52,12 @@ pub fn write_f64(out: &mut Vec<u8>, x: f64) {
 /// assert_eq!(s(250000.0), "250000.0");
 /// assert_eq!(s(1e6), "1e+06");
 /// assert_eq!(s(2.5e7), "2.5e+07");
+/// assert_eq!(s(-2.5e7), "-2.5e+07"); // Go's %g: by magnitude
+/// assert_eq!(s(-250000.0), "-250000.0");
 /// assert_eq!(s(f64::INFINITY), "+Inf");
 /// ```
 pub fn write_le(out: &mut Vec<u8>, x: f64) {
-    if x.is_finite() && x >= 1e6 {
+    if x.is_finite() && x.abs() >= 1e6 {
         Decimal::of(x).write_exponent(out);
     } else {
         write_f64(out, x);

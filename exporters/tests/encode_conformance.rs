@@ -1,6 +1,7 @@
 //! Every byte the encoders emit parses in the strictest parsers we have
-//! (`../shared/conformance/check_exposition.py`: prometheus_client's
-//! OpenMetrics and text parsers, the OpenMetrics 1.0 ABNF, promtool) and
+//! (`tools/conformance/check_exposition.py`: prometheus_client's
+//! OpenMetrics and text parsers, the OpenMetrics 1.0 ABNF, promtool, and its
+//! own checks of families, series, histograms and canonical `le`) and
 //! round-trips names, label values and values bit-exactly.
 
 mod common;

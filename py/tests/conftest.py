@@ -14,7 +14,7 @@ import pytest
 import nanometrics
 
 REPO = Path(__file__).resolve().parents[2]
-CHECKER = REPO.parent / "shared" / "conformance" / "check_exposition.py"
+CHECKER = REPO / "tools" / "conformance" / "check_exposition.py"
 
 
 @pytest.fixture
@@ -23,8 +23,9 @@ def registry() -> nanometrics.CollectorRegistry:
 
 
 def check_exposition(args: List[str], body: bytes = b"") -> str:
-    """Runs ../shared/conformance/check_exposition.py; fails the test with its
-    report unless every check passed."""
+    """Runs the project's conformance checker,
+    tools/conformance/check_exposition.py; fails the test with its report
+    unless every check passed."""
     assert CHECKER.exists(), f"{CHECKER} not found"
     with tempfile.TemporaryDirectory() as d:
         if body:

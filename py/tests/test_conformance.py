@@ -1,6 +1,7 @@
-"""check_exposition.py (prometheus_client's strict parsers, the OpenMetrics
-ABNF, promtool) on generate_latest() and on the served /metrics; the server
-answers scrapes while Python holds the GIL."""
+"""tools/conformance/check_exposition.py (prometheus_client's strict
+parsers, the OpenMetrics ABNF, promtool, and the checker's own invariants) on
+generate_latest() and on the served /metrics; the server answers scrapes while
+Python holds the GIL."""
 
 from __future__ import annotations
 

@@ -34,9 +34,9 @@ pub fn python() -> PathBuf {
     venv
 }
 
-/// `../shared/conformance/check_exposition.py`, beside the checkout.
+/// The project's conformance checker, `tools/conformance/check_exposition.py`.
 pub fn checker() -> PathBuf {
-    let p = repo().join("../shared/conformance/check_exposition.py");
+    let p = repo().join("tools/conformance/check_exposition.py");
     assert!(p.exists(), "{} not found", p.display());
     p
 }
@@ -280,6 +280,17 @@ pub fn hostile_registry() -> Registry {
     for v in [-12.0, -3.0, 0.0, 4.0, 100.0] {
         neg.record(v);
     }
+    // Bounds of magnitude 1e6 and more below zero: `le` as Go's %g.
+    let far = r
+        .histogram(
+            "altitude_delta_meters",
+            "Large negative bounds.",
+            Buckets::explicit(vec![-2.5e7, -1e6, -250000.0, 0.0]),
+        )
+        .unwrap();
+    for v in [-3e7, -2e6, -1e6, 5.0] {
+        far.observe(v);
+    }
     r.histogram("empty_hist", "No observations.", Buckets::default())
         .unwrap();
     r.counter_family("unused_total", "A family with no series.", &["x"])
@@ -329,5 +340,13 @@ pub fn hostile_registry() -> Registry {
     for (s, v) in [("running", 1.0), ("stopped", 0.0), ("draining", 0.0)] {
         state.with_labels(&["e0", s]).unwrap().set(v);
     }
+    // A state set named with `:` (engines name metrics `vllm:*`): no label
+    // can be named like it, so OpenMetrics gets its gauges.
+    let colon = r
+        .metric("vllm:engine_state", "A state set with a colon.")
+        .state_set_family(&["vllm_engine_state"])
+        .unwrap();
+    colon.with_labels(&["idle"]).unwrap().set(0.0);
+    colon.with_labels(&["busy"]).unwrap().set(1.0);
     r
 }
