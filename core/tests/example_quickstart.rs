@@ -1,0 +1,36 @@
+//! The quickstart example runs and prints what it says it does: it is
+//! built and run with `cargo run --example quickstart`, as a reader would.
+
+use std::process::Command;
+
+#[test]
+fn quickstart_runs_and_prints_its_metrics() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "run",
+            "--quiet",
+            "--example",
+            "quickstart",
+            "-p",
+            "nanometrics",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "quickstart failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    for want in [
+        "requests_total{model=\"llama\",status=\"ok\"} 8",
+        "requests_total{model=\"llama\",status=\"error\"} 2",
+        "request_duration_seconds_count 10",
+        "queue_depth 1.0",
+    ] {
+        assert!(lines.contains(&want), "{want:?} missing from:\n{stdout}");
+    }
+}
