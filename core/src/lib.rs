@@ -50,6 +50,17 @@
 //! - [`diagnostics`]: live shard threads, dropped float increments,
 //!   releasing parked handle references.
 //!
+//! The crate root holds what a user declares and reads; encoder plumbing
+//! and diagnostics are only in their modules:
+//!
+//! ```compile_fail
+//! use nanometrics::FamilyView; // nanometrics::visit::FamilyView
+//! ```
+//!
+//! ```compile_fail
+//! use nanometrics::live_shard_threads; // nanometrics::diagnostics::live_shard_threads
+//! ```
+//!
 //! How the shards work, and why the invariants hold, is in
 //! `ARCHITECTURE.md` and the [`implementation`] page.
 
