@@ -46,7 +46,7 @@ pub fn live_shard_threads() -> usize {
 /// Releases the series references that handles dropped on this thread left
 /// *parked*.
 ///
-/// Dropping a handle (a [`Counter`], a [`Histogram`], ...) does not touch
+/// Dropping a handle (a [`Counter`](crate::Counter), a [`Histogram`](crate::Histogram), ...) does not touch
 /// the series' shared reference count when it can avoid it: the thread
 /// keeps the reference for the next clone of a handle of the same series,
 /// so that `family.with_labels(..)?.inc()` on many threads at once shares no
@@ -54,9 +54,9 @@ pub fn live_shard_threads() -> usize {
 /// way, and releases them when it drops a handle of another series, when
 /// it exits, or when it calls this. Only the memory of a series that is
 /// already removed (or never registered) waits on it, as it waits on the
-/// thread's lookup cache ([`Family::with_labels`]); no count is affected.
+/// thread's lookup cache ([`Family::with_labels`](crate::Family::with_labels)); no count is affected.
 /// Like dropping a series' last handle, it must not be called from a
-/// [`Registry::visit`] callback.
+/// [`Registry::visit`](crate::Registry::visit) callback.
 ///
 /// ```
 /// let r = nanometrics::Registry::new();

@@ -96,7 +96,7 @@ impl HistogramSnapshot {
 
     /// Estimated `q`-quantile (nearest rank), `q` in `[0, 1]`; NaN when empty
     /// or `q` is out of range. Within 3.2 % relative error for values inside
-    /// the grid (see [`Histogram`], "How it works").
+    /// the grid (see [`Histogram`](crate::Histogram), "How it works").
     ///
     /// ```
     /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;

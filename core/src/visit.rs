@@ -75,7 +75,7 @@ impl RenderCache {
 }
 
 /// One family as [`Registry::visit`](crate::Registry::visit) lends it:
-/// what a [`FamilySnapshot`] holds, borrowed, with the values read on demand.
+/// what a [`FamilySnapshot`](crate::FamilySnapshot) holds, borrowed, with the values read on demand.
 pub struct FamilyView<'a> {
     /// Full name, registry prefix included.
     pub name: &'a str,
