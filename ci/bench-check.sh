@@ -16,8 +16,13 @@
 #   BENCH_WARM_UP=<s>        warm-up time per bench (default 0.5)
 #   BENCH_MEASURE=<s>        measurement time per bench (default 1)
 #
+#   BENCH_CHECK_MEMORY=0     skip the memory harness (it runs when no filter is
+#                            given; `ci/bench-check.sh memory` runs it alone)
+#
 # stdout: the budget table, then markdown tables for docs/benchmarks.md
-# (both computed by ci/bench_table.py, which also collects the results).
+# (both computed by ci/bench_table.py, which also collects the results),
+# then the memory table and its budgets (benches/src/bin/memory.rs: resident
+# memory per series, each case in its own process, ratios to prometheus).
 # The benches' own output goes to stderr. Exits 1 if a budget fails, 2 if a
 # result is missing.
 set -euo pipefail
@@ -36,6 +41,12 @@ if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
     echo "BENCH_CHECK_RUNS must be a positive integer, not '$runs'" >&2
     exit 2
 fi
+# `ci/bench-check.sh memory`: the memory harness alone.
+if [[ "$*" == memory ]]; then
+    echo "+ cargo run --release -p nanometrics-benches --bin memory" >&2
+    exec cargo run --release --quiet -p nanometrics-benches --bin memory
+fi
+
 store="$target_dir/bench-check"
 rm -rf "$store"
 mkdir -p "$store"
@@ -61,7 +72,21 @@ else
     done
 fi
 
+# Memory: its own harness (one process per case), unless a criterion
+# filter was given.
+memory_status=0
+if [[ "${BENCH_CHECK_MEMORY:-1}" != 0 && $# == 0 ]]; then
+    echo "+ cargo run --release -p nanometrics-benches --bin memory" >&2
+    memory_out=$(cargo run --release --quiet -p nanometrics-benches --bin memory) || memory_status=$?
+fi
+
 # The budget table and the markdown tables (ci/bench_table.py); its exit
-# status (1: a budget failed, 2: a result is missing) is the script's.
+# status (1: a budget failed, 2: a result is missing) is the script's, or the
+# memory harness' when that is worse.
+table_status=0
 BENCH_COMMAND="$command" RUSTC_VERSION="$(rustc --version)" BENCH_RUNS="$runs" BENCH_FILTERED="$#" \
-    python3 ci/bench_table.py table "$store"
+    python3 ci/bench_table.py table "$store" || table_status=$?
+if [[ -n "${memory_out:-}" ]]; then
+    printf '\n== memory (benches/src/bin/memory.rs) ==\n\n%s\n' "$memory_out"
+fi
+exit $((table_status > memory_status ? table_status : memory_status))
