@@ -520,7 +520,9 @@ impl<M: Metric> Family<M> {
     /// series as [`with_labels`](Self::with_labels) with the values in the
     /// family's order. A label the family does not have, one given twice, or
     /// one of the family's left out is [`Error::LabelMismatch`] (a swapped
-    /// order cannot make a new series by mistake).
+    /// order cannot make a new series by mistake). Matching the names costs
+    /// more than a positional lookup (and a small allocation): resolve once
+    /// and keep the handle, as with `with_labels`.
     ///
     /// ```
     /// # let r = nanometrics::Registry::new();
