@@ -37,6 +37,8 @@ use nanometrics_benches::BOUNDS;
 const IMPLS: [&str; 4] = ["nanometrics", "prometheus", "prometheus-client", "metrics"];
 const KINDS: [&str; 4] = ["counter", "gauge", "histogram", "summary"];
 const VALUES_PER_SERIES: usize = 20;
+/// Every family's label names: one value per series, one constant.
+const LABELS: [&str; 2] = ["series", "model"];
 
 /// This process' resident set size in bytes (`VmRSS` of `/proc/self/status`).
 fn rss() -> u64 {
@@ -52,160 +54,173 @@ fn rss() -> u64 {
 /// One series' recorder, whatever the crate: called from every thread.
 type Record = Box<dyn Fn(usize, f64) + Send + Sync>;
 
+/// One recorder over `names.len()` series: `get` makes series `i` from
+/// `owner` (a registry or family), `update` records into it. The owner
+/// lives as long as the recorder: what it holds per series (label values,
+/// its table) is part of each series' cost.
+fn series<O, H>(
+    owner: O,
+    names: &[String],
+    get: impl Fn(&O, &str) -> H,
+    update: impl Fn(&H, f64) + Send + Sync + 'static,
+) -> Record
+where
+    O: Send + Sync + 'static,
+    H: Send + Sync + 'static,
+{
+    let handles: Vec<H> = names.iter().map(|s| get(&owner, s)).collect();
+    Box::new(move |i, v| {
+        let _owner = &owner;
+        update(&handles[i], v)
+    })
+}
+
+/// A nanometrics family of `M` over `names`, `series="<name>",model="llama"`.
+fn nanometrics_series<M: nanometrics::Metric>(
+    names: &[String],
+    update: impl Fn(&M, f64) + Send + Sync + 'static,
+) -> Record {
+    let registry = nanometrics::Registry::new();
+    let family = registry
+        .metric("memory_bench", "Memory bench.")
+        .cardinality_limit(names.len())
+        .family::<M>(&LABELS)
+        .unwrap();
+    series(
+        (registry, family),
+        names,
+        |(_, f), s| f.with_labels(&[s, "llama"]).unwrap(),
+        update,
+    )
+}
+
+/// A prometheus-client family of `M` over `names`, registered.
+fn prometheus_client_series<M, C>(
+    family: prometheus_client::metrics::family::Family<Vec<(String, String)>, M, C>,
+    names: &[String],
+    update: impl Fn(&M, f64) + Send + Sync + 'static,
+) -> Record
+where
+    M: prometheus_client::metrics::TypedMetric
+        + prometheus_client::encoding::EncodeMetric
+        + Clone
+        + Send
+        + Sync
+        + std::fmt::Debug
+        + 'static,
+    C: prometheus_client::metrics::family::MetricConstructor<M>
+        + Clone
+        + Send
+        + Sync
+        + std::fmt::Debug
+        + 'static,
+{
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register("memory_bench", "M.", family.clone());
+    let key = |s: &str| {
+        vec![
+            ("series".to_string(), s.to_string()),
+            ("model".to_string(), "llama".to_string()),
+        ]
+    };
+    series(
+        (registry, family),
+        names,
+        |(_, f), s| f.get_or_create(&key(s)).clone(),
+        update,
+    )
+}
+
 /// Declares `n` series of `kind` with `imp`; `None` if the crate has no such
 /// kind. The returned closure records value `v` into series `i`.
 fn declare(imp: &str, kind: &str, n: usize) -> Option<Record> {
+    use prometheus_client::metrics::{counter::Counter, gauge::Gauge, histogram::Histogram};
     let names: Vec<String> = (0..n).map(|i| i.to_string()).collect();
-    let labels = ["series", "model"];
+    let names = &names[..];
     Some(match (imp, kind) {
-        ("nanometrics", _) => {
-            let r = nanometrics::Registry::new();
-            let b = r
-                .metric("memory_bench", "Memory bench.")
-                .cardinality_limit(n);
-            match kind {
-                "counter" => {
-                    let f = b.family::<nanometrics::Counter>(&labels).unwrap();
-                    let h: Vec<_> = names
-                        .iter()
-                        .map(|s| f.with_labels(&[s.as_str(), "llama"]).unwrap())
-                        .collect();
-                    Box::new(move |i, _| h[i].inc())
-                }
-                "gauge" => {
-                    let f = b.family::<nanometrics::Gauge>(&labels).unwrap();
-                    let h: Vec<_> = names
-                        .iter()
-                        .map(|s| f.with_labels(&[s.as_str(), "llama"]).unwrap())
-                        .collect();
-                    Box::new(move |i, v| h[i].set(v))
-                }
-                "histogram" => {
-                    let f = b.family::<nanometrics::Histogram>(&labels).unwrap();
-                    let h: Vec<_> = names
-                        .iter()
-                        .map(|s| f.with_labels(&[s.as_str(), "llama"]).unwrap())
-                        .collect();
-                    Box::new(move |i, v| h[i].observe(v))
-                }
-                _ => {
-                    let f = b.family::<nanometrics::Summary>(&labels).unwrap();
-                    let h: Vec<_> = names
-                        .iter()
-                        .map(|s| f.with_labels(&[s.as_str(), "llama"]).unwrap())
-                        .collect();
-                    Box::new(move |i, v| h[i].observe(v))
-                }
-            }
+        ("nanometrics", "counter") => {
+            nanometrics_series(names, |h: &nanometrics::Counter, _| h.inc())
         }
-        ("prometheus", "counter") => {
-            let f = prometheus::IntCounterVec::new(
-                prometheus::Opts::new("memory_bench", "M."),
-                &labels,
+        ("nanometrics", "gauge") => nanometrics_series(names, |h: &nanometrics::Gauge, v| h.set(v)),
+        ("nanometrics", "histogram") => {
+            nanometrics_series(names, |h: &nanometrics::Histogram, v| h.observe(v))
+        }
+        ("nanometrics", _) => nanometrics_series(names, |h: &nanometrics::Summary, v| h.observe(v)),
+        ("prometheus", "counter") => series(
+            prometheus::IntCounterVec::new(prometheus::Opts::new("memory_bench", "M."), &LABELS)
+                .unwrap(),
+            names,
+            |f, s| f.with_label_values(&[s, "llama"]),
+            |h, _| h.inc(),
+        ),
+        ("prometheus", "gauge") => series(
+            prometheus::GaugeVec::new(prometheus::Opts::new("memory_bench", "M."), &LABELS)
+                .unwrap(),
+            names,
+            |f, s| f.with_label_values(&[s, "llama"]),
+            |h, v| h.set(v),
+        ),
+        ("prometheus", "histogram") => series(
+            prometheus::HistogramVec::new(
+                prometheus::HistogramOpts::new("memory_bench", "M.").buckets(BOUNDS.to_vec()),
+                &LABELS,
             )
-            .unwrap();
-            let h: Vec<_> = names
-                .iter()
-                .map(|s| f.with_label_values(&[s.as_str(), "llama"]))
-                .collect();
-            Box::new(move |i, _| h[i].inc())
+            .unwrap(),
+            names,
+            |f, s| f.with_label_values(&[s, "llama"]),
+            |h, v| h.observe(v),
+        ),
+        ("prometheus-client", "counter") => {
+            prometheus_client_series(Default::default(), names, |h: &Counter, _| {
+                h.inc();
+            })
         }
-        ("prometheus", "gauge") => {
-            let f = prometheus::GaugeVec::new(prometheus::Opts::new("memory_bench", "M."), &labels)
-                .unwrap();
-            let h: Vec<_> = names
-                .iter()
-                .map(|s| f.with_label_values(&[s.as_str(), "llama"]))
-                .collect();
-            Box::new(move |i, v| h[i].set(v))
-        }
-        ("prometheus", "histogram") => {
-            let opts =
-                prometheus::HistogramOpts::new("memory_bench", "M.").buckets(BOUNDS.to_vec());
-            let f = prometheus::HistogramVec::new(opts, &labels).unwrap();
-            let h: Vec<_> = names
-                .iter()
-                .map(|s| f.with_label_values(&[s.as_str(), "llama"]))
-                .collect();
-            Box::new(move |i, v| h[i].observe(v))
-        }
-        ("prometheus-client", "counter" | "gauge" | "histogram") => {
-            use prometheus_client::metrics::family::Family;
-            use prometheus_client::metrics::{
-                counter::Counter, gauge::Gauge, histogram::Histogram,
-            };
-            type L = Vec<(String, String)>;
-            let key = |s: &String| {
-                vec![
-                    ("series".to_string(), s.clone()),
-                    ("model".to_string(), "llama".to_string()),
-                ]
-            };
-            let mut registry = prometheus_client::registry::Registry::default();
-            match kind {
-                "counter" => {
-                    let f = Family::<L, Counter>::default();
-                    registry.register("memory_bench", "M.", f.clone());
-                    let h: Vec<_> = names
-                        .iter()
-                        .map(|s| f.get_or_create(&key(s)).clone())
-                        .collect();
-                    Box::new(move |i, _| {
-                        h[i].inc();
-                    })
-                }
-                "gauge" => {
-                    let f = Family::<L, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-                    registry.register("memory_bench", "M.", f.clone());
-                    let h: Vec<_> = names
-                        .iter()
-                        .map(|s| f.get_or_create(&key(s)).clone())
-                        .collect();
-                    Box::new(move |i, v| {
-                        h[i].set(v);
-                    })
-                }
-                _ => {
-                    fn new_histogram() -> Histogram {
-                        Histogram::new(BOUNDS)
-                    }
-                    let f = Family::<L, Histogram, fn() -> Histogram>::new_with_constructor(
-                        new_histogram,
-                    );
-                    registry.register("memory_bench", "M.", f.clone());
-                    let h: Vec<_> = names
-                        .iter()
-                        .map(|s| f.get_or_create(&key(s)).clone())
-                        .collect();
-                    Box::new(move |i, v| h[i].observe(v))
-                }
+        ("prometheus-client", "gauge") => prometheus_client_series(
+            Default::default(),
+            names,
+            |h: &Gauge<f64, std::sync::atomic::AtomicU64>, v| {
+                h.set(v);
+            },
+        ),
+        ("prometheus-client", "histogram") => {
+            fn new_histogram() -> Histogram {
+                Histogram::new(BOUNDS)
             }
+            let family = prometheus_client::metrics::family::Family::<
+                Vec<(String, String)>,
+                Histogram,
+                fn() -> Histogram,
+            >::new_with_constructor(new_histogram);
+            prometheus_client_series(family, names, |h: &Histogram, v| h.observe(v))
         }
         ("metrics", _) => {
             let mut builder = metrics_exporter_prometheus::PrometheusBuilder::new();
             if kind == "histogram" {
                 builder = builder.set_buckets(&BOUNDS).unwrap();
             }
+            // The global recorder lives for the process.
             metrics::set_global_recorder(builder.build_recorder()).unwrap();
-            let handle = |s: &String| -> Record {
-                let labels = [("series", s.clone()), ("model", "llama".to_string())];
-                match kind {
-                    "counter" => {
-                        let c = metrics::counter!("memory_bench", &labels);
-                        Box::new(move |_, _| c.increment(1))
-                    }
-                    "gauge" => {
-                        let g = metrics::gauge!("memory_bench", &labels);
-                        Box::new(move |_, v| g.set(v))
-                    }
-                    _ => {
-                        let h = metrics::histogram!("memory_bench", &labels);
-                        Box::new(move |_, v| h.record(v))
-                    }
-                }
-            };
-            let h: Vec<Record> = names.iter().map(handle).collect();
-            Box::new(move |i, v| h[i](i, v))
+            let labels = |s: &str| [("series", s.to_string()), ("model", "llama".to_string())];
+            match kind {
+                "counter" => series(
+                    (),
+                    names,
+                    |_, s| metrics::counter!("memory_bench", &labels(s)),
+                    |h, _| h.increment(1),
+                ),
+                "gauge" => series(
+                    (),
+                    names,
+                    |_, s| metrics::gauge!("memory_bench", &labels(s)),
+                    |h, v| h.set(v),
+                ),
+                _ => series(
+                    (),
+                    names,
+                    |_, s| metrics::histogram!("memory_bench", &labels(s)),
+                    |h, v| h.record(v),
+                ),
+            }
         }
         _ => return None,
     })
