@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::bucket_layout::Layout;
 use crate::error::Error;
 use crate::histogram_snapshot::HistogramSnapshot;
-use crate::shard::{self, staging, Lease, LeaseArc, RangeKind, SlotRef};
+use crate::shard::{self, staging, HistTotals, Lease, LeaseArc, RangeKind, SlotRef};
 use crate::Stats;
 
 /// A distribution of observations: classic cumulative buckets for Prometheus,
@@ -88,15 +88,29 @@ use crate::Stats;
 ///
 /// ## Memory
 ///
-/// Per series per thread that records into it: 8 bytes × (21 header slots,
-/// plus one per grid cell, plus 2 edge cells, plus one per bound). The
-/// header is the sequence, sum, min, max, stage length and 16 staged values.
-/// For `Buckets::default()` that is 293 slots = 2,344 bytes; for
-/// `Buckets::exponential(0.001, 2.0, 16)`, 359 slots = 2,872 bytes.
+/// Besides its handle and label values, a series takes:
+///
+/// - **per thread that records into it**, allocated on that thread's first
+///   record: a *shard* of 176 bytes (sequence, sum, min, max, stage length,
+///   carried total and 16 staged values) plus one byte per counter (one per
+///   grid cell, 2 edge cells and one per bound), rounded up to 8 bytes,
+///   and the 8-byte slot that holds the shard's address. For
+///   `Buckets::default()` (272 counters) that is 448 + 8 bytes; for
+///   `Buckets::exponential(0.001, 2.0, 16)` (344 counters), 520 + 8.
+/// - **shared by its threads**: *wide* counters, which a thread's counter
+///   byte carries 256 into when it fills; 128 bytes per page of 16
+///   counters, each page allocated on the first carry into it. None until
+///   some thread has recorded 256 values into one counter; at most 8 bytes
+///   per counter (2,176 bytes for `Buckets::default()`), however many
+///   threads record.
+///
+/// A thread that records into k series of a family holds k shards, not one
+/// for every series of the family. `docs/benchmarks.md` has the measured
+/// bytes per series and per thread.
 #[derive(Clone)]
 pub struct Histogram {
     at: SlotRef,
-    layout: StdArc<Layout>,
+    totals: StdArc<HistTotals>,
     lease: LeaseArc,
 }
 
@@ -107,20 +121,16 @@ impl fmt::Debug for Histogram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Histogram")
             .field("slot", &self.at)
-            .field("bounds", &self.layout.finite_bounds())
+            .field("bounds", &self.totals.layout.finite_bounds())
             .finish()
     }
 }
 
 impl Histogram {
     pub(crate) fn create(layout: &StdArc<Layout>) -> Result<Histogram, Error> {
-        let (at, lease) =
-            Lease::create(staging::range_len(layout), RangeKind::Hist(layout.clone()))?;
-        Ok(Histogram {
-            at,
-            layout: layout.clone(),
-            lease,
-        })
+        let totals = StdArc::new(HistTotals::new(layout.clone()));
+        let (at, lease) = Lease::create(staging::HEADER as u32, RangeKind::Hist(totals.clone()))?;
+        Ok(Histogram { at, totals, lease })
     }
 
     /// Records one observation. NaN is ignored.
@@ -137,15 +147,13 @@ impl Histogram {
             return;
         }
         let off = self.at.off as usize;
-        let layout = &*self.layout;
+        let totals = &*self.totals;
         // `move`: the closure holds copies, not references to stack values;
         // `inline(always)`: outlined, it would add a call to every record.
         shard::with_chunk(
             self.at,
             #[inline(always)]
-            move |c| {
-                staging::record(c, off, layout, v);
-            },
+            move |c| staging::record(c, off, totals, v),
         )
     }
 
@@ -223,7 +231,7 @@ impl Histogram {
     }
 
     pub(crate) fn read(&self, r: &shard::Reader) -> HistogramSnapshot {
-        let mut raw = r.hist(self.at, &self.layout);
+        let mut raw = r.hist(self.at, &self.totals);
         // A thread's exit moves its shard's sum into the retired total, which
         // changes the order of the `f64` additions: the same observations can
         // sum to an ulp less than an earlier read reported. While every
@@ -235,7 +243,7 @@ impl Histogram {
         if raw.min().is_some_and(|m| m >= 0.0) {
             raw.sum = self.lease.high_water(r, raw.sum);
         }
-        HistogramSnapshot::from_raw(&self.layout, raw)
+        HistogramSnapshot::from_raw(&self.totals.layout, raw)
     }
 
     /// Composite statistics with quantiles; see [`Stats`].

@@ -8,7 +8,6 @@ use crate::bucket_layout::Layout;
 use crate::error::Error;
 use crate::histogram::Histogram;
 use crate::histogram_snapshot::{HistogramSnapshot, Stats};
-use crate::shard::staging;
 
 /// The grid a summary records into: bounds at 2^-20 (~1e-6) and 2^20
 /// (~1e6), so the log-linear grid spans 2^-23 to 2^22 (45 octaves, 16 cells
@@ -18,13 +17,7 @@ const GRID_BOUNDS: [f64; 2] = [1.0 / 1048576.0, 1048576.0];
 pub(crate) fn layout() -> Arc<Layout> {
     static LAYOUT: OnceLock<Arc<Layout>> = OnceLock::new();
     LAYOUT
-        .get_or_init(|| {
-            Arc::new(
-                Layout::new(&GRID_BOUNDS)
-                    .and_then(staging::fits)
-                    .expect("summary grid bounds are valid"),
-            )
-        })
+        .get_or_init(|| Arc::new(Layout::new(&GRID_BOUNDS).expect("summary grid bounds are valid")))
         .clone()
 }
 
@@ -36,8 +29,9 @@ pub(crate) fn layout() -> Arc<Layout> {
 /// cost) into a fixed log-linear grid from 2^-23 to 2^22, so
 /// [`stats`](Self::stats) gives exact count, sum, min, max and mean, and
 /// quantiles within 3.2 % for values in that range, on demand. One series
-/// takes about 6 KB per thread that records into it (some 745 slots of
-/// 8 bytes).
+/// takes about 900 bytes per thread that records into it (a 176-byte
+/// shard header and one byte for each of some 725 counters), and up to
+/// 8 bytes per counter shared by its threads (see `Histogram`'s memory).
 ///
 /// ```
 /// use nanometrics::Registry;
@@ -132,8 +126,11 @@ impl Summary {
 mod tests {
     #[test]
     fn the_grid_takes_the_slots_the_docs_say() {
-        // "about 6 KB per thread (some 745 slots of 8 bytes)"
-        let n = crate::shard::staging::range_len(&super::layout());
-        assert!((735..=755).contains(&n), "{n} slots");
+        // "about 900 bytes per thread (... some 725 counters)"
+        let layout = super::layout();
+        let n = layout.data_slots();
+        assert!((715..=735).contains(&n), "{n} counters");
+        let bytes = crate::shard::staging::shard_bytes(n as usize);
+        assert!((880..=920).contains(&bytes), "{bytes} bytes");
     }
 }

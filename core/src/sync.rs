@@ -5,12 +5,12 @@
 //! `RUSTFLAGS="--cfg nanometrics_loom"`) explore the same code that ships.
 
 #[cfg(not(nanometrics_loom))]
-pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 #[cfg(not(nanometrics_loom))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 
 #[cfg(nanometrics_loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 #[cfg(nanometrics_loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 

@@ -16,6 +16,10 @@ fn check_consistent(s: &HistogramSnapshot) {
     }
 }
 
+/// Invariants 1 and 2 under load: eight writers (a counter byte of each
+/// thread's shard carries into the shared wide counter every 256 records
+/// into it), short-lived threads exiting, and a reader: every snapshot is
+/// consistent, and the last one counts every record exactly once.
 #[test]
 fn snapshots_are_consistent_while_threads_record_and_exit() {
     let r = Registry::new();
@@ -23,22 +27,24 @@ fn snapshots_are_consistent_while_threads_record_and_exit() {
     let done = Arc::new(AtomicBool::new(false));
     // Writers record only 0.5 and 2.0, so a consistent snapshot has
     // sum == 0.5 * n_small + 2.0 * n_big, exactly (small integers in f64).
-    let writers: Vec<_> = (0..4)
+    let writers: Vec<_> = (0..8)
         .map(|t| {
             let (h, done) = (h.clone(), done.clone());
             thread::spawn(move || {
-                let mut n = 0u64;
+                let (mut n, mut helped) = (0u64, 0u64);
                 while !done.load(Ordering::Relaxed) {
                     // Short-lived helper threads exercise exit folding too.
                     if n % 10_000 == 0 {
                         let h2 = h.clone();
-                        thread::spawn(move || (0..100).for_each(|_| h2.record(0.5)))
+                        thread::spawn(move || (0..300).for_each(|_| h2.record(0.5)))
                             .join()
                             .unwrap();
+                        helped += 300;
                     }
                     h.record(if (n + t) % 3 == 0 { 2.0 } else { 0.5 });
                     n += 1;
                 }
+                n + helped
             })
         })
         .collect();
@@ -66,8 +72,11 @@ fn snapshots_are_consistent_while_threads_record_and_exit() {
         check_consistent(s2);
     }
     done.store(true, Ordering::Relaxed);
-    writers.into_iter().for_each(|w| w.join().unwrap());
-    check_consistent(&h.snapshot());
+    let recorded: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    let s = h.snapshot();
+    check_consistent(&s);
+    assert_eq!(s.count, recorded, "records lost or counted twice");
+    assert!(recorded > 8 * 256, "too few records to carry: {recorded}");
 }
 
 #[test]

@@ -2,8 +2,6 @@
 //! [`Chunk`]s. Its owning thread writes it; readers reach it, under the
 //! state lock, while it is linked in `State::threads`.
 
-use std::ptr;
-
 use super::slots::{chunk_index, Chunk, MAX_CHUNKS};
 use crate::sync::{AtomicPtr, Ordering};
 
@@ -13,9 +11,28 @@ pub(crate) struct ThreadBlock {
 }
 
 impl ThreadBlock {
+    /// A block with every chunk pointer null. With std the table is
+    /// allocated zeroed (`calloc`), so the pages of it that no chunk
+    /// pointer lands on need not become resident: a thread whose chunks
+    /// are among the first 512 commits one 4 KiB page of it.
+    #[cfg(not(nanometrics_loom))]
+    pub(super) fn new_boxed() -> Box<ThreadBlock> {
+        let layout = std::alloc::Layout::new::<ThreadBlock>();
+        // SAFETY: `layout` has a non-zero size.
+        let p = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<ThreadBlock>();
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: allocated with `ThreadBlock`'s layout, as `Box` does; a
+        // `ThreadBlock` is an array of `AtomicPtr`, for which all zero bits
+        // is a valid value (null).
+        unsafe { Box::from_raw(p) }
+    }
+
+    #[cfg(nanometrics_loom)]
     pub(super) fn new_boxed() -> Box<ThreadBlock> {
         Box::new(ThreadBlock {
-            chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            chunks: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
         })
     }
 

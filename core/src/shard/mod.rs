@@ -48,13 +48,16 @@
 
 mod block;
 mod lease;
+mod narrow;
 mod owner;
 mod reader;
 mod slots;
 pub(crate) mod staging;
 mod state;
+mod totals;
 
 pub(crate) use lease::{release_parked, Lease, LeaseArc};
 pub(crate) use owner::{live_threads, with_chunk};
 pub(crate) use reader::{reader, Reader};
 pub(crate) use slots::{add_f64, add_u64, slot_index, RangeKind, SlotRef};
+pub(crate) use totals::HistTotals;

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use super::slots::SlotRef;
 use super::staging::{self, HistRaw};
 use super::state::{state, State};
-use crate::bucket_layout::Layout;
+use super::totals::HistTotals;
 use crate::sync::{lock, MutexGuard, Ordering};
 
 /// A consistent read view (crate-internal; unnameable outside).
@@ -84,15 +84,15 @@ impl Reader {
         total
     }
 
-    /// Reads a histogram range from every shard (`staging::read_range`).
-    pub(crate) fn hist(&self, at: SlotRef, layout: &Layout) -> HistRaw {
-        let range = at.off as usize..at.off as usize + staging::range_len(layout) as usize;
-        let retired = self.st.retired(at.chunk).map(|c| &c.slots[range.clone()]);
-        let shards = self
-            .st
-            .blocks()
-            .filter_map(|b| b.reader_chunk(at.chunk))
-            .map(|c| &c.slots[range.clone()]);
-        staging::read_range(layout, retired, shards)
+    /// Reads a histogram series from every shard (`staging::read_series`).
+    pub(crate) fn hist(&self, at: SlotRef, totals: &HistTotals) -> HistRaw {
+        let off = at.off as usize;
+        staging::read_series(totals, || {
+            self.st
+                .retired(at.chunk)
+                .into_iter()
+                .chain(self.st.blocks().filter_map(|b| b.reader_chunk(at.chunk)))
+                .filter_map(move |c| staging::Shard::of(c, off, totals))
+        })
     }
 }

@@ -4,21 +4,22 @@
 
 use std::sync::Arc as StdArc;
 
-use crate::bucket_layout::Layout;
+use super::totals::HistTotals;
 use crate::sync::{AtomicU64, Ordering};
 
 #[cfg(not(nanometrics_loom))]
-const CHUNK_SHIFT: u32 = 11;
+const CHUNK_SHIFT: u32 = 9;
 #[cfg(nanometrics_loom)]
 const CHUNK_SHIFT: u32 = 4;
-/// Slots per chunk (2,048 = 16 KiB with std; 16 under loom).
+/// Slots per chunk (512 = 4 KiB, one page, with std; 16 under loom).
 pub(crate) const CHUNK_SLOTS: u32 = 1 << CHUNK_SHIFT;
 pub(super) const CHUNK_MASK: u32 = CHUNK_SLOTS - 1;
 #[cfg(not(nanometrics_loom))]
-pub(super) const MAX_CHUNKS: u32 = 1024;
+pub(super) const MAX_CHUNKS: u32 = 2048;
 #[cfg(nanometrics_loom)]
 pub(super) const MAX_CHUNKS: u32 = 4;
-/// Total slot capacity of the process (2 Mi slots with std).
+/// Total slot capacity of the process (1 Mi slots, so 1 Mi sharded
+/// series, with std).
 pub(super) const MAX_SLOTS: u32 = CHUNK_SLOTS * MAX_CHUNKS;
 
 /// A block of slots. Only its owning thread writes it (or, for the retired
@@ -62,9 +63,9 @@ pub(crate) enum RangeKind {
     Sum,
     /// Float counter: one `f64` sum stored as bits.
     SumF64,
-    /// Histogram: the staging header (`staging::HEADER`) then `u64`
-    /// counters; the layout bins the staged observations.
-    Hist(StdArc<Layout>),
+    /// Histogram: the slot holds the address of the thread's shard
+    /// (`hist_shard.rs`), which folds into these totals at exit.
+    Hist(StdArc<HistTotals>),
 }
 
 /// Index into a chunk table; the mask lets the compiler drop the bounds check
@@ -92,12 +93,4 @@ pub(crate) fn add_u64(s: &AtomicU64, n: u64) {
 pub(crate) fn add_f64(s: &AtomicU64, v: f64) {
     let cur = f64::from_bits(s.load(Ordering::Relaxed));
     s.store((cur + v).to_bits(), Ordering::Relaxed);
-}
-
-/// Raises a single-writer slot to `n` if it is lower.
-#[inline(always)]
-pub(super) fn max_u64(s: &AtomicU64, n: u64) {
-    if n > s.load(Ordering::Relaxed) {
-        s.store(n, Ordering::Relaxed);
-    }
 }

@@ -102,24 +102,25 @@ impl State {
 
     pub(super) fn release(&mut self, at: SlotRef) {
         let start = at.index();
-        let Some((len, _)) = self.live.remove(&start) else {
+        let Some((len, kind)) = self.live.remove(&start) else {
             return;
         };
         let range = at.off as usize..(at.off + len) as usize;
         // Relaxed is enough: no handle to this range exists any more, so no
         // thread writes it; the next owner gets the range through this lock
         // (allocation), which orders these stores before its first update.
-        for block in self.blocks() {
-            if let Some(c) = block.reader_chunk(at.chunk) {
-                c.slots[range.clone()]
-                    .iter()
-                    .for_each(|s| s.store(0, Ordering::Relaxed));
+        let zero = |c: &Chunk| {
+            let r = &c.slots[range.clone()];
+            if let RangeKind::Hist(totals) = &kind {
+                staging::free_narrow(r, totals);
             }
-        }
+            r.iter().for_each(|s| s.store(0, Ordering::Relaxed));
+        };
+        self.blocks()
+            .filter_map(|b| b.reader_chunk(at.chunk))
+            .for_each(zero);
         if let Some(c) = self.retired(at.chunk) {
-            c.slots[range]
-                .iter()
-                .for_each(|s| s.store(0, Ordering::Relaxed));
+            zero(c);
         }
         self.free_list(len).push(start);
     }
@@ -136,23 +137,28 @@ impl State {
             .iter()
             .map(|(s, (l, k))| (*s, *l, k.clone()))
             .collect();
-        // One buffer for every histogram range's copy (no allocation per
-        // range while the lock is held).
-        let mut copy: Vec<u64> = Vec::new();
         for (start, len, kind) in live {
             let at = SlotRef::from_index(start);
             let Some(src) = b.reader_chunk(at.chunk) else {
                 continue;
             };
-            let range = at.off as usize..(at.off + len) as usize;
-            let dst = self.retired_chunk(at.chunk);
-            let (src, dst) = (&src.slots[range.clone()], &dst.slots[range]);
+            let off = at.off as usize;
             match kind {
-                RangeKind::Sum => add_u64(&dst[0], src[0].load(Ordering::Relaxed)),
-                RangeKind::SumF64 => {
-                    add_f64(&dst[0], f64::from_bits(src[0].load(Ordering::Relaxed)))
+                RangeKind::Sum => {
+                    let dst = &self.retired_chunk(at.chunk).slots[off];
+                    add_u64(dst, src.slots[off].load(Ordering::Relaxed))
                 }
-                RangeKind::Hist(layout) => staging::fold_exited(&layout, src, dst, &mut copy),
+                RangeKind::SumF64 => {
+                    let dst = &self.retired_chunk(at.chunk).slots[off];
+                    add_f64(dst, f64::from_bits(src.slots[off].load(Ordering::Relaxed)))
+                }
+                RangeKind::Hist(totals) => {
+                    if let Some(shard) = staging::Shard::of(src, off, &totals) {
+                        staging::fold_exited(&totals, shard);
+                    }
+                    // The thread is here, exiting: nothing writes its shard.
+                    staging::free_narrow(&src.slots[off..off + len as usize], &totals);
+                }
             }
         }
         self.threads.retain(|p| !ptr::eq(p.0, block));
