@@ -90,13 +90,13 @@ use crate::Stats;
 ///
 /// Besides its handle and label values, a series takes:
 ///
-/// - **per thread that records into it**, allocated on that thread's first
-///   record: a *shard* of 176 bytes (sequence, sum, min, max, stage length,
-///   carried total and 16 staged values) plus one byte per counter (one per
-///   grid cell, 2 edge cells and one per bound), rounded up to 8 bytes,
-///   and the 8-byte slot that holds the shard's address. For
-///   `Buckets::default()` (272 counters) that is 448 + 8 bytes; for
-///   `Buckets::exponential(0.001, 2.0, 16)` (344 counters), 520 + 8.
+/// - **per thread that records into it**: a 184-byte header in the
+///   thread's 4 KiB chunk of slots (sequence, sum, min, max, stage length,
+///   carried total, the address of its counters and 16 staged values),
+///   and, from the thread's first fold of its stage (its 17th record), one
+///   byte per counter (one per grid cell, 2 edge cells and one per bound).
+///   For `Buckets::default()` (272 counters) that is 184 + 272 bytes; for
+///   `Buckets::exponential(0.001, 2.0, 16)` (338 counters), 184 + 338.
 /// - **shared by its threads**: *wide* counters, which a thread's counter
 ///   byte carries 256 into when it fills; 128 bytes per page of 16
 ///   counters, each page allocated on the first carry into it. None until
@@ -104,8 +104,9 @@ use crate::Stats;
 ///   per counter (2,176 bytes for `Buckets::default()`), however many
 ///   threads record.
 ///
-/// A thread that records into k series of a family holds k shards, not one
-/// for every series of the family. `docs/benchmarks.md` has the measured
+/// A thread that records into k series of a family holds k sets of counter
+/// bytes, not one for every series of the family, and at most k chunks
+/// (a chunk holds the headers of 22 series). `docs/benchmarks.md` has the measured
 /// bytes per series and per thread.
 #[derive(Clone)]
 pub struct Histogram {

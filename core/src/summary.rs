@@ -29,8 +29,8 @@ pub(crate) fn layout() -> Arc<Layout> {
 /// cost) into a fixed log-linear grid from 2^-23 to 2^22, so
 /// [`stats`](Self::stats) gives exact count, sum, min, max and mean, and
 /// quantiles within 3.2 % for values in that range, on demand. One series
-/// takes about 900 bytes per thread that records into it (a 176-byte
-/// shard header and one byte for each of some 725 counters), and up to
+/// takes about 900 bytes per thread that records into it (a 184-byte
+/// header and one byte for each of some 725 counters), and up to
 /// 8 bytes per counter shared by its threads (see `Histogram`'s memory).
 ///
 /// ```
@@ -126,7 +126,8 @@ impl Summary {
 mod tests {
     #[test]
     fn the_grid_takes_the_slots_the_docs_say() {
-        // "about 900 bytes per thread (... some 725 counters)"
+        // "about 900 bytes per thread (a 184-byte header and ... some 725
+        // counters)"
         let layout = super::layout();
         let n = layout.data_slots();
         assert!((715..=735).contains(&n), "{n} counters");

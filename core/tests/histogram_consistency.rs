@@ -421,3 +421,43 @@ fn sum_with_negative_observations_is_reported_as_is() {
     h.record(-2.0);
     assert_eq!(h.snapshot().sum, 3.0);
 }
+
+/// Reads finish and are exact while writers carry as fast as they can:
+/// two threads record one value (each thread's byte for its counter
+/// carries every 256 records) with no pause, and a reader takes at least
+/// 500 snapshots; each must count every value once (sum == 0.5 × count).
+#[test]
+fn reads_finish_while_writers_carry_into_one_counter() {
+    let r = Registry::new();
+    let h = r
+        .histogram("hot_seconds", "x", Buckets::explicit(vec![1.0]))
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let (h, done) = (h.clone(), done.clone());
+            thread::spawn(move || {
+                let mut n = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    h.record(0.5);
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    // At least 500 reads, and on until the writers have carried many times.
+    let (mut last, mut reads) = (0, 0);
+    while reads < 500 || last < 100 * 256 {
+        let s = h.snapshot();
+        check_consistent(&s);
+        assert_eq!(s.sum, 0.5 * s.count as f64, "{s:?}");
+        assert_eq!(s.buckets[0].1, s.count);
+        assert!(s.count >= last);
+        last = s.count;
+        reads += 1;
+    }
+    done.store(true, Ordering::Relaxed);
+    let n: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(h.snapshot().count, n);
+}

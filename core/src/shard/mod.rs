@@ -25,12 +25,15 @@
 //!
 //! * **Writers** (the owning thread only) update their own slots with a relaxed
 //!   load and a relaxed store: no read-modify-write, no lock, no allocation
-//!   (except the thread's first touch of a 16 KiB chunk). Histograms stage
+//!   (except the thread's first touch of a 4 KiB chunk). Histograms stage
 //!   each observation (a store of the value, then a Release store of the
 //!   stage's length) and bracket the multi-word fold of a full stage into
-//!   their counters with a per-series, per-thread sequence counter (a
+//!   their counter bytes with a per-series, per-thread sequence counter (a
 //!   seqlock), so a reader never sees a half-made fold; readers bin the
-//!   staged values they copied themselves.
+//!   staged values they copied themselves. A histogram's fold allocates
+//!   the thread's counter bytes the first time (`narrow.rs`), and a wide
+//!   page of the series the first time a byte carries into it
+//!   (`totals.rs`).
 //! * **Readers** take the state lock, then sum every live block's slot plus the
 //!   *retired* chunks. Only readers, registering threads, exiting threads and
 //!   slot allocation take that lock; writers never do.

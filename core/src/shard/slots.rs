@@ -18,8 +18,8 @@ pub(super) const CHUNK_MASK: u32 = CHUNK_SLOTS - 1;
 pub(super) const MAX_CHUNKS: u32 = 2048;
 #[cfg(nanometrics_loom)]
 pub(super) const MAX_CHUNKS: u32 = 4;
-/// Total slot capacity of the process (1 Mi slots, so 1 Mi sharded
-/// series, with std).
+/// Total slot capacity of the process with std: 1 Mi slots (a counter
+/// takes one, a histogram or summary series 23: 22 to a chunk).
 pub(super) const MAX_SLOTS: u32 = CHUNK_SLOTS * MAX_CHUNKS;
 
 /// A block of slots. Only its owning thread writes it (or, for the retired
@@ -63,8 +63,9 @@ pub(crate) enum RangeKind {
     Sum,
     /// Float counter: one `f64` sum stored as bits.
     SumF64,
-    /// Histogram: the slot holds the address of the thread's shard
-    /// (`hist_shard.rs`), which folds into these totals at exit.
+    /// Histogram: the range is a shard's header (`staging::HEADER` slots,
+    /// whose `NARROW` slot holds the address of its counter bytes); exit
+    /// folds it into these totals.
     Hist(StdArc<HistTotals>),
 }
 

@@ -145,11 +145,9 @@ fn fold(head: &[AtomicU64], totals: &HistTotals, v: f64) {
     seq_write(&head[SEQ], || {
         let mut carried = 0u64;
         fold_stage(&totals.layout, &mut Live(head), |k| {
-            debug_assert!(k < narrow.len(), "counter {k} of {}", narrow.len());
-            // SAFETY: `narrow` has one byte per counter of this series'
-            // layout (`narrow::own`), and `for_each_slot` only names
-            // counters of that layout.
-            let c = unsafe { narrow.get_unchecked(k) };
+            let Some(c) = narrow.get(k) else {
+                return; // not reached: `k` is a counter of the layout
+            };
             let b = (u64::from(c.load(Ordering::Relaxed)) + 1) % CARRY;
             c.store(b as u8, Ordering::Relaxed);
             if b == 0 {
@@ -303,35 +301,63 @@ impl HistRaw {
 /// shard's seqlock closed, so the wide counters, read after the copies,
 /// hold it; one they hold beyond that was made after its shard was copied
 /// (its byte is still in the copy), or by a shard found after `shards`
-/// looked: the read starts again.
+/// looked. Then the shards whose `CARRIED` moved (and new ones) are copied
+/// again and the wide counters re-read, until the totals agree: each try
+/// is as long as the copies it has to redo, so a read finishes unless
+/// carries land faster than a few shards can be copied.
 pub(crate) fn read_series<'a, I>(totals: &HistTotals, shards: impl Fn() -> I) -> HistRaw
 where
     I: Iterator<Item = Shard<'a>>,
 {
     let layout = &*totals.layout;
     let retired = totals.retired();
-    let mut copy = ShardCopy::new(layout);
+    let mut copies: Vec<(*const AtomicU64, ShardCopy)> = Vec::new();
+    let mut wide = vec![0u64; layout.data_slots() as usize];
     'read: loop {
-        let mut out = HistRaw {
-            sum: retired.sum,
-            min_enc: retired.min_enc,
-            max_enc: retired.max_enc,
-            counts: vec![0; layout.data_slots() as usize],
-        };
         let mut expected = retired.added;
+        let mut n = 0;
         for shard in shards() {
-            if !copy.read_seqlocked(shard) {
+            let id = shard.head.as_ptr();
+            let stale = match copies.get(n) {
+                Some((at, copy)) if *at == id => {
+                    // Relaxed: a hint of which copies to redo; the totals
+                    // below decide.
+                    shard.head[CARRIED].load(Ordering::Relaxed) != copy.head[CARRIED]
+                }
+                _ => {
+                    copies.truncate(n);
+                    copies.push((id, ShardCopy::new(layout)));
+                    true
+                }
+            };
+            let copy = &mut copies[n].1;
+            if stale && !copy.read_seqlocked(shard) {
+                // It folded before `Shard::of` saw its narrow counters:
+                // drop the copy (its bytes are missing) and look again.
+                copies.truncate(n);
                 spin();
                 continue 'read;
             }
             expected = expected.wrapping_add(copy.head[CARRIED]);
-            out.merge_shard(layout, &mut copy);
+            n += 1;
         }
-        if totals.read_into(&mut out.counts) == expected {
-            return out;
+        copies.truncate(n);
+        wide.fill(0);
+        if totals.read_into(&mut wide) == expected {
+            break;
         }
         spin();
     }
+    let mut out = HistRaw {
+        sum: retired.sum,
+        min_enc: retired.min_enc,
+        max_enc: retired.max_enc,
+        counts: wide,
+    };
+    for (_, copy) in &mut copies {
+        out.merge_shard(layout, copy);
+    }
+    out
 }
 
 /// Thread exit: folds the exiting shard (its only writer is the exiting
@@ -339,6 +365,9 @@ where
 /// wide counters and retired sum, min and max, under the state lock. The
 /// caller frees its narrow counters (`free_narrow`).
 pub(super) fn fold_exited(totals: &HistTotals, shard: Shard<'_>) {
+    if shard.narrow.is_none() && shard.head[LEN].load(Ordering::Relaxed) == 0 {
+        return; // never recorded into (a neighbour's chunk range)
+    }
     let layout = &*totals.layout;
     let mut copy = ShardCopy::new(layout);
     copy.read(shard);

@@ -17,8 +17,10 @@ use crate::sync::{Mutex, Ordering};
 /// Everything behind the state lock.
 pub(crate) struct State {
     pub(super) threads: Vec<BlockPtr>,
-    /// Totals folded from exited threads, plus updates made after a thread's
-    /// block owner was destroyed. Written and read only under the lock.
+    /// Counter totals folded from exited threads, plus updates (histogram
+    /// records included) made after a thread's block owner was destroyed;
+    /// an exited histogram shard goes to its series' `HistTotals`. Written
+    /// and read only under the lock.
     pub(super) retired: Vec<Option<Box<Chunk>>>,
     /// Live ranges: start index → (length, kind).
     live: BTreeMap<u32, (u32, RangeKind)>,
