@@ -71,9 +71,14 @@ pub struct Layout {
     hi: f64,
     /// The largest `f64` below `lo`.
     below: f64,
-    lo_key: u64,
+    /// The key (exponent and top mantissa bits) of cell 0: one under
+    /// `lo`'s, so that `below` maps to cell 0.
+    key0: u64,
     /// `ncells + 2` cells: below the grid, the grid, above the grid.
     cells: Box<[Cell]>,
+    /// Each cell's `split`, apart: the one field the writer reads for
+    /// every value (an 8-byte stride indexes it in one addressing mode).
+    splits: Box<[f64]>,
     /// Pieces in value order (below region, grid, above region): cell `g`
     /// owns `k + 1` consecutive pieces.
     pieces: Box<[Piece]>,
@@ -145,7 +150,8 @@ impl Layout {
             lo,
             hi,
             below: f64::from_bits(lo.to_bits() - 1),
-            lo_key,
+            key0: lo_key - 1,
+            splits: cells.iter().map(|c| c.split).collect(),
             cells: cells.into_boxed_slice(),
             pieces: pieces.into_boxed_slice(),
         })
@@ -184,7 +190,7 @@ impl Layout {
         // not NaN, so `f64::max`'s NaN handling would be dead weight).
         let c = if v > self.below { v } else { self.below };
         let c = if c < self.hi { c } else { self.hi };
-        ((c.to_bits() >> KEY_SHIFT) - (self.lo_key - 1)) as usize
+        ((c.to_bits() >> KEY_SHIFT) - self.key0) as usize
     }
 
     /// Calls `inc(slot)` (relative to the header) for every counter `v`
@@ -199,8 +205,8 @@ impl Layout {
     pub(crate) fn for_each_slot(&self, v: f64, mut inc: impl FnMut(usize)) {
         let g = self.cell_of(v);
         inc(g);
-        let cell = &self.cells[g];
-        if v > cell.split {
+        if v > self.splits[g] {
+            let cell = &self.cells[g];
             inc(cell.above as usize);
             if cell.multi {
                 self.more_bounds(v, cell, inc);
