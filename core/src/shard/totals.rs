@@ -6,7 +6,10 @@
 //! *wide* counter here (a relaxed `fetch_add`, once per `CARRY` records into
 //! one counter by one thread). The wide counters are allocated in pages of
 //! `PAGE`, each on the first carry into it, so a series that few records
-//! reach costs no wide memory at all.
+//! reach costs no wide memory at all. That allocation happens inside the
+//! carrying thread's seqlock (the carry does), so a reader of that shard
+//! spins for as long as one small `malloc` takes, at most once per page
+//! of a series' lifetime.
 //!
 //! The retired part (sum, min, max and the count of what was added to the
 //! wide counters) holds what exited threads folded in; it is written and
