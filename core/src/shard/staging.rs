@@ -129,7 +129,7 @@ pub(crate) fn record(c: &Chunk, off: usize, totals: &HistTotals, v: f64) {
     if let Some(s) = head[STAGE..].get(n) {
         s.store(v.to_bits(), Ordering::Relaxed);
         // Release: pairs with the Acquire load of the staged count in
-        // `read_seqlocked`: a reader that counts this value sees it.
+        // `ShardCopy::read`: a reader that counts this value sees it.
         len.store(n as u64 + 1, Ordering::Release);
     } else {
         fold(head, totals, v);
