@@ -12,9 +12,10 @@ pub(crate) struct ThreadBlock {
 
 impl ThreadBlock {
     /// A block with every chunk pointer null. With std the table is
-    /// allocated zeroed (`calloc`), so the pages of it that no chunk
-    /// pointer lands on need not become resident: a thread whose chunks
-    /// are among the first 512 commits one 4 KiB page of it.
+    /// allocated zeroed (`calloc`): when the allocator hands out fresh
+    /// memory, the pages of it that no chunk pointer lands on do not
+    /// become resident (a thread whose chunks are among the first 512
+    /// commits one 4 KiB page of it); memory it reuses, it clears.
     #[cfg(not(nanometrics_loom))]
     pub(super) fn new_boxed() -> Box<ThreadBlock> {
         let layout = std::alloc::Layout::new::<ThreadBlock>();
