@@ -90,6 +90,10 @@ impl Counter {
         let _ = &self.lease;
         r.sum(self.at)
     }
+
+    pub(crate) fn series_id(&self) -> usize {
+        self.at.id()
+    }
 }
 
 // === impl UpDownCounter ===
@@ -190,6 +194,10 @@ impl UpDownCounter {
     pub(crate) fn read(&self, r: &shard::Reader) -> i64 {
         let _ = &self.lease;
         r.sum(self.at) as i64
+    }
+
+    pub(crate) fn series_id(&self) -> usize {
+        self.at.id()
     }
 }
 
@@ -358,5 +366,9 @@ impl FloatCounter {
     /// `Lease::high_water`).
     pub(crate) fn read(&self, r: &shard::Reader) -> f64 {
         self.lease.high_water(r, r.sum_f64(self.at))
+    }
+
+    pub(crate) fn series_id(&self) -> usize {
+        self.at.id()
     }
 }

@@ -45,6 +45,10 @@ pub enum Error {
     InvalidValue(String),
     /// A fixed capacity (the per-process slot space) is exhausted.
     Capacity(String),
+    /// A window or watch was asked for something it cannot do: a selector
+    /// that does not parse, a zero window or period, a statistic the
+    /// family's type does not have, hysteresis levels in the wrong order.
+    InvalidWatch(String),
 }
 
 impl fmt::Display for Error {
@@ -65,6 +69,7 @@ impl fmt::Display for Error {
             Error::InvalidBuckets(msg) => write!(f, "invalid histogram buckets: {msg}"),
             Error::InvalidValue(msg) => write!(f, "invalid value: {msg}"),
             Error::Capacity(msg) => write!(f, "capacity exhausted: {msg}"),
+            Error::InvalidWatch(msg) => write!(f, "invalid watch: {msg}"),
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::gauge::Gauge;
 use crate::histogram::Histogram;
+use crate::series_handle::SeriesHandle;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value, Values};
 use crate::summary::Summary;
@@ -90,6 +91,8 @@ pub(crate) mod sealed {
         const KIND: MetricKind;
         fn create(cfg: &Self::Config) -> Result<Self, Error>;
         fn read(&self, r: &Reader) -> Value;
+        /// The series' identity while this handle lives.
+        fn series_id(&self) -> usize;
         /// Runs `f` on this thread's lookup cache for this metric type;
         /// `None` when the cache is unavailable (TLS teardown, re-entry, loom).
         fn with_cache<R>(f: impl FnOnce(&mut LocalCache<Self>) -> R) -> Option<R>;
@@ -143,6 +146,9 @@ impl sealed::Sealed for Counter {
     fn read(&self, r: &Reader) -> Value {
         Value::Counter(Counter::read(self, r))
     }
+    fn series_id(&self) -> usize {
+        Counter::series_id(self)
+    }
     local_cache!(Counter);
 }
 impl Metric for Counter {}
@@ -158,6 +164,9 @@ impl sealed::Sealed for FloatCounter {
     }
     fn read(&self, r: &Reader) -> Value {
         Value::FloatCounter(FloatCounter::read(self, r))
+    }
+    fn series_id(&self) -> usize {
+        FloatCounter::series_id(self)
     }
     local_cache!(FloatCounter);
 }
@@ -175,6 +184,9 @@ impl sealed::Sealed for Summary {
     fn read(&self, r: &Reader) -> Value {
         Value::Summary(Box::new(Summary::read(self, r)))
     }
+    fn series_id(&self) -> usize {
+        Summary::series_id(self)
+    }
     local_cache!(Summary);
 }
 impl Metric for Summary {}
@@ -191,6 +203,9 @@ impl sealed::Sealed for UpDownCounter {
     fn read(&self, r: &Reader) -> Value {
         Value::UpDownCounter(UpDownCounter::read(self, r))
     }
+    fn series_id(&self) -> usize {
+        UpDownCounter::series_id(self)
+    }
     local_cache!(UpDownCounter);
 }
 impl Metric for UpDownCounter {}
@@ -206,6 +221,9 @@ impl sealed::Sealed for Gauge {
     }
     fn read(&self, _: &Reader) -> Value {
         Value::Gauge(self.get())
+    }
+    fn series_id(&self) -> usize {
+        Gauge::series_id(self)
     }
     local_cache!(Gauge);
 }
@@ -226,9 +244,18 @@ impl sealed::Sealed for Histogram {
     fn read(&self, r: &Reader) -> Value {
         Value::Histogram(Box::new(Histogram::read(self, r)))
     }
+    fn series_id(&self) -> usize {
+        Histogram::series_id(self)
+    }
     local_cache!(Histogram);
 }
 impl Metric for Histogram {}
+
+/// A type-erased handle to `m`'s series.
+pub(crate) fn handle_of<M: Metric>(m: &M) -> SeriesHandle {
+    let m = m.clone();
+    SeriesHandle::new(m.series_id(), M::KIND, move |r| m.read(r))
+}
 
 /// Entries per thread and metric type in the lookup cache.
 const CACHE_ENTRIES: usize = 64;
@@ -853,6 +880,16 @@ impl<M: Metric> LockedFamily for LockedTable<'_, M> {
         for e in &self.0.entries {
             f(&e.values, &e.text, &e.metric.read(r));
         }
+    }
+
+    fn handles(&self, labels: &Arc<FamilyLabels>, out: &mut Vec<(LabelSet, SeriesHandle)>) {
+        out.extend(self.0.entries.iter().map(|e| {
+            let labels = LabelSet {
+                family: labels.clone(),
+                values: e.values.clone(),
+            };
+            (labels, handle_of(&e.metric))
+        }));
     }
 }
 

@@ -39,6 +39,12 @@ impl Gauge {
         }
     }
 
+    /// The cell's address: unique while this handle lives. (Shares no
+    /// space with the sharded series' slot indices, which are below 2^20.)
+    pub(crate) fn series_id(&self) -> usize {
+        Arc::as_ptr(&self.bits) as usize
+    }
+
     /// Sets the value.
     ///
     /// ```

@@ -247,6 +247,10 @@ impl Histogram {
         HistogramSnapshot::from_raw(&self.totals.layout, raw)
     }
 
+    pub(crate) fn series_id(&self) -> usize {
+        self.at.id()
+    }
+
     /// Composite statistics with quantiles; see [`Stats`].
     ///
     /// ```

@@ -61,8 +61,22 @@ impl PartialEq for HistogramSnapshot {
 
 impl HistogramSnapshot {
     pub(crate) fn from_raw(layout: &StdArc<Layout>, raw: HistRaw) -> HistogramSnapshot {
-        let bounds = layout.finite_bounds();
         let pieces = layout.piece_counts(&raw.counts);
+        let (min, max) = (raw.min().unwrap_or(f64::NAN), raw.max().unwrap_or(f64::NAN));
+        HistogramSnapshot::from_pieces(layout, pieces, raw.sum, min, max)
+    }
+
+    /// A snapshot of the observations counted by `pieces` (one count per
+    /// piece of `layout`), whose sum, min and max are given; an empty one
+    /// reports sum 0 and NaN min and max whatever they are.
+    pub(crate) fn from_pieces(
+        layout: &StdArc<Layout>,
+        pieces: Vec<u64>,
+        sum: f64,
+        min: f64,
+        max: f64,
+    ) -> HistogramSnapshot {
+        let bounds = layout.finite_bounds();
         let mut classic = vec![0u64; bounds.len() + 1];
         for (p, c) in layout.pieces().iter().zip(&pieces) {
             classic[p.classic as usize] = classic[p.classic as usize].wrapping_add(*c);
@@ -78,20 +92,30 @@ impl HistogramSnapshot {
                 (b, cum)
             })
             .collect();
-        let (min, max) = if cum == 0 {
-            (f64::NAN, f64::NAN)
+        let (sum, min, max) = if cum == 0 {
+            (0.0, f64::NAN, f64::NAN)
         } else {
-            (raw.min().unwrap_or(f64::NAN), raw.max().unwrap_or(f64::NAN))
+            (sum, min, max)
         };
         HistogramSnapshot {
             count: cum,
-            sum: if cum == 0 { 0.0 } else { raw.sum },
+            sum,
             min,
             max,
             buckets,
             layout: layout.clone(),
             pieces,
         }
+    }
+
+    /// Counts per piece of the layout, in value order.
+    pub(crate) fn pieces(&self) -> &[u64] {
+        &self.pieces
+    }
+
+    /// The layout the pieces belong to.
+    pub(crate) fn layout(&self) -> &StdArc<Layout> {
+        &self.layout
     }
 
     /// Estimated `q`-quantile (nearest rank), `q` in `[0, 1]`; NaN when empty

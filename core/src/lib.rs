@@ -40,6 +40,9 @@
 //! - [`Snapshot`]: the one thing exporters read; [`Registry::on_collect`]
 //!   hooks run before each read.
 //! - [`Error`]: every rule a declaration can break.
+//! - Windows: [`Histogram::window`] ([`WindowStats`]),
+//!   [`Counter::window`] ([`CounterWindow`]), [`Gauge::window`]
+//!   ([`GaugeWindow`]); watches: [`Registry::watch`].
 //!
 //! ## Modules
 //!
@@ -47,6 +50,8 @@
 //!   exposed under) that registration and the exporters share.
 //! - [`visit`]: the copy-free read API for encoders
 //!   ([`Registry::visit`]).
+//! - [`realtime`]: the ticker behind windows, watches with thresholds,
+//!   frames and subscriptions.
 //! - [`diagnostics`]: live shard threads, dropped float increments,
 //!   releasing parked handle references.
 //!
@@ -78,7 +83,9 @@ mod histogram;
 mod histogram_snapshot;
 mod labelkey;
 pub mod names;
+pub mod realtime;
 mod registry;
+mod series_handle;
 mod shard;
 mod snapshot;
 mod summary;
@@ -104,6 +111,7 @@ pub use family::{
 pub use gauge::Gauge;
 pub use histogram::{Histogram, HistogramTimer};
 pub use histogram_snapshot::{HistogramSnapshot, Stats};
+pub use realtime::{CounterWindow, GaugeWindow, WindowStats};
 pub use registry::{global, CollectHook, MetricBuilder, Registry};
 pub use snapshot::{FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot, Value};
 pub use summary::Summary;

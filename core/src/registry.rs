@@ -19,8 +19,9 @@ use crate::histogram::Histogram;
 use crate::names::{
     check_text, check_unit, exposed_names, is_valid_metric_name, join_name, validate_label_name,
 };
+use crate::series_handle::SeriesHandle;
 use crate::shard;
-use crate::snapshot::{ConstLabels, FamilyLabels, FamilySnapshot, MetricKind, Snapshot};
+use crate::snapshot::{ConstLabels, FamilyLabels, FamilySnapshot, LabelSet, MetricKind, Snapshot};
 use crate::summary::Summary;
 use crate::sync::lock_std;
 use crate::visit::{FamilyView, Lockable, LockedFamily};
@@ -625,6 +626,27 @@ impl Registry {
         drop(parts);
         drop(reader);
         drop(locked);
+    }
+
+    /// The type of the family exposed as `name` (its full name, prefixes
+    /// included) in this registry's view, and a handle to each of its
+    /// series with its labels; `None` when no such family is in view. Takes
+    /// the families' read locks, not the shard lock, and runs no hooks.
+    pub(crate) fn series_handles(
+        &self,
+        name: &str,
+    ) -> Option<(MetricKind, Vec<(LabelSet, SeriesHandle)>)> {
+        let regs: Vec<InView> = lock_std(&self.node.root.regs)
+            .iter()
+            .filter(|r| r.desc.name == name && r.path.contains(&self.node.id))
+            .map(|r| (r.desc.clone(), r.labels.clone(), r.collect.clone()))
+            .collect();
+        let kind = regs.first()?.0.kind;
+        let mut out = Vec::new();
+        for (_, labels, collect) in &regs {
+            collect.lock_family().handles(labels, &mut out);
+        }
+        Some((kind, out))
     }
 
     /// The counter of the lookups that the cardinality limit of the family

@@ -107,6 +107,10 @@ impl Summary {
         self.hist.read(r)
     }
 
+    pub(crate) fn series_id(&self) -> usize {
+        self.hist.series_id()
+    }
+
     /// Count, sum, min, max, mean and quantiles.
     ///
     /// ```

@@ -7,12 +7,12 @@
 #[cfg(not(nanometrics_loom))]
 pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 #[cfg(not(nanometrics_loom))]
-pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 #[cfg(nanometrics_loom)]
 pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 #[cfg(nanometrics_loom)]
-pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Locks `m`, ignoring poisoning: every critical section in this crate leaves
 /// its data consistent at every await-free step, and a panic elsewhere must

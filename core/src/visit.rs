@@ -21,8 +21,9 @@
 
 use std::sync::Arc;
 
+use crate::series_handle::SeriesHandle;
 use crate::shard::Reader;
-use crate::snapshot::{FamilyLabels, MetricKind, SeriesSnapshot, Value};
+use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value};
 
 /// A family held under its read lock for one read (a snapshot or a
 /// visit). Its read lock is taken before the shard
@@ -33,6 +34,8 @@ pub(crate) trait LockedFamily {
     fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>);
     /// Hands every series' label values and value to `f`, copying nothing.
     fn for_each(&self, r: &Reader, f: &mut SeriesWithCacheFn<'_>);
+    /// Appends every series' labels and a handle to it (no shard read).
+    fn handles(&self, labels: &Arc<FamilyLabels>, out: &mut Vec<(LabelSet, SeriesHandle)>);
 }
 
 /// A family, type-erased for the registry: how to hold it for a read.

@@ -54,6 +54,12 @@ impl SlotRef {
     pub(super) fn index(self) -> u32 {
         (self.chunk << CHUNK_SHIFT) | self.off
     }
+
+    /// The slot's index as an identity: unique among live series, since a
+    /// range is reused only after its last handle is gone.
+    pub(crate) fn id(self) -> usize {
+        self.index() as usize
+    }
 }
 
 /// How a range is folded when its thread exits.
