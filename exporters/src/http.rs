@@ -18,6 +18,9 @@
 //!   else, garbage included (never a 4xx); gzip when `Accept-Encoding` allows.
 //!   The snapshot and the encoding run on tokio's blocking pool; a scrape that
 //!   panics answers 500 and the next scrape works.
+//! - `GET /metrics/stream?family=…&every=…&window=…`: frames of a watch as
+//!   server-sent events ([`sse`](crate::sse)), for components that must
+//!   react now.
 //! - `GET /health`, `GET /live`: `{"status":"ready"|"notready","uptime_seconds":…}`
 //!   with 200 or 503, from a [`Health`] the application controls.
 //! - `HEAD` works wherever `GET` does; other methods get 405, other paths 404.
@@ -40,10 +43,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
+use http_body_util::{Either, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{
-    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING,
+    CONTENT_TYPE, VARY,
 };
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -52,8 +56,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use nanometrics::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, Notify, Semaphore};
 
+use crate::sse::{SseBody, StreamConfig, StreamHub};
 use crate::{openmetrics, prometheus};
 
 /// The default listen address: loopback only, the OpenTelemetry Prometheus
@@ -172,6 +177,8 @@ pub struct MetricsServerBuilder {
     metrics_path: String,
     health_path: String,
     live_path: String,
+    stream_path: String,
+    stream: StreamConfig,
     max_concurrent_scrapes: usize,
     header_read_timeout: Duration,
     max_header_bytes: usize,
@@ -188,6 +195,8 @@ impl Default for MetricsServerBuilder {
             metrics_path: "/metrics".into(),
             health_path: "/health".into(),
             live_path: "/live".into(),
+            stream_path: "/metrics/stream".into(),
+            stream: StreamConfig::default(),
             max_concurrent_scrapes: 4,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
@@ -263,6 +272,62 @@ impl MetricsServerBuilder {
     /// ```
     pub fn live_path(mut self, path: impl Into<String>) -> Self {
         self.live_path = path.into();
+        self
+    }
+
+    /// Path of the server-sent event stream ([`sse`](crate::sse);
+    /// default `/metrics/stream`).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).stream_path("/events").start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stream_path(mut self, path: impl Into<String>) -> Self {
+        self.stream_path = path.into();
+        self
+    }
+
+    /// The ticker whose ticks the streams follow (default: the shared
+    /// [`nanometrics::realtime::ticker()`], 1 s).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let ticker = nanometrics::realtime::Ticker::new(std::time::Duration::from_millis(100));
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).ticker(ticker).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn ticker(mut self, ticker: nanometrics::realtime::Ticker) -> Self {
+        self.stream.ticker = Some(ticker);
+        self
+    }
+
+    /// At most `n` streams at once (default 16); past that, 503.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).max_streams(2).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn max_streams(mut self, n: usize) -> Self {
+        self.stream.max_streams = n;
+        self
+    }
+
+    /// How many events a stream client may fall behind by before it is
+    /// dropped (default 64).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).stream_queue(8).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stream_queue(mut self, n: usize) -> Self {
+        self.stream.queue = n;
         self
     }
 
@@ -415,10 +480,13 @@ impl MetricsServerBuilder {
     }
 
     fn into_state(self) -> Arc<State> {
+        let registry = self
+            .registry
+            .unwrap_or_else(|| nanometrics::global().clone());
         Arc::new(State {
-            registry: self
-                .registry
-                .unwrap_or_else(|| nanometrics::global().clone()),
+            streams: Arc::new(StreamHub::new(registry.clone(), self.stream)),
+            stream_path: self.stream_path,
+            registry,
             metrics_path: self.metrics_path,
             health_path: self.health_path,
             live_path: self.live_path,
@@ -592,6 +660,8 @@ impl Drop for MetricsServer {
 struct State {
     registry: Registry,
     metrics_path: String,
+    stream_path: String,
+    streams: Arc<StreamHub>,
     health_path: String,
     live_path: String,
     scrapes: Arc<Semaphore>,
@@ -619,38 +689,54 @@ async fn run(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Out
                     continue;
                 };
                 let st = state.clone();
+                // Closes the connection of a stream client that fell behind.
+                let kill = Arc::new(Notify::new());
+                let k = kill.clone();
                 let conn = http.serve_connection(
                     TokioIo::new(stream),
-                    service_fn(move |req| handle(req, st.clone())),
+                    service_fn(move |req| handle(req, st.clone(), k.clone())),
                 );
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     // Client resets and timeouts end here; nothing to report.
-                    let _ = conn.await;
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = kill.notified() => {}
+                    }
                 });
             }
             _ = &mut shutdown => break,
         }
     }
     drop(listener);
+    state.streams.close_all();
     let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
 }
 
-type Resp = Response<Full<Bytes>>;
+type Resp = Response<Either<Full<Bytes>, SseBody>>;
 
 fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
-    let mut r = Response::new(Full::new(body.into()));
+    let mut r = Response::new(Either::Left(Full::new(body.into())));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
-async fn handle(req: Request<Incoming>, st: Arc<State>) -> Result<Resp, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    st: Arc<State>,
+    kill: Arc<Notify>,
+) -> Result<Resp, Infallible> {
     let path = req.uri().path();
-    let known = [&st.metrics_path, &st.health_path, &st.live_path]
-        .iter()
-        .any(|p| p.as_str() == path);
+    let known = [
+        &st.metrics_path,
+        &st.health_path,
+        &st.live_path,
+        &st.stream_path,
+    ]
+    .iter()
+    .any(|p| p.as_str() == path);
     if !known {
         return Ok(respond(
             StatusCode::NOT_FOUND,
@@ -681,7 +767,43 @@ async fn handle(req: Request<Incoming>, st: Arc<State>) -> Result<Resp, Infallib
         };
         return Ok(respond(status, "application/json", st.health.json(ok)));
     }
+    if path == st.stream_path {
+        return Ok(stream(&req, &st, kill));
+    }
     Ok(scrape(&req, &st).await)
+}
+
+/// `GET /metrics/stream` ([`sse`](crate::sse)).
+fn stream(req: &Request<Incoming>, st: &State, kill: Arc<Notify>) -> Resp {
+    let last_id = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if req.method() == Method::HEAD {
+        return respond(StatusCode::OK, "text/event-stream", Bytes::new());
+    }
+    match st
+        .streams
+        .open(req.uri().query().unwrap_or(""), last_id, kill)
+    {
+        Ok(body) => {
+            let mut r = Response::new(Either::Right(body));
+            let h = r.headers_mut();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+            h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            // A stream ends only when it is dropped or the server stops:
+            // the connection ends with it.
+            h.insert(CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        Err((code, body)) => respond(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST),
+            "text/plain; charset=utf-8",
+            body,
+        ),
+    }
 }
 
 async fn scrape(req: &Request<Incoming>, st: &State) -> Resp {

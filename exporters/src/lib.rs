@@ -22,8 +22,12 @@
 //! # Ok::<(), nanometrics::Error>(())
 //! ```
 //!
+//! - [`frame_json`]: a real-time [`Frame`](nanometrics::realtime::Frame) as
+//!   JSON.
+//!
 //! With the default `http` feature, [`http::MetricsServer`] serves them on
-//! `/metrics` (with `/health` and `/live`).
+//! `/metrics` (with `/health` and `/live`), and frames of watches as
+//! server-sent events on `/metrics/stream` ([`sse`]).
 //!
 //! Both encoders share the rules in [`format`](mod@format): how names, label values, HELP
 //! texts and numbers are written.
@@ -33,7 +37,10 @@
 
 mod body;
 pub mod format;
+pub mod frame_json;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod openmetrics;
 pub mod prometheus;
+#[cfg(feature = "http")]
+pub mod sse;
