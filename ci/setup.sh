@@ -7,7 +7,8 @@
 #    (they find it at .venv/bin/python, or via NANOMETRICS_PYTHON), maturin,
 #    pytest and mypy for the Python package in py/. They are installed again
 #    whenever ci/requirements.txt changes (its hash is kept in .venv);
-#  - promtool, from Debian's prometheus package.
+#  - promtool, from Debian's prometheus package;
+#  - nats-server, from Debian's package (the NATS sink's tests start one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,8 +47,12 @@ fi
 if ! need promtool; then
   apt_install prometheus
 fi
+if ! need nats-server; then
+  apt_install nats-server
+fi
 
 cargo --version
 .venv/bin/python -c 'import prometheus_client; print("prometheus_client", prometheus_client.__file__)'
 .venv/bin/maturin --version
 promtool --version 2>&1 | head -n 1
+nats-server --version

@@ -27,7 +27,8 @@
 //!
 //! With the default `http` feature, [`http::MetricsServer`] serves them on
 //! `/metrics` (with `/health` and `/live`), and frames of watches as
-//! server-sent events on `/metrics/stream` ([`sse`]).
+//! server-sent events on `/metrics/stream` ([`sse`]). With the `nats`
+//! feature, `nats::NatsSink` publishes frames to a NATS subject.
 //!
 //! Both encoders share the rules in [`format`](mod@format): how names, label values, HELP
 //! texts and numbers are written.
@@ -40,6 +41,8 @@ pub mod format;
 pub mod frame_json;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod openmetrics;
 pub mod prometheus;
 #[cfg(feature = "http")]

@@ -12,6 +12,7 @@
 //! | `watch.rs` | [`Registry::watch`](crate::Registry::watch), [`Subscription`], [`Watch`] |
 //! | `mailbox.rs` | the bounded queue between the ticker and one subscriber |
 //! | `frame.rs` | [`Frame`]: what a watch delivers |
+//! | `sink.rs` | [`FrameSink`]: where frames go when they leave the process |
 //! | `handles.rs` | `window()` on every metric handle |
 //! | `clock.rs` | the real clock and the manual one |
 //!
@@ -63,6 +64,7 @@ mod handles;
 mod mailbox;
 mod rule;
 mod selector;
+mod sink;
 mod ticker;
 mod track;
 mod watch;
@@ -73,6 +75,7 @@ pub use frame::{Alert, Frame, FrameSeries};
 pub use mailbox::Overflow;
 pub use rule::{Stat, Threshold, Transition};
 pub use selector::Selector;
+pub use sink::{FrameSink, SinkError};
 pub use ticker::{ticker, Ticker, TickerStats, Windowed, IDLE_EXPIRY, MIN_INTERVAL};
 pub use track::WindowValue;
 pub use watch::{Subscription, Watch, WatchBuilder, WatchStats, DEFAULT_QUANTILES, DEFAULT_QUEUE};

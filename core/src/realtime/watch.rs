@@ -18,6 +18,7 @@ use super::frame::Frame;
 use super::mailbox::{Closed, Mailbox, Overflow};
 use super::rule::Threshold;
 use super::selector::Selector;
+use super::sink::FrameSink;
 use super::ticker::{ticker, Ticker};
 use super::watch_state::{Spec, WatchState};
 
@@ -167,19 +168,36 @@ impl WatchBuilder {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn call(self, mut f: impl FnMut(&Frame) + Send + 'static) -> Result<Watch, Error> {
+        self.sink(move |frame: &Frame| {
+            f(frame);
+            Ok(())
+        })
+    }
+
+    /// Starts the watch, handing each frame to `sink` on the watch's own
+    /// thread (see [`call`](Self::call) and [`FrameSink`]); its errors are
+    /// counted in [`WatchStats::errors`].
+    pub fn sink(self, mut sink: impl FrameSink) -> Result<Watch, Error> {
         let (mut watch, mailbox) = self.start()?;
         let stats = watch.counts.clone();
         let thread = std::thread::Builder::new()
             .name("nanometrics-watch".into())
             .spawn(move || {
                 while let Ok(frame) = mailbox.recv(None) {
-                    if catch_unwind(AssertUnwindSafe(|| f(&frame))).is_err() {
-                        stats.panics.fetch_add(1, Ordering::Relaxed);
+                    // Relaxed: counts read on their own.
+                    match catch_unwind(AssertUnwindSafe(|| sink.send(&frame))) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => {
+                            stats.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            stats.panics.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                     stats.delivered.fetch_add(1, Ordering::Relaxed);
                 }
             })
-            .map_err(|e| Error::InvalidWatch(format!("cannot start the callback thread: {e}")))?;
+            .map_err(|e| Error::InvalidWatch(format!("cannot start the watch's thread: {e}")))?;
         watch.thread = Some(thread);
         Ok(watch)
     }
@@ -238,6 +256,7 @@ impl WatchBuilder {
 #[derive(Debug, Default)]
 struct Counts {
     delivered: AtomicU64,
+    errors: AtomicU64,
     panics: AtomicU64,
 }
 
@@ -257,8 +276,10 @@ pub struct Watch {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WatchStats {
-    /// Frames handed to the callback.
+    /// Frames handed to the callback or sink.
     pub delivered: u64,
+    /// Frames the sink reported an error for.
+    pub errors: u64,
     /// Frames dropped because the subscriber was too far behind.
     pub dropped: u64,
     /// Callback calls that panicked.
@@ -271,6 +292,7 @@ impl Watch {
         WatchStats {
             // Relaxed: counts read on their own.
             delivered: self.counts.delivered.load(Ordering::Relaxed),
+            errors: self.counts.errors.load(Ordering::Relaxed),
             dropped: self.mailbox.dropped(),
             panics: self.counts.panics.load(Ordering::Relaxed),
         }
