@@ -34,6 +34,8 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 
+mod realtime;
+
 use nanometrics as nm;
 use nanometrics_exporters::http::MetricsServer;
 use nanometrics_exporters::{openmetrics, prometheus};
@@ -240,6 +242,35 @@ impl Registry {
             child_cls,
             funcs: self.funcs.clone(),
         })
+    }
+
+    /// Starts a watch on the series `selector` names (see
+    /// `nanometrics.realtime.watch`); `threshold` is `(stat, above, enter,
+    /// exit, for_seconds)`.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (selector, every=None, window=None, quantiles=None, threshold=None, callback=None, queue=16))]
+    fn watch(
+        &self,
+        selector: &str,
+        every: Option<f64>,
+        window: Option<f64>,
+        quantiles: Option<Vec<f64>>,
+        threshold: Option<(String, bool, f64, Option<f64>, f64)>,
+        callback: Option<Py<PyAny>>,
+        queue: usize,
+    ) -> PyResult<realtime::Watch> {
+        realtime::watch(
+            &self.inner,
+            realtime::WatchArgs {
+                selector,
+                every,
+                window,
+                quantiles,
+                threshold,
+                callback,
+                queue,
+            },
+        )
     }
 
     /// Removes the family exposed as `name`; returns whether there was one.
@@ -742,6 +773,15 @@ impl CounterChild {
         self.c.get()?.reset();
         Ok(())
     }
+
+    /// Increase per second over the last `window` seconds, from the shared
+    /// ticker's reads: the first call starts tracking the series (NaN:
+    /// nothing to compare with yet).
+    fn rate(&self, py: Python<'_>, window: f64) -> PyResult<f64> {
+        let w = realtime::duration_arg("window", window)?;
+        let c = self.c.get()?.clone();
+        Ok(py.detach(move || c.window(w)).rate_per_sec)
+    }
 }
 
 /// A gauge series.
@@ -876,11 +916,19 @@ impl HistogramChild {
     }
 
     /// `{count, sum, min, max, mean, p50, p90, p99}` now, from one
-    /// consistent read (quantiles within 3.2 % inside the bucket range).
-    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// consistent read (quantiles within 3.2 % inside the bucket range);
+    /// with `window` (seconds), of the observations of that window only,
+    /// plus `rate` and `span` (see `nanometrics::WindowStats`).
+    #[pyo3(signature = (window=None))]
+    fn stats<'py>(&self, py: Python<'py>, window: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
         let h = self.h.get()?.clone();
-        let st = py.detach(move || h.stats());
-        stats_dict(py, &st)
+        match window {
+            None => stats_dict(py, &py.detach(move || h.stats())),
+            Some(w) => {
+                let w = realtime::duration_arg("window", w)?;
+                realtime::window_dict(py, &py.detach(move || h.window(w)))
+            }
+        }
     }
 }
 
@@ -910,11 +958,18 @@ impl SummaryChild {
         Ok(())
     }
 
-    /// `{count, sum, min, max, mean, p50, p90, p99}` now.
-    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// `{count, sum, min, max, mean, p50, p90, p99}` now; with `window`,
+    /// of that window (see `HistogramChild.stats`).
+    #[pyo3(signature = (window=None))]
+    fn stats<'py>(&self, py: Python<'py>, window: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
         let s = self.s.get()?.clone();
-        let st = py.detach(move || s.stats());
-        stats_dict(py, &st)
+        match window {
+            None => stats_dict(py, &py.detach(move || s.stats())),
+            Some(w) => {
+                let w = realtime::duration_arg("window", w)?;
+                realtime::window_dict(py, &py.detach(move || s.window(w)))
+            }
+        }
     }
 }
 
@@ -990,6 +1045,9 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<GaugeChild>()?;
     m.add_class::<HistogramChild>()?;
     m.add_class::<SummaryChild>()?;
+    m.add_class::<realtime::Watch>()?;
+    m.add_function(wrap_pyfunction!(realtime::set_tick_interval, m)?)?;
+    m.add_function(wrap_pyfunction!(realtime::tick_interval, m)?)?;
     m.add_function(wrap_pyfunction!(rust_side_increment, m)?)?;
     m.add_function(wrap_pyfunction!(wants_openmetrics, m)?)?;
     m.add_function(wrap_pyfunction!(declared_name, m)?)?;

@@ -19,8 +19,8 @@ import nanometrics
 
 PKG = Path(nanometrics.__file__).resolve().parent
 
-# `nanometrics.__all__` when the package was one module, and the module each
-# name lives in now.
+# `nanometrics.__all__` (when the package was one module, and the real-time
+# names since) and the module each name lives in now.
 HOME = {
     "CollectorRegistry": "registry",
     "REGISTRY": "registry",
@@ -41,6 +41,14 @@ HOME = {
     "make_wsgi_app": "exposition",
     "make_asgi_app": "exposition",
     "write_to_textfile": "exposition",
+    "watch": "realtime",
+    "Watch": "realtime",
+    "Threshold": "realtime",
+    "set_tick_interval": "realtime",
+    "tick_interval": "realtime",
+    "stream": "stream",
+    "Stream": "stream",
+    "StreamError": "stream",
 }
 
 # Names outside __all__ that the one-module package had (its own, not the

@@ -299,12 +299,20 @@ impl Watch {
     }
 }
 
-impl Drop for Watch {
-    fn drop(&mut self) {
+impl Watch {
+    /// Ends the watch: the ticker forgets it and its subscriber gets the
+    /// end after what is queued. Dropping the guard does the same.
+    fn end(&self) {
         lock(&self.ticker.inner.state)
             .watches
             .retain(|w| w.id != self.id);
         self.mailbox.close(Closed::Unwatched);
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.end();
         let _ = self.thread.take();
     }
 }
@@ -359,6 +367,27 @@ impl Subscription {
     /// The watch's id on its ticker.
     pub fn id(&self) -> u64 {
         self.watch.id
+    }
+
+    /// Ends the watch now, through a shared reference (another thread may
+    /// be waiting in [`recv`](Self::recv): it gets what is queued, then
+    /// `None`). Dropping the subscription does the same.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let r = nanometrics::Registry::new();
+    /// # r.gauge("g", "g")?;
+    /// let t = nanometrics::realtime::Ticker::manual(Duration::from_secs(1));
+    /// let sub = std::sync::Arc::new(r.watch("g")?.ticker(&t).subscribe()?);
+    /// let s2 = sub.clone();
+    /// let waiter = std::thread::spawn(move || s2.recv().is_none());
+    /// sub.close();
+    /// assert!(waiter.join().unwrap());
+    /// assert_eq!(t.stats().watches, 0);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn close(&self) {
+        self.watch.end();
     }
 }
 

@@ -11,7 +11,11 @@ dict lookup. ``labels(...)`` returns a cached child. Scrapes
 GIL, except to call ``Gauge.set_function`` callbacks.
 
 Beyond prometheus_client: ``Histogram.stats()`` / ``Summary.stats()`` give
-count, sum, min, max, mean, p50, p90 and p99 on demand, and metrics declared
+count, sum, min, max, mean, p50, p90 and p99 on demand (``stats(window=10)``:
+over the last 10 s; ``Counter.rate(window=60)``: per second), ``watch()``
+follows series in real time with callbacks, iterators and thresholds
+(``realtime``), ``stream()`` reads another process's ``/metrics/stream``
+(``stream``), and metrics declared
 from Rust code linked into this process (``nanometrics::global()``) share
 ``REGISTRY`` and its ``/metrics``.
 
@@ -40,7 +44,8 @@ The code lives in modules named as prometheus_client's: ``registry``
 ``metrics_core`` (``Metric``), ``samples`` (``Sample``),
 ``context_managers`` (timers, in-progress trackers, exception counters),
 ``exposition`` (text format, server, WSGI/ASGI apps, textfile),
-``openmetrics.exposition`` and ``core`` (the core types together). This
+``openmetrics.exposition``, ``core`` (the core types together),
+``realtime`` (windows, watches) and ``stream`` (the stream client). This
 module re-exports their public names.
 """
 
@@ -59,8 +64,10 @@ from .exposition import (
 )
 from .metrics import Counter, Enum, Gauge, Histogram, Info, Summary
 from .metrics_core import Metric
+from .realtime import Threshold, Watch, set_tick_interval, tick_interval, watch
 from .registry import REGISTRY, CollectorRegistry
 from .samples import Sample
+from .stream import Stream, StreamError, stream
 
 # Not in __all__, but reachable here since before the package was split into
 # modules; kept so that code (and tests) using them go on working.
@@ -115,4 +122,12 @@ __all__ = (
     "make_wsgi_app",
     "make_asgi_app",
     "write_to_textfile",
+    "watch",
+    "Watch",
+    "Threshold",
+    "set_tick_interval",
+    "tick_interval",
+    "stream",
+    "Stream",
+    "StreamError",
 )
