@@ -628,6 +628,11 @@ impl Registry {
         drop(locked);
     }
 
+    /// `name` as this registry exposes it: its prefix joined in front.
+    pub(crate) fn full_name(&self, name: &str) -> String {
+        join_name(&self.node.prefix, name)
+    }
+
     /// The type of the family exposed as `name` (its full name, prefixes
     /// included) in this registry's view, and a handle to each of its
     /// series with its labels; `None` when no such family is in view. Takes

@@ -346,3 +346,29 @@ fn the_shared_ticker_serves_handle_windows() {
     assert_eq!((w.delta, w.value), (7.0, 7.0));
     assert!(nanometrics::realtime::ticker().stats().windowed_series >= 1);
 }
+
+#[test]
+fn a_sub_registry_watches_its_own_names() {
+    let r = Registry::new();
+    let sub = r.sub_registry("engine", &[("ns", "demo")]).unwrap();
+    sub.gauge("kv_usage", "x").unwrap().set(0.5);
+    let t = Ticker::manual(TICK);
+    let from_sub = sub
+        .watch("kv_usage")
+        .unwrap()
+        .ticker(&t)
+        .subscribe()
+        .unwrap();
+    let from_root = r
+        .watch("engine_kv_usage")
+        .unwrap()
+        .ticker(&t)
+        .subscribe()
+        .unwrap();
+    t.advance(1);
+    for sub in [&from_sub, &from_root] {
+        let f = sub.try_recv().unwrap();
+        assert_eq!(&*f.family, "engine_kv_usage");
+        assert_eq!(f.series[0].labels.get("ns"), Some("demo"));
+    }
+}

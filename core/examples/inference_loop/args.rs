@@ -1,4 +1,4 @@
-//! The command line: `--workers`, `--seconds`, `--port`, `--help`.
+//! The command line: `--workers`, `--seconds`, `--port`, `--ttft-slo`, `--help`.
 
 pub const USAGE: &str = "\
 Simulated inference-serving loop instrumented with nanometrics.
@@ -10,6 +10,7 @@ Options:
   --seconds S    how long to run, in seconds, > 0; decimals allowed (default 10)
   --port P       serve /metrics, /health and /live on 127.0.0.1:P while running
                  (default 9464, or a free port if 9464 is taken; 0 = a free port)
+  --ttft-slo S   the planner's TTFT p90 target, in seconds, > 0 (default 0.2)
   -h, --help     print this help
 ";
 
@@ -19,6 +20,8 @@ pub struct Args {
     pub seconds: f64,
     /// `None`: the default port, falling back to a free one.
     pub port: Option<u16>,
+    /// The planner's TTFT p90 target, seconds.
+    pub ttft_slo: f64,
 }
 
 /// `Ok(None)` means `--help`.
@@ -27,6 +30,7 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, 
         workers: 4,
         seconds: 10.0,
         port: None,
+        ttft_slo: 0.2,
     };
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -35,7 +39,7 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, 
         };
         match flag.as_str() {
             "-h" | "--help" if inline.is_none() => return Ok(None),
-            "--workers" | "--seconds" | "--port" => {
+            "--workers" | "--seconds" | "--port" | "--ttft-slo" => {
                 let value = match inline {
                     Some(v) => v,
                     None => it.next().ok_or_else(|| format!("{flag} needs a value"))?,
@@ -44,6 +48,15 @@ pub fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, 
                     args.port = Some(value.parse::<u16>().map_err(|_| {
                         format!("--port must be a port number from 0 to 65535, got {value:?}")
                     })?);
+                } else if flag == "--ttft-slo" {
+                    args.ttft_slo = match value.parse::<f64>() {
+                        Ok(s) if s > 0.0 && s <= 3600.0 => s,
+                        _ => {
+                            return Err(format!(
+                                "--ttft-slo must be a number of seconds greater than 0 (at most 3600), got {value:?}"
+                            ))
+                        }
+                    };
                 } else if flag == "--workers" {
                     args.workers = match value.parse::<usize>() {
                         Ok(n) if (1..=1024).contains(&n) => n,

@@ -27,6 +27,10 @@
 //!   main thread prints a one-screen table every second (counter totals and
 //!   rates, in-flight requests, KV-cache usage, and histogram count, mean, p50,
 //!   p90, p99 and max from [`Histogram::stats`]).
+//! - **Real time**: a planner-like consumer watches TTFT p90 over the last
+//!   10 s ([`Registry::watch`] with a threshold) and reports when it goes
+//!   above the SLO (`--ttft-slo`); `/metrics/stream` serves the same frames
+//!   to `curl -N`.
 //! - **The exporter's view**: at the end, [`Registry::snapshot`] is walked
 //!   family by family, series by series, and checked against what the workers
 //!   counted themselves ("consistency check: OK", or exit status 1).
@@ -39,6 +43,7 @@
 //! - `args.rs`: the command line.
 //! - `workload.rs`: the fake models, and how often requests fail.
 //! - `rng.rs`: the xorshift PRNG the requests are drawn from.
+//! - `planner.rs`: the watch on TTFT p90, and its lines under the table.
 //! - `engine.rs`: one worker: continuous batching, the KV-cache accounting
 //!   and the per-token metric updates.
 //! - `table.rs`: the live table, and its number formatting.
@@ -129,6 +134,7 @@ impl ModelHandles {
 
 mod args;
 mod engine;
+mod planner;
 mod rng;
 mod summary;
 mod table;
@@ -148,6 +154,7 @@ use nanometrics::{Buckets, Counter, Family, Gauge, Histogram, Registry, UpDownCo
 
 use args::{parse_args, Args, USAGE};
 use engine::{worker, Tally, KV_BLOCKS_PER_WORKER};
+use planner::Planner;
 use summary::summarize;
 use table::{emit, render_table, Totals};
 use workload::MODELS;
@@ -202,10 +209,13 @@ fn run(args: &Args) -> Result<bool, Box<dyn StdError>> {
             other => other?,
         },
     };
+    let ttft_family = format!("{PREFIX}_time_to_first_token_seconds");
     eprintln!(
-        "serving http://{0}/metrics (and /health, /live) while the demo runs: curl {0}/metrics",
+        "serving http://{0}/metrics (and /health, /live) while the demo runs: curl {0}/metrics\n\
+         live frames of a watch: curl -N '{0}/metrics/stream?family={ttft_family}&every=1s&window=10s'",
         server.local_addr()
     );
+    let planner = Planner::start(registry, &ttft_family, args.ttft_slo)?;
 
     let kv_capacity = KV_BLOCKS_PER_WORKER * args.workers as u32;
     let stop = Arc::new(AtomicBool::new(false));
@@ -238,6 +248,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn StdError>> {
         });
         let (elapsed, dt) = ((now - start).as_secs_f64(), (now - prev_at).as_secs_f64());
         render_table(&mut text, args, elapsed, dt, &cur, &prev, &m)?;
+        planner.render(&mut text)?;
         emit(&text)?;
         (prev, prev_at) = (cur, now);
         if now >= deadline {

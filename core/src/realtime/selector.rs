@@ -40,6 +40,12 @@ impl Selector {
         &self.family
     }
 
+    /// The same matchers on the family `name`.
+    pub(crate) fn with_family(mut self, name: String) -> Selector {
+        self.family = name;
+        self
+    }
+
     /// Whether a series with `labels` is selected.
     pub(crate) fn matches(&self, labels: &LabelSet) -> bool {
         self.matchers.iter().all(|m| {

@@ -34,7 +34,9 @@ pub const DEFAULT_QUEUE: usize = 16;
 impl Registry {
     /// Follows the series `selector` names (a family, and optionally label
     /// matchers: `ttft_seconds{model="llama"}`) in this registry's view;
-    /// see [`WatchBuilder`]. The family need not exist yet.
+    /// see [`WatchBuilder`]. The family is named as it was declared here
+    /// (a sub-registry adds its prefix, as it did at declaration); it need
+    /// not exist yet.
     ///
     /// ```
     /// use std::time::Duration;
@@ -56,9 +58,11 @@ impl Registry {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn watch(&self, selector: &str) -> Result<WatchBuilder, Error> {
+        let selector: Selector = selector.parse()?;
+        let family = self.full_name(selector.family());
         Ok(WatchBuilder {
             registry: self.clone(),
-            selector: selector.parse()?,
+            selector: selector.with_family(family),
             every: None,
             window: None,
             quantiles: Arc::from(DEFAULT_QUANTILES),
