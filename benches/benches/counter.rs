@@ -26,6 +26,9 @@ struct Counters {
     opentelemetry: opentelemetry::metrics::Counter<u64>,
     /// Keeps the OpenTelemetry pipeline alive (dropping it shuts it down).
     _otel_provider: SdkMeterProvider,
+    /// A watch and a stream client on the nanometrics series, with
+    /// `NANOMETRICS_BENCH_REALTIME=1` (the hot path must not notice them).
+    _realtime: Option<nanometrics_benches::RealtimeLoad>,
     _registry: nanometrics::Registry,
 }
 
@@ -60,6 +63,7 @@ impl Counters {
             metrics,
             opentelemetry,
             _otel_provider: otel_provider,
+            _realtime: nanometrics_benches::RealtimeLoad::from_env(&registry, "requests_total"),
             _registry: registry,
         }
     }

@@ -39,6 +39,9 @@ struct Histograms {
     plain: CachePadded<AtomicU64>,
     /// Keeps the OpenTelemetry pipeline alive (dropping it shuts it down).
     _otel_provider: SdkMeterProvider,
+    /// A watch and a stream client on the nanometrics series, with
+    /// `NANOMETRICS_BENCH_REALTIME=1` (the hot path must not notice them).
+    _realtime: Option<nanometrics_benches::RealtimeLoad>,
     _registry: nanometrics::Registry,
 }
 
@@ -82,6 +85,7 @@ impl Histograms {
             opentelemetry,
             plain: CachePadded::new(AtomicU64::new(0)),
             _otel_provider: otel_provider,
+            _realtime: nanometrics_benches::RealtimeLoad::from_env(&registry, "latency_seconds"),
             _registry: registry,
         }
     }

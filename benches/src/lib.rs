@@ -233,3 +233,126 @@ pub fn latency_values() -> Vec<f64> {
 pub const BOUNDS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
+
+/// The real-time load a bench can run beside its hot loop
+/// (`NANOMETRICS_BENCH_REALTIME=1`): a ticker (100 ms, or
+/// `NANOMETRICS_BENCH_TICK_MS`), a watch with a callback on the benched
+/// family, and a `/metrics/stream` client reading the same family's
+/// frames over a socket. Dropping it stops them.
+///
+/// ```
+/// let r = nanometrics::Registry::new();
+/// r.counter("x_total", "x").unwrap();
+/// let load = nanometrics_benches::RealtimeLoad::start(&r, "x_total", std::time::Duration::from_millis(10));
+/// load.wait_for_frames(2);
+/// ```
+pub struct RealtimeLoad {
+    ticker: nanometrics::realtime::Ticker,
+    frames: Arc<std::sync::atomic::AtomicU64>,
+    streamed: Arc<std::sync::atomic::AtomicU64>,
+    _watch: nanometrics::realtime::Watch,
+    _server: nanometrics_exporters::http::MetricsServer,
+}
+
+impl fmt::Debug for RealtimeLoad {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RealtimeLoad")
+            .field("ticker", &self.ticker)
+            .finish()
+    }
+}
+
+impl RealtimeLoad {
+    /// The load when `NANOMETRICS_BENCH_REALTIME` is `1`, else `None`.
+    pub fn from_env(registry: &nanometrics::Registry, family: &str) -> Option<RealtimeLoad> {
+        if std::env::var("NANOMETRICS_BENCH_REALTIME").as_deref() != Ok("1") {
+            return None;
+        }
+        let ms = std::env::var("NANOMETRICS_BENCH_TICK_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100);
+        let load = RealtimeLoad::start(registry, family, Duration::from_millis(ms));
+        load.wait_for_frames(1);
+        eprintln!("real-time load on {family}: a watch and a stream client, {ms} ms ticks");
+        Some(load)
+    }
+
+    /// Starts the load on `family` of `registry`.
+    pub fn start(registry: &nanometrics::Registry, family: &str, tick: Duration) -> RealtimeLoad {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let ticker = nanometrics::realtime::Ticker::new(tick);
+        let frames = Arc::new(AtomicU64::new(0));
+        let f = frames.clone();
+        let watch = registry
+            .watch(family)
+            .and_then(|w| {
+                w.ticker(&ticker)
+                    .window(Duration::from_secs(10))
+                    .call(move |_| {
+                        f.fetch_add(1, Ordering::Relaxed);
+                    })
+            })
+            .expect("a watch on the benched family");
+        let server = nanometrics_exporters::http::MetricsServer::builder()
+            .bind("127.0.0.1:0")
+            .registry(registry.clone())
+            .ticker(ticker.clone())
+            .start()
+            .expect("a metrics server on a free port");
+        let addr = server.local_addr();
+        let streamed = Arc::new(AtomicU64::new(0));
+        let s = streamed.clone();
+        let path = format!("/metrics/stream?family={family}&window=10s");
+        std::thread::spawn(move || {
+            let Ok(mut conn) = std::net::TcpStream::connect(addr) else {
+                return;
+            };
+            let _ = write!(conn, "GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+            for line in BufReader::new(conn).lines().map_while(Result::ok) {
+                if line.starts_with("data: ") {
+                    s.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        RealtimeLoad {
+            ticker,
+            frames,
+            streamed,
+            _watch: watch,
+            _server: server,
+        }
+    }
+
+    /// Waits until the watch and the stream client have each had `n`
+    /// frames (panics after 30 s).
+    pub fn wait_for_frames(&self, n: u64) {
+        use std::sync::atomic::Ordering;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.frames.load(Ordering::Relaxed) < n || self.streamed.load(Ordering::Relaxed) < n {
+            assert!(
+                Instant::now() < deadline,
+                "the real-time load delivers no frames"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// `(watch frames, streamed frames)` so far.
+    pub fn frames(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        (
+            self.frames.load(Ordering::Relaxed),
+            self.streamed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for RealtimeLoad {
+    fn drop(&mut self) {
+        let (w, s) = self.frames();
+        eprintln!("real-time load: {w} watch frames, {s} streamed frames");
+        self.ticker.stop();
+    }
+}

@@ -108,6 +108,12 @@ impl HistogramSnapshot {
         }
     }
 
+    /// An empty snapshot of `layout`.
+    pub(crate) fn empty(layout: &StdArc<Layout>) -> HistogramSnapshot {
+        let n = layout.pieces().len();
+        HistogramSnapshot::from_pieces(layout, vec![0; n], 0.0, f64::NAN, f64::NAN)
+    }
+
     /// Counts per piece of the layout, in value order.
     pub(crate) fn pieces(&self) -> &[u64] {
         &self.pieces

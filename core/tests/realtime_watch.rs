@@ -372,3 +372,32 @@ fn a_sub_registry_watches_its_own_names() {
         assert_eq!(f.series[0].labels.get("ns"), Some("demo"));
     }
 }
+
+#[test]
+fn dropping_the_guard_drops_the_queued_frames() {
+    let r = Registry::new();
+    r.gauge("g", "x").unwrap();
+    let t = Ticker::manual(TICK);
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let n = calls.clone();
+    let watch = r
+        .watch("g")
+        .unwrap()
+        .ticker(&t)
+        .call(move |_| {
+            n.fetch_add(1, Ordering::SeqCst);
+            entered_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(WAIT);
+        })
+        .unwrap();
+    t.advance(1);
+    entered.recv_timeout(WAIT).unwrap(); // the first call is running
+    t.advance(4); // four more frames wait in the queue
+    drop(watch);
+    release.send(()).unwrap();
+    // The running call finished; none of the queued ones start.
+    assert!(entered.recv_timeout(Duration::from_millis(300)).is_err());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

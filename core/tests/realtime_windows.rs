@@ -271,3 +271,34 @@ fn a_watched_series_removed_and_recreated_counts_as_a_reset() {
     let seqs: Vec<u64> = frames.iter().map(|f| f.seq).collect();
     assert_eq!(seqs, [1, 2, 3, 4, 5]);
 }
+
+#[test]
+fn a_watched_gauge_counts_each_sample_once() {
+    let r = Registry::new();
+    let g = r.gauge("g", "x").unwrap();
+    g.set(1.0);
+    let t = Ticker::manual(TICK);
+    let sub = r
+        .watch("g")
+        .unwrap()
+        .ticker(&t)
+        .window(TICK * 10)
+        .subscribe()
+        .unwrap();
+    for v in [2.0, 3.0] {
+        g.set(v);
+        t.advance(1);
+    }
+    let last = std::iter::from_fn(|| sub.try_recv()).last().unwrap();
+    match &last.series[0].window {
+        nanometrics::realtime::WindowValue::Gauge(w) => {
+            // The samples at the watch's start and at the two ticks.
+            assert_eq!(
+                (w.samples, w.mean, w.min, w.max, w.last),
+                (3, 2.0, 1.0, 3.0, 3.0)
+            );
+            assert_eq!(w.span, TICK * 2);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -331,6 +331,20 @@ impl MetricsServerBuilder {
         self
     }
 
+    /// The longest `window` (and `every`) a stream may ask for (default
+    /// 1 h): the ticker keeps that much of each watched series.
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// # let registry = nanometrics::Registry::new();
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").registry(registry).max_stream_window(std::time::Duration::from_secs(600)).start()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn max_stream_window(mut self, d: Duration) -> Self {
+        self.stream.max_window = d;
+        self
+    }
+
     /// At most this many scrapes run at once (default 4); the excess gets 503.
     ///
     /// ```
@@ -781,7 +795,15 @@ fn stream(req: &Request<Incoming>, st: &State, kill: Arc<Notify>) -> Resp {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if req.method() == Method::HEAD {
-        return respond(StatusCode::OK, "text/event-stream", Bytes::new());
+        // The same verdict on the parameters as a GET, no stream.
+        return match crate::sse::StreamQuery::parse(req.uri().query().unwrap_or("")) {
+            Ok(_) => respond(StatusCode::OK, "text/event-stream", Bytes::new()),
+            Err(e) => respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                format!("{e}\n"),
+            ),
+        };
     }
     match st
         .streams

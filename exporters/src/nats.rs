@@ -98,7 +98,8 @@ impl NatsSink {
     /// (`nats://host:port`). Returns at once: the client connects (and
     /// reconnects) in the background, and frames sent before it is
     /// connected are dropped and counted. An invalid URL or subject is an
-    /// error here.
+    /// error here. It may be called from async code; the sink runs its own
+    /// runtime on a thread (`nanometrics-nats`).
     pub fn connect(url: &str, subject: impl Into<String>) -> io::Result<NatsSink> {
         let subject = subject.into();
         let bad = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
@@ -132,9 +133,17 @@ impl NatsSink {
             .reconnect_delay_callback(|attempts| {
                 Duration::from_millis((attempts as u64 * 100).clamp(100, 1000))
             });
+        // Connected on the driver's runtime, waited for here: this works
+        // from plain threads and from inside another runtime's tasks alike
+        // (the connection is made in the background, so this is quick).
         let url = url.to_string();
-        let client = handle
-            .block_on(async move { options.connect(url.as_str()).await })
+        let (tx, rx) = std::sync::mpsc::channel();
+        handle.spawn(async move {
+            let _ = tx.send(options.connect(url.as_str()).await);
+        });
+        let client = rx
+            .recv()
+            .map_err(|_| bad("the NATS client's runtime stopped".into()))?
             .map_err(|e| bad(format!("NATS server address: {e}")))?;
         Ok(NatsSink {
             client,

@@ -20,8 +20,11 @@
 //! the queue length behind (it does not read fast enough) gets a final
 //! `event: dropped` and is disconnected, and
 //! `nanometrics_stream_dropped_clients_total` counts it; the ticker and
-//! other clients never wait for it. Past the stream cap the answer is 503;
-//! a bad parameter gets 400 with the rule in the body.
+//! other clients never wait for it. A stream that has sent nothing for 15 s
+//! gets a `: keep-alive` comment line. Past the stream cap (16 by default),
+//! or past 64 distinct queries with a feed, the answer is 503; a bad
+//! parameter, or a window or period longer than an hour (the server's
+//! `max_stream_window`), gets 400 with the rule in the body.
 //!
 //! Every query has one watch, shared by its clients: a frame is built once
 //! and encoded once per tick whatever the number of clients.
@@ -194,6 +197,10 @@ fn percent_decode(s: &str) -> Result<String, String> {
 pub(crate) struct StreamConfig {
     pub(crate) ticker: Option<Ticker>,
     pub(crate) max_streams: usize,
+    /// Distinct queries with a feed at once.
+    pub(crate) max_feeds: usize,
+    /// The longest `window` or `every` a client may ask for.
+    pub(crate) max_window: Duration,
     pub(crate) queue: usize,
     pub(crate) history: usize,
     pub(crate) linger: Duration,
@@ -204,6 +211,8 @@ impl Default for StreamConfig {
         StreamConfig {
             ticker: None,
             max_streams: 16,
+            max_feeds: 64,
+            max_window: Duration::from_secs(3600),
             queue: 64,
             history: 256,
             linger: Duration::from_secs(30),
@@ -241,6 +250,9 @@ struct Client {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// How long a stream may go without writing before it gets a comment line.
+const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// How long a dropped client's connection may take to write its final
 /// event before it is closed.
@@ -291,11 +303,26 @@ impl StreamHub {
                 format!("too many streams (at most {})\n", self.config.max_streams),
             ));
         };
-        let feed = self.feed(&q).map_err(|e| (400, format!("{e}\n")))?;
+        for (name, d) in [("every", q.every), ("window", q.window)] {
+            if d.is_some_and(|d| d > self.config.max_window) {
+                return Err((
+                    400,
+                    format!(
+                        "{name}: at most {:?} on this server (a longer window keeps more reads per series)\n",
+                        self.config.max_window
+                    ),
+                ));
+            }
+        }
         let (tx, rx) = mpsc::channel(self.config.queue.max(1));
         let lagged = Arc::new(AtomicBool::new(false));
         let mut first = VecDeque::from([Bytes::from_static(b"retry: 1000\n\n")]);
         {
+            // The client joins under the feeds lock, which the feed's pump
+            // takes to retire it: a feed found here is not retired
+            // before this client is in it.
+            let mut feeds = lock(&self.feeds);
+            let feed = self.feed(&mut feeds, &q)?;
             let mut st = lock(&feed.state);
             if let Some(last) = last_id {
                 first.extend(
@@ -326,13 +353,26 @@ impl StreamHub {
         })
     }
 
-    /// The query's feed, started if needed.
-    fn feed(self: &Arc<Self>, q: &StreamQuery) -> Result<Arc<Feed>, nanometrics::Error> {
+    /// The query's feed, started if needed (`feeds` is the locked map).
+    fn feed(
+        self: &Arc<Self>,
+        feeds: &mut HashMap<String, Arc<Feed>>,
+        q: &StreamQuery,
+    ) -> Result<Arc<Feed>, (u16, String)> {
         let key = q.key();
-        let mut feeds = lock(&self.feeds);
         if let Some(f) = feeds.get(&key) {
             return Ok(f.clone());
         }
+        if feeds.len() >= self.config.max_feeds {
+            return Err((
+                503,
+                format!(
+                    "too many distinct stream queries (at most {}); reuse one\n",
+                    self.config.max_feeds
+                ),
+            ));
+        }
+        let bad = |e: nanometrics::Error| (400, format!("{e}\n"));
         let ticker = self
             .config
             .ticker
@@ -340,7 +380,8 @@ impl StreamHub {
             .unwrap_or_else(|| nanometrics::realtime::ticker().clone());
         let mut b = self
             .registry
-            .watch(&q.selector.to_string())?
+            .watch(&q.selector.to_string())
+            .map_err(bad)?
             .ticker(&ticker)
             .queue(self.config.queue.max(1), Overflow::DropOldest);
         if let Some(e) = q.every {
@@ -352,7 +393,7 @@ impl StreamHub {
         if let Some(qs) = &q.quantiles {
             b = b.quantiles(qs);
         }
-        let sub = b.subscribe()?;
+        let sub = b.subscribe().map_err(bad)?;
         let feed = Arc::new(Feed {
             state: Mutex::new(FeedState {
                 ring: VecDeque::new(),
@@ -371,6 +412,7 @@ impl StreamHub {
 async fn pump(hub: Arc<StreamHub>, key: String, feed: Arc<Feed>, sub: Subscription) {
     let check = hub.config.linger.min(Duration::from_secs(1));
     let mut event = Vec::new();
+    let mut quiet_since = Instant::now();
     loop {
         match tokio::time::timeout(check, sub.next_frame()).await {
             Ok(Some(frame)) => {
@@ -381,11 +423,21 @@ async fn pump(hub: Arc<StreamHub>, key: String, feed: Arc<Feed>, sub: Subscripti
                 write_frame(&mut event, &frame);
                 event.extend_from_slice(b"\n\n");
                 let bytes = Bytes::copy_from_slice(&event);
-                hub.deliver(&feed, frame.seq, bytes);
+                hub.deliver(&feed, Some(frame.seq), bytes);
+                quiet_since = Instant::now();
             }
             Ok(None) => break,
             Err(_) => {}
         }
+        // A comment line when no frame came for a while: clients and
+        // proxies see a live connection, and a client that left is found
+        // by the failed write.
+        if quiet_since.elapsed() >= HEARTBEAT {
+            hub.deliver(&feed, None, Bytes::from_static(b": keep-alive\n\n"));
+            quiet_since = Instant::now();
+        }
+        // Lock order: feeds, then the feed (as `open`).
+        let mut feeds = lock(&hub.feeds);
         let mut st = lock(&feed.state);
         // Clients that went away between frames.
         let before = st.clients.len();
@@ -398,13 +450,18 @@ async fn pump(hub: Arc<StreamHub>, key: String, feed: Arc<Feed>, sub: Subscripti
                 .empty_since
                 .is_some_and(|t| t.elapsed() >= hub.config.linger)
         {
-            break;
+            if feeds.get(&key).is_some_and(|f| Arc::ptr_eq(f, &feed)) {
+                feeds.remove(&key);
+            }
+            return;
         }
     }
     let mut feeds = lock(&hub.feeds);
     if feeds.get(&key).is_some_and(|f| Arc::ptr_eq(f, &feed)) {
         feeds.remove(&key);
     }
+    // The watch ended (the ticker went): its clients' streams end too.
+    lock(&feed.state).clients.clear();
 }
 
 impl StreamHub {
@@ -416,11 +473,15 @@ impl StreamHub {
         }
     }
 
-    fn deliver(&self, feed: &Feed, seq: u64, event: Bytes) {
+    /// Sends `event` to every client of `feed`; a frame (with its `seq`)
+    /// also goes into the ring.
+    fn deliver(&self, feed: &Feed, seq: Option<u64>, event: Bytes) {
         let mut st = lock(&feed.state);
-        st.ring.push_back((seq, event.clone()));
-        while st.ring.len() > self.config.history {
-            st.ring.pop_front();
+        if let Some(seq) = seq {
+            st.ring.push_back((seq, event.clone()));
+            while st.ring.len() > self.config.history {
+                st.ring.pop_front();
+            }
         }
         let before = st.clients.len();
         st.clients.retain(|c| match c.tx.try_send(event.clone()) {

@@ -202,6 +202,24 @@ fn head_errors_and_health() {
     assert_eq!(a.header("allow"), Some("GET, HEAD"));
     assert_eq!(request(s.local_addr(), "GET", "/nope", &[]).status, 404);
     assert_eq!(request(s.local_addr(), "DELETE", "/nope", &[]).status, 404);
+    // The stream path: HEAD checks the parameters without opening a stream.
+    let a = request(s.local_addr(), "HEAD", "/metrics/stream?family=x", &[]);
+    assert_eq!(
+        (a.status, a.header("content-type")),
+        (200, Some("text/event-stream"))
+    );
+    let a = request(s.local_addr(), "HEAD", "/metrics/stream?every=1s", &[]);
+    assert_eq!(a.status, 400);
+    assert_eq!(
+        request(
+            s.local_addr(),
+            "POST",
+            "/metrics/stream?family=x",
+            &[("Content-Length", "0")]
+        )
+        .status,
+        405
+    );
 
     let a = request(s.local_addr(), "GET", "/health", &[]);
     assert_eq!(a.status, 200);

@@ -100,11 +100,23 @@ fn frames_survive_a_server_restart_with_a_counted_gap() {
 
     let first: Vec<u64> = (0..5).map(|_| next(&mut sub)).collect();
     assert!(first.windows(2).all(|w| w[1] == w[0] + 1), "{first:?}");
+    // Whatever else arrives before the outage.
+    let mut last_before = *first.last().unwrap();
 
     // The server goes away for a while: frames are dropped and counted,
     // the ticker keeps ticking.
     let ticks = t.stats().ticks;
     drop(server.take());
+    // Frames already sent before the server went: drain them.
+    loop {
+        let got = rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(200), futures_next(&mut sub)).await
+        });
+        match got {
+            Ok(Some(m)) => last_before = last_before.max(seq(&m.payload)),
+            _ => break,
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(20);
     while (stats.get().1 < 5 || t.stats().ticks < ticks + 10) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -133,6 +145,23 @@ fn frames_survive_a_server_restart_with_a_counted_gap() {
     );
     assert!(watch.stats().errors >= dropped);
     t.stop();
+}
+
+#[test]
+fn connect_works_from_async_code_and_rejects_bad_subjects() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let port = free_port(); // nothing listens: the client keeps trying in the background
+    let sink = rt
+        .block_on(async { NatsSink::connect(&format!("nats://127.0.0.1:{port}"), "a.b") })
+        .unwrap();
+    assert!(!sink.is_connected());
+    for bad in ["", "a b", "a.*", "a.>"] {
+        let e = NatsSink::connect(&format!("nats://127.0.0.1:{port}"), bad).unwrap_err();
+        assert!(e.to_string().contains("subject"), "{bad}: {e}");
+    }
 }
 
 /// The next message of a subscription.

@@ -230,6 +230,7 @@ fn the_stream_cap_answers_503_and_bad_parameters_400() {
         ("family=g&quantiles=1.5", "[0, 1]"),
         ("family=g%7Bx%3D1%7D", "double-quoted"),
         ("family=g&colour=red", "unknown parameter"),
+        ("family=g&window=2h", "at most"),
     ] {
         let (code, body) = status(port, query);
         assert_eq!(code, "400", "{query}: {body}");

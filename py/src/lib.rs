@@ -251,6 +251,7 @@ impl Registry {
     #[pyo3(signature = (selector, every=None, window=None, quantiles=None, threshold=None, callback=None, queue=16))]
     fn watch(
         &self,
+        py: Python<'_>,
         selector: &str,
         every: Option<f64>,
         window: Option<f64>,
@@ -259,18 +260,16 @@ impl Registry {
         callback: Option<Py<PyAny>>,
         queue: usize,
     ) -> PyResult<realtime::Watch> {
-        realtime::watch(
-            &self.inner,
-            realtime::WatchArgs {
-                selector,
-                every,
-                window,
-                quantiles,
-                threshold,
-                callback,
-                queue,
-            },
-        )
+        let args = realtime::WatchArgs {
+            selector,
+            every,
+            window,
+            quantiles,
+            threshold,
+            callback,
+            queue,
+        };
+        py.detach(|| realtime::watch(&self.inner, args))
     }
 
     /// Removes the family exposed as `name`; returns whether there was one.

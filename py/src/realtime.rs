@@ -90,20 +90,26 @@ impl Watch {
         Ok(frame.map(|f| frame_json(&f)))
     }
 
-    /// Whether the watch has ended (closed, or dropped as too slow).
+    /// Whether the watch has ended and its last frame was taken.
     fn closed(&self) -> bool {
         match &self.sub {
-            Some(sub) => sub.lagged() || lock(&self.guard).is_none(),
+            Some(sub) => sub.is_closed(),
             None => lock(&self.guard).is_none(),
         }
     }
 
-    /// Ends the watch; a thread waiting in `next_json` gets None.
-    fn close(&self) {
-        if let Some(sub) = &self.sub {
-            sub.close();
-        }
-        lock(&self.guard).take();
+    /// Ends the watch; a thread waiting in `next_json` gets None. A
+    /// callback running now finishes; no other starts.
+    fn close(&self, py: Python<'_>) {
+        let guard = lock(&self.guard).take();
+        // Without the GIL: ending takes the ticker's lock, which a tick
+        // holds while it reads.
+        py.detach(move || {
+            if let Some(sub) = &self.sub {
+                sub.close();
+            }
+            drop(guard);
+        });
     }
 
     /// `{delivered, dropped, errors, panics}`: frames handed to the
@@ -137,7 +143,8 @@ pub(crate) struct WatchArgs<'a> {
     pub(crate) queue: usize,
 }
 
-/// Starts a watch on `registry` with the shared ticker.
+/// Starts a watch on `registry` with the shared ticker (called without
+/// the GIL: starting takes the ticker's lock).
 pub(crate) fn watch(registry: &nm::Registry, a: WatchArgs<'_>) -> PyResult<Watch> {
     let mut b = registry.watch(a.selector).map_err(value_error)?;
     if let Some(e) = a.every {
@@ -174,19 +181,20 @@ pub(crate) fn watch(registry: &nm::Registry, a: WatchArgs<'_>) -> PyResult<Watch
             // On the watch's thread: the GIL only for the call. An exception
             // goes to sys.unraisablehook and is counted; the next frame is
             // delivered as usual.
-            let w = b
-                .sink(move |frame: &Frame| {
-                    let json = frame_json(frame);
-                    Python::attach(|py| match cb.call1(py, (json,)) {
-                        Ok(_) => Ok(()),
-                        Err(e) => {
-                            let msg = e.to_string();
-                            e.write_unraisable(py, Some(cb.bind(py)));
-                            Err(msg.into())
-                        }
-                    })
+            let sink = move |frame: &Frame| {
+                let json = frame_json(frame);
+                // Never attach to an interpreter that is shutting down.
+                Python::try_attach(|py| match cb.call1(py, (json,)) {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let msg = e.to_string();
+                        e.write_unraisable(py, Some(cb.bind(py)));
+                        Err(msg.into())
+                    }
                 })
-                .map_err(value_error)?;
+                .unwrap_or_else(|| Err("the interpreter is shutting down".into()))
+            };
+            let w = b.sink(sink).map_err(value_error)?;
             Ok(Watch {
                 sub: None,
                 guard: Mutex::new(Some(w)),

@@ -93,11 +93,17 @@ def test_callback_runs_on_another_thread_and_errors_are_counted(registry: Collec
 
     with watch("g", registry=registry, callback=on_frame) as w:
         wait_for(lambda: len(seen) >= 5)
+        assert w.stats()["errors"] == 1
+        assert not w.closed
+    assert w.closed
     seqs = [f["seq"] for f in seen[:5]]
     assert seqs == list(range(seqs[0], seqs[0] + 5)), "frames kept coming after the exception"
     assert threading.get_ident() not in threads
-    assert w.stats()["errors"] == 1 or w.closed
     assert [str(e) for e in reported] == ["a bug in the subscriber (expected by the test)"]
+    # Closed: no more calls.
+    n = len(seen)
+    time.sleep(0.1)
+    assert len(seen) == n
 
 
 def test_threshold_alerts_with_hysteresis(registry: CollectorRegistry) -> None:
@@ -164,5 +170,40 @@ def test_stream_client_reads_the_server(registry: CollectorRegistry) -> None:
         with pytest.raises(nanometrics.StreamError) as e:
             next(nanometrics.stream(f"http://127.0.0.1:{server.server_port}", "temp", every="soon"))
         assert e.value.status == 400 and "not a duration" in e.value.body
+    finally:
+        server.shutdown()
+
+
+def test_a_slow_tick_does_not_end_iteration_early(registry: CollectorRegistry) -> None:
+    """At a tick longer than the iterator's internal wait, iteration waits
+    for the next frame instead of ending, and ends only once closed."""
+    nanometrics.set_tick_interval(0.6)
+    g = Gauge("slow", "Slow.", registry=registry)
+    g.set(4)
+    w = watch("slow", registry=registry)
+    assert not w.closed
+    assert w.next(timeout=0.05) is None  # nothing yet, and not the end
+    frame = next(w)
+    assert frame["series"][0]["value"] == 4.0
+    assert not w.closed
+
+    async def ends() -> List[Dict[str, Any]]:
+        out = []
+        async for f in w:
+            out.append(f)
+            w.close()  # the loop ends after what was queued
+        return out
+
+    assert len(asyncio.run(ends())) == 1
+    assert w.closed
+
+
+def test_stream_durations_are_written_as_the_server_reads_them(registry: CollectorRegistry) -> None:
+    Gauge("tiny", "Tiny.", registry=registry).set(1)
+    server, _ = nanometrics.start_http_server(0, registry=registry)
+    try:
+        s = nanometrics.stream(f"http://127.0.0.1:{server.server_port}", "tiny", every=1e-5, window=2.5e-5)
+        assert next(s)["series"][0]["value"] == 1.0
+        s.close()
     finally:
         server.shutdown()

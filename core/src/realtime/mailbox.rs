@@ -102,13 +102,23 @@ impl<T> Mailbox<T> {
         true
     }
 
-    /// Closes the mailbox; queued items are still delivered.
-    pub(crate) fn close(&self, why: Closed) {
+    /// Closes the mailbox; queued items are still delivered unless
+    /// `discard` drops them.
+    pub(crate) fn close(&self, why: Closed, discard: bool) {
         let mut q = lock(&self.queue);
         if q.closed.is_none() {
             q.closed = Some(why);
         }
+        if discard {
+            q.items.clear();
+        }
         self.wake(q);
+    }
+
+    /// Closed, and nothing left to receive.
+    pub(crate) fn finished(&self) -> bool {
+        let q = lock(&self.queue);
+        q.closed.is_some() && q.items.is_empty()
     }
 
     fn wake(&self, mut q: crate::sync::MutexGuard<'_, Queue<T>>) {

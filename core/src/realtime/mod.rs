@@ -76,7 +76,7 @@ pub use mailbox::Overflow;
 pub use rule::{Stat, Threshold, Transition};
 pub use selector::Selector;
 pub use sink::{FrameSink, SinkError};
-pub use ticker::{ticker, Ticker, TickerStats, Windowed, IDLE_EXPIRY, MIN_INTERVAL};
+pub use ticker::{ticker, Ticker, TickerStats, Windowed, IDLE_EXPIRY, MAX_INTERVAL, MIN_INTERVAL};
 pub use track::WindowValue;
 pub use watch::{Subscription, Watch, WatchBuilder, WatchStats, DEFAULT_QUANTILES, DEFAULT_QUEUE};
 pub use window::{CounterWindow, GaugeWindow, WindowStats};

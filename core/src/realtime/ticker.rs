@@ -10,6 +10,7 @@
 //! under it: frames go into mailboxes.
 
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,6 +31,9 @@ use super::window::{CounterWindow, GaugeWindow, WindowStats};
 
 /// The shortest tick.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
+/// The longest tick.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(86_400);
 
 /// A series windowed through its handle and not asked again for this long
 /// (or twice its longest window, if that is longer) stops being tracked.
@@ -83,6 +87,8 @@ pub(crate) struct State {
     schedule: u64,
     ticks: u64,
     missed: u64,
+    /// Ticks that panicked (a bug; the ticker goes on).
+    failed: u64,
     last_tick: Duration,
     thread: Option<JoinHandle<()>>,
     stop: bool,
@@ -99,6 +105,8 @@ pub struct TickerStats {
     pub ticks: u64,
     /// Ticks skipped because a tick (or the machine) ran late.
     pub missed_ticks: u64,
+    /// Ticks that panicked (a bug to report; the ticker went on).
+    pub failed_ticks: u64,
     /// Series windowed through their handles.
     pub windowed_series: usize,
     /// Watches.
@@ -119,8 +127,9 @@ pub fn ticker() -> &'static Ticker {
 }
 
 impl Ticker {
-    /// A ticker of its own, reading every `interval` (at least
-    /// [`MIN_INTERVAL`]) on its own thread once something uses it.
+    /// A ticker of its own, reading every `interval` (clamped to
+    /// [`MIN_INTERVAL`]..=[`MAX_INTERVAL`]) on its own thread once
+    /// something uses it.
     ///
     /// ```
     /// let t = nanometrics::realtime::Ticker::new(std::time::Duration::from_millis(100));
@@ -149,10 +158,11 @@ impl Ticker {
             inner: Arc::new(Inner {
                 clock,
                 state: Mutex::new(State {
-                    interval: interval.max(MIN_INTERVAL),
+                    interval: interval.clamp(MIN_INTERVAL, MAX_INTERVAL),
                     schedule: 0,
                     ticks: 0,
                     missed: 0,
+                    failed: 0,
                     last_tick: Duration::ZERO,
                     thread: None,
                     stop: false,
@@ -170,7 +180,8 @@ impl Ticker {
         lock(&self.inner.state).interval
     }
 
-    /// Changes the period (at least [`MIN_INTERVAL`]); the next tick comes
+    /// Changes the period (clamped to [`MIN_INTERVAL`]..=[`MAX_INTERVAL`]);
+    /// the next tick comes
     /// one new period after the change. Rings keep their reads, so windows
     /// stay exact; watch periods are counted in ticks, so they scale too.
     ///
@@ -182,7 +193,7 @@ impl Ticker {
     /// ```
     pub fn set_interval(&self, interval: Duration) {
         let mut st = lock(&self.inner.state);
-        st.interval = interval.max(MIN_INTERVAL);
+        st.interval = interval.clamp(MIN_INTERVAL, MAX_INTERVAL);
         st.schedule += 1;
         self.inner.wake.notify_all();
     }
@@ -193,6 +204,7 @@ impl Ticker {
         TickerStats {
             ticks: st.ticks,
             missed_ticks: st.missed,
+            failed_ticks: st.failed,
             windowed_series: st.handles.len(),
             watches: st.watches.len(),
             last_tick: st.last_tick,
@@ -280,11 +292,14 @@ impl Ticker {
     /// first call on (that call's window is empty), reading it at every
     /// tick after; see [`WindowStats`], [`CounterWindow`],
     /// [`GaugeWindow`]. A window longer than any asked before covers only
-    /// what the ring kept until then (its `span` says how much).
+    /// what the ring kept until then (its `span` says how much). It reads
+    /// the series like a scrape: not from inside a
+    /// [`Registry::visit`](crate::Registry::visit) callback, which holds
+    /// the lock that read needs.
     pub fn window<M: Windowed>(&self, metric: &M, window: Duration) -> M::Window {
         let handle = handle_of(metric);
-        let now = self.now();
         let mut st = lock(&self.inner.state);
+        let now = self.now();
         self.ensure_running(&mut st);
         let interval = u64::try_from(st.interval.as_nanos()).unwrap_or(u64::MAX);
         let asked = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
@@ -297,17 +312,19 @@ impl Ticker {
             .or_insert_with(|| Track::new(handle, &value, now, 0));
         track.retain = track.retain.max(asked.saturating_add(interval));
         track.used = now;
-        metric.pick(track.window(&value, now, window))
+        metric.pick(track.window(&value, now, window, false))
     }
 }
 
 impl Inner {
-    /// One tick: find, read, frame, deliver.
+    /// One tick: find, read and frame under the state lock, then deliver
+    /// outside it (a subscriber's waker is its code).
     fn tick(&self) {
         let started = Instant::now();
+        let mut st = lock(&self.state);
+        // Read under the lock: no read stamped earlier than one already taken.
         let now = self.clock.now();
         let wall = self.clock.wall(now);
-        let mut st = lock(&self.state);
         st.ticks += 1;
         let tick = st.ticks;
         let interval = u64::try_from(st.interval.as_nanos()).unwrap_or(u64::MAX);
@@ -324,14 +341,23 @@ impl Inner {
             w.sample(&r, now);
         }
         drop(r);
-        st.watches.retain_mut(|w| match w.frame(tick, now, wall) {
-            Some(frame) => w.mailbox.push(Arc::new(frame)),
-            None => w.mailbox.closed().is_none(),
+        let mut out = Vec::new();
+        st.watches.retain_mut(|w| {
+            if let Some(frame) = w.frame(tick, now, wall) {
+                out.push((w.mailbox.clone(), Arc::new(frame)));
+            }
+            w.mailbox.closed().is_none()
         });
         let idle = u64::try_from(IDLE_EXPIRY.as_nanos()).unwrap_or(u64::MAX);
         st.handles
             .retain(|_, t| now.saturating_sub(t.used) <= idle.max(t.retain.saturating_mul(2)));
-        st.last_tick = started.elapsed();
+        drop(st);
+        // A mailbox that closed meanwhile refuses the frame; the watch is
+        // forgotten at the next tick.
+        for (mailbox, frame) in out {
+            mailbox.push(frame);
+        }
+        lock(&self.state).last_tick = started.elapsed();
     }
 }
 
@@ -345,8 +371,10 @@ fn run(weak: Weak<Inner>) {
         if Arc::strong_count(&inner) == 1 {
             return;
         }
-        let st = lock(&inner.state);
+        let mut st = lock(&inner.state);
         if st.stop {
+            // `stop` took the handle; a later window or watch starts anew.
+            st.thread = None;
             return;
         }
         let now = Instant::now();
@@ -365,7 +393,10 @@ fn run(weak: Weak<Inner>) {
             continue;
         }
         drop(st);
-        inner.tick();
+        // A panic in a tick (a bug) loses that tick, not the ticker.
+        if catch_unwind(AssertUnwindSafe(|| inner.tick())).is_err() {
+            lock(&inner.state).failed += 1;
+        }
         let mut st = lock(&inner.state);
         let interval = st.interval;
         let mut following = due + interval;

@@ -127,6 +127,10 @@ impl Track {
         let retain = self.retain;
         let ring = match (&mut self.ring, fresh) {
             (Some(ring), _) => ring,
+            // A gauge has no increase: its first sample is just a sample.
+            (None, Some(_)) if matches!(v, Value::Gauge(_)) => {
+                self.ring.insert(Ring::Gauge(VecDeque::new()))
+            }
             (None, Some(since)) => self.ring.insert(Ring::starting_at(&v.zero(), since)),
             (None, None) => {
                 self.ring = Some(Ring::starting_at(&v, now));
@@ -165,8 +169,9 @@ impl Track {
     }
 
     /// The window of length `d` ending at `now`, where the series' value is
-    /// `v` (read after the last tick).
-    pub(crate) fn window(&self, v: &Value, now: u64, d: Duration) -> WindowValue {
+    /// `v`: the read the last tick stored when `ticked` (a watch's frame),
+    /// else one taken since.
+    pub(crate) fn window(&self, v: &Value, now: u64, d: Duration, ticked: bool) -> WindowValue {
         let from = now.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         let fresh;
         let ring = match &self.ring {
@@ -181,7 +186,13 @@ impl Track {
                 WindowValue::Histogram(r.window(h, now, from))
             }
             (Ring::Gauge(g), Value::Gauge(last)) => {
-                WindowValue::Gauge(gauge_window(g, *last, now, from))
+                // The ticked read is the ring's newest sample already.
+                let last = if ticked && g.back().is_some_and(|(t, _)| *t == now) {
+                    None
+                } else {
+                    Some(*last)
+                };
+                WindowValue::Gauge(gauge_window(g, last, now, from))
             }
             (Ring::Counter(c), v) if v.as_f64().is_some() => {
                 let cur = v.as_f64().unwrap_or(0.0);
@@ -204,7 +215,7 @@ impl Track {
                 used: now,
                 ring: None,
             }
-            .window(v, now, d),
+            .window(v, now, d, false),
         }
     }
 }
@@ -220,16 +231,9 @@ impl Zero for Value {
             Value::Counter(_) => Value::Counter(0),
             Value::FloatCounter(_) => Value::FloatCounter(0.0),
             Value::UpDownCounter(_) => Value::UpDownCounter(0),
-            // A gauge has no increase: its first sample is its value.
             Value::Gauge(g) => Value::Gauge(*g),
             Value::Histogram(h) | Value::Summary(h) => {
-                let empty = HistogramSnapshot::from_pieces(
-                    h.layout(),
-                    vec![0; h.pieces().len()],
-                    0.0,
-                    f64::NAN,
-                    f64::NAN,
-                );
+                let empty = HistogramSnapshot::empty(h.layout());
                 match self {
                     Value::Summary(_) => Value::Summary(Box::new(empty)),
                     _ => Value::Histogram(Box::new(empty)),
@@ -298,11 +302,14 @@ impl CounterRing {
     }
 }
 
-fn gauge_window(g: &VecDeque<(u64, f64)>, last: f64, now: u64, from: u64) -> GaugeWindow {
+/// The samples taken at or after `from`, and the value read `now` if it is
+/// not one of them.
+fn gauge_window(g: &VecDeque<(u64, f64)>, read: Option<f64>, now: u64, from: u64) -> GaugeWindow {
     let inside = g.iter().filter(|(t, _)| *t >= from);
     let oldest = g.iter().find(|(t, _)| *t >= from).map_or(now, |(t, _)| *t);
+    let last = read.or(g.back().map(|(_, v)| *v)).unwrap_or(f64::NAN);
     let (mut min, mut max, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
-    for v in inside.map(|(_, v)| *v).chain(std::iter::once(last)) {
+    for v in inside.map(|(_, v)| *v).chain(read) {
         if v.is_nan() {
             continue;
         }

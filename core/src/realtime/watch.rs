@@ -239,7 +239,8 @@ impl WatchBuilder {
         let mailbox = Arc::new(Mailbox::new(self.queue, self.overflow));
         let mut state = WatchState::new(0, spec, mailbox.clone());
         let mut st = lock(&ticker.inner.state);
-        // The first read now, so the first frame covers a whole period.
+        // The first read now: the first frame's window starts here, not
+        // at the first tick.
         ticker.first_read(&st, &mut state);
         state.id = Ticker::watch_id(&mut st);
         let id = state.id;
@@ -304,19 +305,23 @@ impl Watch {
 }
 
 impl Watch {
-    /// Ends the watch: the ticker forgets it and its subscriber gets the
-    /// end after what is queued. Dropping the guard does the same.
-    fn end(&self) {
+    /// Ends the watch: the ticker forgets it, and its subscriber gets the
+    /// end (after what is queued, unless `discard`).
+    fn end(&self, discard: bool) {
         lock(&self.ticker.inner.state)
             .watches
             .retain(|w| w.id != self.id);
-        self.mailbox.close(Closed::Unwatched);
+        self.mailbox.close(Closed::Unwatched, discard);
     }
 }
 
 impl Drop for Watch {
+    /// A callback's queued frames are dropped: the call running now (if
+    /// any) finishes, no other starts, and the thread ends. It is not
+    /// waited for (a callback may be the one dropping its watch, or wait
+    /// for something the dropping thread holds).
     fn drop(&mut self) {
-        self.end();
+        self.end(self.thread.is_some());
         let _ = self.thread.take();
     }
 }
@@ -391,7 +396,26 @@ impl Subscription {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn close(&self) {
-        self.watch.end();
+        self.watch.end(false);
+    }
+
+    /// Whether the watch has ended and every frame it queued was received.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let r = nanometrics::Registry::new();
+    /// # r.gauge("g", "g")?;
+    /// let t = nanometrics::realtime::Ticker::manual(Duration::from_secs(1));
+    /// let sub = r.watch("g")?.ticker(&t).subscribe()?;
+    /// t.advance(1);
+    /// sub.close();
+    /// assert!(!sub.is_closed()); // one frame still to take
+    /// assert!(sub.try_recv().is_some());
+    /// assert!(sub.is_closed());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.mailbox.finished()
     }
 }
 

@@ -133,7 +133,7 @@ impl WatchState {
                     t.handle = None;
                 }
             }
-            !gone || now - f.seen <= retain
+            !gone || now.saturating_sub(f.seen) <= retain
         });
     }
 
@@ -176,7 +176,7 @@ impl WatchState {
             let (Some(track), Some(value)) = (&f.track, &f.value) else {
                 continue;
             };
-            let window = track.window(value, now, self.spec.window);
+            let window = track.window(value, now, self.spec.window, true);
             span = span.max(window.span());
             if let Some(rule) = &self.spec.rule {
                 let v = rule.stat().of(&window);

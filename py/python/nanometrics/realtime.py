@@ -43,7 +43,7 @@ import json
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Sequence
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Sequence, Union
 
 from . import _native
 from .registry import REGISTRY, CollectorRegistry
@@ -80,6 +80,12 @@ class Threshold:
         assert level is not None
         return (self.stat, self.above is not None, float(level), self.exit, float(self.for_))
 
+
+class _End:
+    """What a watch's wait returns once the watch has ended."""
+
+
+_END = _End()
 
 _open: "weakref.WeakSet[Watch]" = weakref.WeakSet()
 _open_lock = threading.Lock()
@@ -136,23 +142,31 @@ class Watch:
     def __aiter__(self) -> AsyncIterator[Frame]:
         return self
 
+    def _next_or_end(self, timeout: float) -> Union[Frame, _End, None]:
+        # An executor's future cannot carry StopIteration: say it with a value.
+        try:
+            return self.next(timeout)
+        except StopIteration:
+            return _END
+
     async def __anext__(self) -> Frame:
         loop = asyncio.get_running_loop()
         while True:
-            try:
-                frame = await loop.run_in_executor(None, self.next, 1.0)
-            except StopIteration:
-                raise StopAsyncIteration from None
-            if frame is not None:
-                return frame
+            got = await loop.run_in_executor(None, self._next_or_end, 1.0)
+            if isinstance(got, _End):
+                raise StopAsyncIteration
+            if got is not None:
+                return got
 
     def close(self) -> None:
-        """Ends the watch (a callback running now finishes; no other starts)."""
+        """Ends the watch (a callback running now finishes; no other starts;
+        frames already queued for an iterator can still be taken)."""
         self._native.close()
 
     @property
     def closed(self) -> bool:
-        """Whether the watch has ended."""
+        """Whether the watch has ended (and, for an iterator, its last frame
+        was taken)."""
         return bool(self._native.closed())
 
     def stats(self) -> Dict[str, int]:

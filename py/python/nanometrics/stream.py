@@ -12,10 +12,11 @@ library only: frames of a watch on another process's metrics, as dicts.
 Each frame is the JSON the server sends (see the Rust crate
 ``nanometrics-exporters``, module ``frame_json``): ``seq``, ``time``,
 ``family``, ``type``, ``window``, ``span``, ``series`` and ``alerts``. The
-client reconnects when the connection ends (the server dropped it as too
-slow, or restarted), sending ``Last-Event-ID`` so that the server replays
-the frames it missed while its ring still holds them; a gap in ``seq``
-says some were lost. This module imports nothing from the rest of the
+client reconnects when the connection ends or fails (the server dropped it
+as too slow, restarted, or was at its stream cap), sending
+``Last-Event-ID`` so that the server replays the frames it missed while
+its ring still holds them; a gap in ``seq`` says some were lost. A
+refused query (HTTP 400) raises :class:`StreamError`. This module imports nothing from the rest of the
 package, so it also runs where the extension is not installed.
 """
 
@@ -44,9 +45,10 @@ class StreamError(Exception):
 def _duration(name: str, d: Duration) -> str:
     if isinstance(d, str):
         return d
-    if isinstance(d, bool) or not isinstance(d, (int, float)) or not d > 0:
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 < d < float("inf"):
         raise ValueError(f"{name} must be a positive number of seconds or a string like '250ms', got {d!r}")
-    return f"{float(d)!r}s"
+    # Positional notation (the server reads no exponent), to the microsecond.
+    return f"{float(d):.6f}".rstrip("0").rstrip(".") + "s"
 
 
 class Stream:
@@ -137,19 +139,36 @@ class Stream:
         return self
 
     def __next__(self) -> Dict[str, Any]:
+        failures = 0
         while True:
-            for event in self._events():
-                if event.get("event") == "dropped":
-                    self.dropped += 1
-                    continue
-                if "id" in event and event["id"].isdigit():
-                    self.last_event_id = int(event["id"])
-                frame: Dict[str, Any] = json.loads(event["data"])
-                return frame
+            try:
+                for event in self._events():
+                    if event.get("event") == "dropped":
+                        self.dropped += 1
+                        continue
+                    if "id" in event and event["id"].isdigit():
+                        self.last_event_id = int(event["id"])
+                    frame: Dict[str, Any] = json.loads(event["data"])
+                    return frame
+                failures = 0
+            except StreamError as e:
+                # 503: the server is at its stream cap for now; anything
+                # else is the caller's to fix.
+                if e.status != 503 or not self._reconnect:
+                    raise
+                failures += 1
+            except OSError:
+                # Refused (the server restarting), reset, or silent past the
+                # timeout (the server sends a comment line every 15 s).
+                if not self._reconnect:
+                    self.close()
+                    raise
+                failures += 1
             self.close()
             if not self._reconnect:
                 raise StopIteration
-            time.sleep(self._retry)
+            # The server's retry, doubled per failure in a row, up to 30 s.
+            time.sleep(min(self._retry * (2 ** min(failures, 5)), 30.0))
             self.reconnects += 1
 
     def close(self) -> None:
