@@ -5,7 +5,9 @@
 //! ticker never misses a beat.
 #![cfg(feature = "nats")]
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,14 +22,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts `nats-server` on `port` and waits until it accepts connections.
@@ -58,7 +52,7 @@ fn seq(payload: &[u8]) -> u64 {
 
 #[test]
 fn frames_survive_a_server_restart_with_a_counted_gap() {
-    let port = free_port();
+    let port = common::free_port();
     let url = format!("nats://127.0.0.1:{port}");
     let mut server = Some(nats_server(port));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -153,7 +147,7 @@ fn connect_works_from_async_code_and_rejects_bad_subjects() {
         .enable_all()
         .build()
         .unwrap();
-    let port = free_port(); // nothing listens: the client keeps trying in the background
+    let port = common::free_port(); // nothing listens: the client keeps trying in the background
     let sink = rt
         .block_on(async { NatsSink::connect(&format!("nats://127.0.0.1:{port}"), "a.b") })
         .unwrap();

@@ -5,8 +5,10 @@
 //! recorded. Temporary config and data directory, ephemeral ports; the
 //! server is stopped (killed) when the test ends, also on failure.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,14 +44,6 @@ impl Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start_prometheus(target: SocketAddr) -> Prometheus {
     let bin = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
         .into_iter()
@@ -70,7 +64,9 @@ fn start_prometheus(target: SocketAddr) -> Prometheus {
          scrape_configs:\n  - job_name: nanometrics\n    static_configs:\n      - targets: ['{target}']\n"
     );
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", common::free_port())
+        .parse()
+        .unwrap();
     let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
     let child = Command::new(bin)
         .arg(format!(
@@ -238,7 +234,7 @@ impl Drop for Demo {
 fn prometheus_scrapes_the_demo() {
     // The README's main command, on a free port (a debug build: the test
     // profile's; the workload is the same).
-    let port = free_port();
+    let port = common::free_port();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let demo = Demo(
         Command::new(cargo)

@@ -473,22 +473,8 @@ windowed!(Gauge, GaugeWindow, |_s, w| match w {
     },
 });
 windowed!(Histogram, WindowStats, |s, w| dist_window(w, || {
-    let h = s.snapshot();
-    HistogramSnapshot::from_pieces(
-        h.layout(),
-        vec![0; h.pieces().len()],
-        0.0,
-        f64::NAN,
-        f64::NAN,
-    )
+    HistogramSnapshot::empty(s.snapshot().layout())
 }));
 windowed!(Summary, WindowStats, |s, w| dist_window(w, || {
-    let h = s.snapshot();
-    HistogramSnapshot::from_pieces(
-        h.layout(),
-        vec![0; h.pieces().len()],
-        0.0,
-        f64::NAN,
-        f64::NAN,
-    )
+    HistogramSnapshot::empty(s.snapshot().layout())
 }));

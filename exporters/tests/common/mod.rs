@@ -9,6 +9,15 @@ use std::process::Command;
 
 use nanometrics::{Buckets, Registry, Snapshot, Value};
 
+/// A loopback port nothing listens on (just now): for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Repository root (the workspace).
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
