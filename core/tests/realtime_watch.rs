@@ -401,3 +401,58 @@ fn dropping_the_guard_drops_the_queued_frames() {
     assert!(entered.recv_timeout(Duration::from_millis(300)).is_err());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn stop_racing_windows_neither_hangs_nor_runs_two_tickers() {
+    let r = Registry::new();
+    let c = r.counter("c_total", "x").unwrap();
+    let t = Ticker::new(Duration::from_millis(1));
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::SeqCst) {
+                t.window(&c, Duration::from_secs(1)); // restarts a stopped ticker
+            }
+        });
+        for _ in 0..50 {
+            t.stop(); // returns: the thread it stopped exits
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        done.store(true, Ordering::SeqCst);
+    });
+    t.window(&c, Duration::from_secs(1));
+    // One thread ticks at most once per millisecond (a late one skips
+    // ticks, never doubles them); two would tick twice as often.
+    let before = t.stats().ticks;
+    std::thread::sleep(Duration::from_millis(200));
+    let ticks = t.stats().ticks - before;
+    assert!(ticks <= 210, "{ticks} ticks in 200 ms at 1 ms");
+    t.stop();
+}
+
+#[test]
+fn a_firing_series_that_leaves_resolves() {
+    let r = Registry::new();
+    let f = r.gauge_family("depth", "x", &["q"]).unwrap();
+    f.with_labels(&["a"]).unwrap().set(10.0);
+    let t = Ticker::manual(TICK);
+    let sub = r
+        .watch("depth")
+        .unwrap()
+        .ticker(&t)
+        .window(TICK * 2)
+        .threshold(Threshold::above(Stat::Last, 5.0))
+        .subscribe()
+        .unwrap();
+    t.advance(1);
+    assert_eq!(transitions(&sub), [Transition::Fired]);
+    assert!(f.remove(&["a"]));
+    t.advance(2); // gone, but within the window: still firing
+    assert_eq!(transitions(&sub), []);
+    t.advance(2);
+    let frame = sub.try_recv().expect("a resolution");
+    assert_eq!(frame.alerts.len(), 1);
+    assert_eq!(frame.alerts[0].transition, Transition::Resolved);
+    assert!(frame.alerts[0].value.is_nan());
+    assert_eq!(frame.alerts[0].labels.get("q"), Some("a"));
+}

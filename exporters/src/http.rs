@@ -796,13 +796,9 @@ fn stream(req: &Request<Incoming>, st: &State, kill: Arc<Notify>) -> Resp {
         .and_then(|v| v.trim().parse::<u64>().ok());
     if req.method() == Method::HEAD {
         // The same verdict on the parameters as a GET, no stream.
-        return match crate::sse::StreamQuery::parse(req.uri().query().unwrap_or("")) {
+        return match st.streams.check(req.uri().query().unwrap_or("")) {
             Ok(_) => respond(StatusCode::OK, "text/event-stream", Bytes::new()),
-            Err(e) => respond(
-                StatusCode::BAD_REQUEST,
-                "text/plain; charset=utf-8",
-                format!("{e}\n"),
-            ),
+            Err((_, e)) => respond(StatusCode::BAD_REQUEST, "text/plain; charset=utf-8", e),
         };
     }
     match st

@@ -153,11 +153,12 @@ fn parse_duration(name: &str, v: &str) -> Result<Duration, String> {
         _ => f64::NAN,
     };
     match num.parse::<f64>() {
-        Ok(x) if scale.is_finite() && x.is_finite() && x > 0.0 && x * scale <= 86_400.0 * 365.0 => {
+        // At least a microsecond (a tick is at least a millisecond anyway).
+        Ok(x) if scale.is_finite() && x.is_finite() && x * scale >= 1e-6 && x * scale <= 86_400.0 * 365.0 => {
             Ok(Duration::from_secs_f64(x * scale))
         }
         _ => Err(format!(
-            "{name}: {v:?} is not a duration (a positive number with ms, s, m or h: 250ms, 1s, 2m)"
+            "{name}: {v:?} is not a duration (a number with ms, s, m or h, from 1 µs up: 250ms, 1s, 2m)"
         )),
     }
 }
@@ -227,6 +228,8 @@ pub(crate) struct StreamHub {
     feeds: Mutex<HashMap<String, Arc<Feed>>>,
     slots: Arc<Semaphore>,
     counters: std::sync::OnceLock<Option<(Counter, UpDownCounter)>>,
+    /// Set by `close_all`: feeds end, new streams are refused.
+    closing: AtomicBool,
 }
 
 /// One query's watch, its ring of recent events and its clients.
@@ -266,6 +269,7 @@ impl StreamHub {
             config,
             feeds: Mutex::new(HashMap::new()),
             counters: std::sync::OnceLock::new(),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -287,22 +291,9 @@ impl StreamHub {
             .as_ref()
     }
 
-    /// Opens a stream: the events to send first (the `retry:` line, then
-    /// the ring's events after `last_id`), and the receiver of the rest.
-    /// `Err((status, body))` on a bad query or past the cap.
-    pub(crate) fn open(
-        self: &Arc<Self>,
-        query: &str,
-        last_id: Option<u64>,
-        kill: Arc<Notify>,
-    ) -> Result<SseBody, (u16, String)> {
+    /// Parses and checks a stream's query: `Err((400, the rule))`.
+    pub(crate) fn check(&self, query: &str) -> Result<StreamQuery, (u16, String)> {
         let q = StreamQuery::parse(query).map_err(|e| (400, format!("{e}\n")))?;
-        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-            return Err((
-                503,
-                format!("too many streams (at most {})\n", self.config.max_streams),
-            ));
-        };
         for (name, d) in [("every", q.every), ("window", q.window)] {
             if d.is_some_and(|d| d > self.config.max_window) {
                 return Err((
@@ -314,6 +305,28 @@ impl StreamHub {
                 ));
             }
         }
+        Ok(q)
+    }
+
+    /// Opens a stream: the events to send first (the `retry:` line, then
+    /// the ring's events after `last_id`), and the receiver of the rest.
+    /// `Err((status, body))` on a bad query or past the cap.
+    pub(crate) fn open(
+        self: &Arc<Self>,
+        query: &str,
+        last_id: Option<u64>,
+        kill: Arc<Notify>,
+    ) -> Result<SseBody, (u16, String)> {
+        let q = self.check(query)?;
+        if self.closing.load(Ordering::SeqCst) {
+            return Err((503, "the server is shutting down\n".into()));
+        }
+        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+            return Err((
+                503,
+                format!("too many streams (at most {})\n", self.config.max_streams),
+            ));
+        };
         let (tx, rx) = mpsc::channel(self.config.queue.max(1));
         let lagged = Arc::new(AtomicBool::new(false));
         let mut first = VecDeque::from([Bytes::from_static(b"retry: 1000\n\n")]);
@@ -445,11 +458,10 @@ async fn pump(hub: Arc<StreamHub>, key: String, feed: Arc<Feed>, sub: Subscripti
         if before > 0 && st.clients.is_empty() {
             st.empty_since = Some(Instant::now());
         }
-        if st.clients.is_empty()
-            && st
-                .empty_since
-                .is_some_and(|t| t.elapsed() >= hub.config.linger)
-        {
+        let lingered = st
+            .empty_since
+            .is_some_and(|t| t.elapsed() >= hub.config.linger);
+        if st.clients.is_empty() && (lingered || hub.closing.load(Ordering::SeqCst)) {
             if feeds.get(&key).is_some_and(|f| Arc::ptr_eq(f, &feed)) {
                 feeds.remove(&key);
             }
@@ -468,6 +480,7 @@ impl StreamHub {
     /// Ends every stream (the server is shutting down): each body sends
     /// what it has queued, then ends.
     pub(crate) fn close_all(&self) {
+        self.closing.store(true, Ordering::SeqCst);
         for feed in lock(&self.feeds).values() {
             lock(&feed.state).clients.clear();
         }
@@ -567,7 +580,17 @@ mod tests {
         assert_eq!(d("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(d("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(d("3"), Ok(Duration::from_secs(3)));
-        for bad in ["", "0", "-1s", "1d", "NaNs", "infs", "1e300", "s"] {
+        for bad in [
+            "",
+            "0",
+            "-1s",
+            "1d",
+            "NaNs",
+            "infs",
+            "1e300",
+            "s",
+            "0.0000000001",
+        ] {
             assert!(d(bad).unwrap_err().contains("not a duration"), "{bad}");
         }
     }

@@ -208,8 +208,19 @@ fn head_errors_and_health() {
         (a.status, a.header("content-type")),
         (200, Some("text/event-stream"))
     );
-    let a = request(s.local_addr(), "HEAD", "/metrics/stream?every=1s", &[]);
-    assert_eq!(a.status, 400);
+    for bad in [
+        "every=1s",
+        "family=x&window=2h",
+        "family=x&every=0.0000000001",
+    ] {
+        let a = request(
+            s.local_addr(),
+            "HEAD",
+            &format!("/metrics/stream?{bad}"),
+            &[],
+        );
+        assert_eq!(a.status, 400, "{bad}");
+    }
     assert_eq!(
         request(
             s.local_addr(),

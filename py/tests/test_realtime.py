@@ -207,3 +207,44 @@ def test_stream_durations_are_written_as_the_server_reads_them(registry: Collect
         s.close()
     finally:
         server.shutdown()
+
+
+def test_a_cancelled_async_wait_loses_no_frame(registry: CollectorRegistry) -> None:
+    nanometrics.set_tick_interval(0.3)
+    c = Counter("evt", "Events.", registry=registry)
+    c.inc()
+    w = watch("evt_total", registry=registry)
+
+    async def run() -> List[int]:
+        seqs = []
+        for _ in range(6):
+            try:
+                f = await asyncio.wait_for(w.__anext__(), 0.05)  # mostly times out
+                seqs.append(f["seq"])
+            except asyncio.TimeoutError:
+                pass
+        while len(seqs) < 3:
+            seqs.append((await w.__anext__())["seq"])
+        return seqs
+
+    seqs = asyncio.run(run())
+    w.close()
+    assert seqs == list(range(seqs[0], seqs[0] + 3)), seqs
+
+
+def test_the_stream_client_reconnects_to_a_restarted_server(registry: CollectorRegistry) -> None:
+    Gauge("up_since", "Restarts.", registry=registry).set(1)
+    server, _ = nanometrics.start_http_server(0, registry=registry)
+    port = server.server_port
+    s = nanometrics.stream(f"http://127.0.0.1:{port}", "up_since", timeout=10)
+    first = next(s)
+    server.shutdown()
+    server, _ = nanometrics.start_http_server(port, registry=registry)
+    try:
+        again = next(s)  # the old stream ended; a new connection, Last-Event-ID sent
+        assert again["series"][0]["value"] == 1.0
+        assert again["seq"] > first["seq"]
+        assert s.reconnects >= 1
+    finally:
+        s.close()
+        server.shutdown()

@@ -90,7 +90,9 @@ impl Stat {
 /// level unless [`exit`](Self::exit) sets a lower one); `below` mirrors
 /// it. With [`for_duration`](Self::for_duration) the condition must hold
 /// that long, at every evaluation, before the alert fires. A NaN (no data
-/// in the window) changes nothing: it neither enters nor leaves.
+/// in the window) changes nothing: it neither enters nor leaves (no data is
+/// not a recovery). A firing series that leaves its family for longer than
+/// the window resolves, with the value NaN.
 ///
 /// ```
 /// use std::time::Duration;
@@ -231,8 +233,7 @@ impl RuleState {
         None
     }
 
-    #[cfg(test)]
-    fn firing(&self) -> bool {
+    pub(crate) fn firing(&self) -> bool {
         self.firing
     }
 }

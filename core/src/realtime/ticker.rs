@@ -78,6 +78,8 @@ impl std::fmt::Debug for Ticker {
 pub(crate) struct Inner {
     clock: Clock,
     pub(crate) state: Mutex<State>,
+    /// Held from the end of a tick's reads until its frames are delivered.
+    delivering: Mutex<()>,
     wake: Condvar,
 }
 
@@ -91,7 +93,10 @@ pub(crate) struct State {
     failed: u64,
     last_tick: Duration,
     thread: Option<JoinHandle<()>>,
-    stop: bool,
+    /// Which thread may tick: `stop` bumps it, and a thread whose number
+    /// is no longer current exits (so a thread started after a stop never
+    /// races an old one that has not noticed yet).
+    generation: u64,
     handles: HashMap<usize, Track>,
     pub(crate) watches: Vec<WatchState>,
     next_watch: u64,
@@ -165,11 +170,12 @@ impl Ticker {
                     failed: 0,
                     last_tick: Duration::ZERO,
                     thread: None,
-                    stop: false,
+                    generation: 0,
                     handles: HashMap::new(),
                     watches: Vec::new(),
                     next_watch: 1,
                 }),
+                delivering: Mutex::new(()),
                 wake: Condvar::new(),
             }),
         }
@@ -221,7 +227,7 @@ impl Ticker {
         for _ in 0..n {
             let interval = self.interval();
             self.inner.clock.advance(interval);
-            self.inner.tick();
+            self.inner.tick(None);
         }
         true
     }
@@ -244,7 +250,7 @@ impl Ticker {
     pub fn stop(&self) {
         let thread = {
             let mut st = lock(&self.inner.state);
-            st.stop = true;
+            st.generation += 1;
             self.inner.wake.notify_all();
             st.thread.take()
         };
@@ -260,11 +266,11 @@ impl Ticker {
         if !matches!(self.inner.clock, Clock::Real { .. }) || st.thread.is_some() {
             return;
         }
-        st.stop = false;
         let weak = Arc::downgrade(&self.inner);
+        let generation = st.generation;
         st.thread = std::thread::Builder::new()
             .name("nanometrics-ticker".into())
-            .spawn(move || run(weak))
+            .spawn(move || run(weak, generation))
             .ok();
     }
 
@@ -318,10 +324,14 @@ impl Ticker {
 
 impl Inner {
     /// One tick: find, read and frame under the state lock, then deliver
-    /// outside it (a subscriber's waker is its code).
-    fn tick(&self) {
+    /// outside it (a subscriber's waker is its code), in tick order. A
+    /// thread of an older `generation` (stopped) does not tick.
+    fn tick(&self, generation: Option<u64>) {
         let started = Instant::now();
         let mut st = lock(&self.state);
+        if generation.is_some_and(|g| g != st.generation) {
+            return;
+        }
         // Read under the lock: no read stamped earlier than one already taken.
         let now = self.clock.now();
         let wall = self.clock.wall(now);
@@ -351,19 +361,23 @@ impl Inner {
         let idle = u64::try_from(IDLE_EXPIRY.as_nanos()).unwrap_or(u64::MAX);
         st.handles
             .retain(|_, t| now.saturating_sub(t.used) <= idle.max(t.retain.saturating_mul(2)));
+        // Taken before the state lock is released: the next tick delivers
+        // after this one.
+        let in_order = lock(&self.delivering);
         drop(st);
         // A mailbox that closed meanwhile refuses the frame; the watch is
         // forgotten at the next tick.
         for (mailbox, frame) in out {
             mailbox.push(frame);
         }
+        drop(in_order);
         lock(&self.state).last_tick = started.elapsed();
     }
 }
 
 /// The thread: ticks at `start + k × interval`, skipping (and counting)
 /// the ticks it is too late for, so a slow tick never shifts the cadence.
-fn run(weak: Weak<Inner>) {
+fn run(weak: Weak<Inner>, generation: u64) {
     let mut next: Option<(Instant, u64)> = None;
     loop {
         let Some(inner) = weak.upgrade() else { return };
@@ -371,10 +385,10 @@ fn run(weak: Weak<Inner>) {
         if Arc::strong_count(&inner) == 1 {
             return;
         }
-        let mut st = lock(&inner.state);
-        if st.stop {
-            // `stop` took the handle; a later window or watch starts anew.
-            st.thread = None;
+        let st = lock(&inner.state);
+        if st.generation != generation {
+            // Stopped (`stop` took the handle; a later window or watch
+            // starts a thread of the new generation).
             return;
         }
         let now = Instant::now();
@@ -393,8 +407,9 @@ fn run(weak: Weak<Inner>) {
             continue;
         }
         drop(st);
-        // A panic in a tick (a bug) loses that tick, not the ticker.
-        if catch_unwind(AssertUnwindSafe(|| inner.tick())).is_err() {
+        // A panic in a tick (a bug) loses that tick, not the ticker. (A
+        // stop between the check above and this tick lets it finish.)
+        if catch_unwind(AssertUnwindSafe(|| inner.tick(Some(generation)))).is_err() {
             lock(&inner.state).failed += 1;
         }
         let mut st = lock(&inner.state);

@@ -15,7 +15,7 @@ use crate::snapshot::{LabelSet, MetricKind, Value};
 
 use super::frame::{Alert, Frame, FrameSeries};
 use super::mailbox::Mailbox;
-use super::rule::{RuleState, Threshold};
+use super::rule::{RuleState, Threshold, Transition};
 use super::selector::Selector;
 use super::track::Track;
 
@@ -60,6 +60,9 @@ pub(crate) struct WatchState {
     order: Vec<Key>,
     /// When it last read its series.
     last: Option<u64>,
+    /// Resolutions of firing series that left their family, for the next
+    /// frame.
+    forgotten: Vec<Alert>,
     pub(crate) mailbox: Arc<Mailbox<Arc<Frame>>>,
 }
 
@@ -72,6 +75,7 @@ impl WatchState {
             followed: HashMap::new(),
             order: Vec::new(),
             last: None,
+            forgotten: Vec::new(),
             mailbox,
         }
     }
@@ -125,7 +129,9 @@ impl WatchState {
             }
         }
         // A label set gone for longer than the window has nothing left to
-        // report; one that comes back sooner continues as a reset.
+        // report (a firing alert of it resolves); one that comes back
+        // sooner continues as a reset.
+        let forgotten = &mut self.forgotten;
         self.followed.retain(|_, f| {
             let gone = f.seen != now;
             if gone {
@@ -133,7 +139,15 @@ impl WatchState {
                     t.handle = None;
                 }
             }
-            !gone || now.saturating_sub(f.seen) <= retain
+            let keep = !gone || now.saturating_sub(f.seen) <= retain;
+            if !keep && f.rule.firing() {
+                forgotten.push(Alert {
+                    labels: f.labels.clone(),
+                    transition: Transition::Resolved,
+                    value: f64::NAN,
+                });
+            }
+            keep
         });
     }
 
@@ -167,7 +181,7 @@ impl WatchState {
         }
         let kind = self.kind?;
         let mut series = Vec::with_capacity(self.order.len());
-        let mut alerts = Vec::new();
+        let mut alerts = std::mem::take(&mut self.forgotten);
         let mut span = Duration::ZERO;
         for key in &self.order {
             let Some(f) = self.followed.get_mut(key) else {

@@ -108,6 +108,7 @@ class Watch:
     def __init__(self, native: Any, pulled: bool) -> None:
         self._native = native
         self._pulled = pulled
+        self._waiting: "Optional[asyncio.Future[Union[Frame, _End, None]]]" = None
         with _open_lock:
             _open.add(self)
 
@@ -152,7 +153,12 @@ class Watch:
     async def __anext__(self) -> Frame:
         loop = asyncio.get_running_loop()
         while True:
-            got = await loop.run_in_executor(None, self._next_or_end, 1.0)
+            # A wait cancelled by the caller (a timeout around this call) is
+            # picked up again by the next call, so its frame is not lost.
+            if self._waiting is None or self._waiting.get_loop() is not loop:
+                self._waiting = loop.run_in_executor(None, self._next_or_end, 1.0)
+            got = await asyncio.shield(self._waiting)
+            self._waiting = None
             if isinstance(got, _End):
                 raise StopAsyncIteration
             if got is not None:

@@ -157,9 +157,10 @@ class Stream:
                 if e.status != 503 or not self._reconnect:
                     raise
                 failures += 1
-            except OSError:
-                # Refused (the server restarting), reset, or silent past the
-                # timeout (the server sends a comment line every 15 s).
+            except (OSError, http.client.HTTPException):
+                # Refused (the server restarting), reset or cut mid-chunk
+                # (IncompleteRead), or silent past the timeout (the server
+                # sends a comment line every 15 s).
                 if not self._reconnect:
                     self.close()
                     raise
