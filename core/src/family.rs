@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
 
@@ -251,6 +252,12 @@ impl sealed::Sealed for Histogram {
 }
 impl Metric for Histogram {}
 
+/// `t` as nanoseconds since the Unix epoch (0 before it).
+fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// A type-erased handle to `m`'s series.
 pub(crate) fn handle_of<M: Metric>(m: &M) -> SeriesHandle {
     let m = m.clone();
@@ -317,6 +324,8 @@ struct Entry<M> {
     values: Values,
     metric: M,
     text: RenderCache,
+    /// When the series was created, nanoseconds since the Unix epoch.
+    created: u64,
 }
 
 /// A family's series in creation order, indexed by label values.
@@ -855,6 +864,7 @@ impl<M: Metric> FamilyInner<M> {
             values,
             metric: metric.clone(),
             text: RenderCache::default(),
+            created: unix_nanos(SystemTime::now()),
         });
         Ok(metric)
     }
@@ -868,6 +878,7 @@ impl<M: Metric> LockedFamily for LockedTable<'_, M> {
     fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>) {
         out.reserve(self.0.entries.len());
         out.extend(self.0.entries.iter().map(|e| SeriesSnapshot {
+            created: UNIX_EPOCH + Duration::from_nanos(e.created),
             labels: LabelSet {
                 family: labels.clone(),
                 values: e.values.clone(),

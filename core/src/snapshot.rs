@@ -297,6 +297,7 @@ impl PartialEq for LabelSet {
 /// let snap = r.snapshot();
 /// let labels = &snap.families[0].series[0].labels;
 /// assert_eq!(snap.families[0].series[0].value, nanometrics::Value::Counter(0));
+/// assert!(snap.families[0].series[0].created <= std::time::SystemTime::now());
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
 pub struct SeriesSnapshot {
@@ -304,6 +305,11 @@ pub struct SeriesSnapshot {
     pub labels: LabelSet,
     /// Its value.
     pub value: Value,
+    /// When the series was created (its family's `with_labels` that made
+    /// it, or the declaration of a metric without labels): the start of
+    /// its cumulative values. A series removed and created again starts
+    /// anew.
+    pub created: std::time::SystemTime,
 }
 
 /// All series exposed under one name.

@@ -22,13 +22,16 @@
 //! # Ok::<(), nanometrics::Error>(())
 //! ```
 //!
+//! - [`push`]: the seam for push backends ([`push::PushBackend`]) and the
+//!   thread that drives one ([`push::PushExporter`]).
 //! - [`frame_json`]: a real-time [`Frame`](nanometrics::realtime::Frame) as
 //!   JSON.
 //!
 //! With the default `http` feature, [`http::MetricsServer`] serves them on
 //! `/metrics` (with `/health` and `/live`), and frames of watches as
 //! server-sent events on `/metrics/stream` ([`sse`]). With the `nats`
-//! feature, `nats::NatsSink` publishes frames to a NATS subject.
+//! feature, `nats::NatsSink` publishes frames to a NATS subject; with the
+//! `otlp` feature, `otlp::OtlpExporter` pushes snapshots as OTLP/HTTP.
 //!
 //! Both encoders share the rules in [`format`](mod@format): how names, label values, HELP
 //! texts and numbers are written.
@@ -44,6 +47,9 @@ pub mod http;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod openmetrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod prometheus;
+pub mod push;
 #[cfg(feature = "http")]
 pub mod sse;

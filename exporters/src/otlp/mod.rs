@@ -1,0 +1,182 @@
+//! OTLP push (feature `otlp`): the registry's snapshots sent as OTLP/HTTP
+//! protobuf (`POST …/v1/metrics`) on a period, from a thread of their own.
+//!
+//! ```no_run
+//! use nanometrics_exporters::otlp::{OtlpConfig, OtlpExporter};
+//! let registry = nanometrics::global();
+//! // OTEL_EXPORTER_OTLP_ENDPOINT, _HEADERS, OTEL_METRIC_EXPORT_INTERVAL, … (see OtlpConfig::from_env)
+//! let exporter = OtlpExporter::start(registry.clone(), OtlpConfig::from_env()?)?;
+//! // … the process runs …
+//! exporter.shutdown()?; // a final export: nothing recorded before it is lost
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! - [`config`](OtlpConfig): endpoint, headers, timeout, gzip, interval,
+//!   resource, temporality; from a builder or the environment.
+//! - The mapping (metric types to OTLP points, start times, delta):
+//!   `mapping.rs`, documented on [`OtlpBackend`].
+//! - Delivery: `transport.rs`. 429, 502, 503 and 504 (and a receiver that
+//!   cannot be reached) are retried within the export timeout, after
+//!   `Retry-After` or an exponential backoff with jitter; any other
+//!   answer is final for that export. A partial success is reported on
+//!   stderr and not retried. A dead receiver costs one failed export per
+//!   period and nothing else: no queue grows, no recording thread waits,
+//!   and with cumulative temporality the next export carries everything.
+//! - Self-metrics, in the exported registry: `nanometrics_otlp_exports_total`,
+//!   `nanometrics_otlp_failures_total`, `nanometrics_otlp_retries_total`,
+//!   `nanometrics_otlp_last_success_timestamp_seconds`.
+
+mod config;
+mod mapping;
+mod transport;
+
+use std::time::SystemTime;
+
+use nanometrics::{Counter, Gauge, Registry, Snapshot};
+use prost::Message;
+
+pub use config::{ConfigError, OtlpConfig, Temporality, DEFAULT_ENDPOINT};
+
+use crate::push::{BackendError, PushBackend, PushExporter, PushStats};
+use mapping::Mapper;
+use transport::Transport;
+
+/// The OTLP [`PushBackend`]: maps each snapshot (see the table below) and
+/// POSTs it. [`OtlpExporter`] drives one on a period.
+///
+#[doc = include_str!("mapping.md")]
+pub struct OtlpBackend {
+    mapper: Mapper,
+    transport: Transport,
+    runtime: tokio::runtime::Runtime,
+    counts: Option<SelfMetrics>,
+}
+
+impl std::fmt::Debug for OtlpBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpBackend")
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+#[derive(Debug)]
+struct SelfMetrics {
+    exports: Counter,
+    failures: Counter,
+    retries: Counter,
+    last_success: Gauge,
+}
+
+impl SelfMetrics {
+    fn declare(r: &Registry) -> Option<SelfMetrics> {
+        Some(SelfMetrics {
+            exports: r
+                .counter(
+                    "nanometrics_otlp_exports_total",
+                    "OTLP exports that the receiver accepted.",
+                )
+                .ok()?,
+            failures: r
+                .counter(
+                    "nanometrics_otlp_failures_total",
+                    "OTLP exports that failed.",
+                )
+                .ok()?,
+            retries: r
+                .counter(
+                    "nanometrics_otlp_retries_total",
+                    "OTLP requests sent again after a retryable answer.",
+                )
+                .ok()?,
+            last_success: r
+                .gauge(
+                    "nanometrics_otlp_last_success_timestamp_seconds",
+                    "Unix time of the last accepted OTLP export.",
+                )
+                .ok()?,
+        })
+    }
+}
+
+impl OtlpBackend {
+    /// A backend sending to `config`'s endpoint (the endpoint and headers
+    /// are checked here).
+    pub fn new(config: &OtlpConfig) -> Result<OtlpBackend, ConfigError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ConfigError(format!("cannot start the exporter's runtime: {e}")))?;
+        Ok(OtlpBackend {
+            mapper: Mapper::new(&config.resource, config.temporality),
+            transport: Transport::new(config)?,
+            runtime,
+            counts: None,
+        })
+    }
+
+    /// The encoded request for `snapshot` as of `now` (`None`: nothing to
+    /// send), without sending it.
+    pub fn encode(&mut self, snapshot: &Snapshot, now: SystemTime) -> Option<Vec<u8>> {
+        self.mapper
+            .request(snapshot, now)
+            .map(|r| r.encode_to_vec())
+    }
+}
+
+impl PushBackend for OtlpBackend {
+    fn export(&mut self, snapshot: &Snapshot) -> Result<(), BackendError> {
+        let Some(body) = self.encode(snapshot, SystemTime::now()) else {
+            return Ok(());
+        };
+        let before = self.transport.retries;
+        let result = self.runtime.block_on(self.transport.send(body));
+        if let Some(c) = &self.counts {
+            c.retries.inc_by(self.transport.retries - before);
+            match &result {
+                Ok(()) => {
+                    c.exports.inc();
+                    let t = SystemTime::now()
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    c.last_success.set(t);
+                }
+                Err(_) => c.failures.inc(),
+            }
+        }
+        result
+    }
+}
+
+/// An [`OtlpBackend`] driven every [`OtlpConfig::interval`] on its own
+/// thread, with a final export at shutdown.
+#[derive(Debug)]
+pub struct OtlpExporter {
+    push: PushExporter,
+}
+
+impl OtlpExporter {
+    /// Starts exporting `registry` as `config` says; declares the
+    /// self-metrics in `registry`.
+    pub fn start(registry: Registry, config: OtlpConfig) -> Result<OtlpExporter, BackendError> {
+        let mut backend = OtlpBackend::new(&config)?;
+        backend.counts = SelfMetrics::declare(&registry);
+        let push = PushExporter::start(registry, config.interval, backend)?;
+        Ok(OtlpExporter { push })
+    }
+
+    /// Exports now and waits for the outcome.
+    pub fn export_now(&self) -> Result<(), BackendError> {
+        self.push.export_now()
+    }
+
+    /// Exports, failures and the last success.
+    pub fn stats(&self) -> PushStats {
+        self.push.stats()
+    }
+
+    /// The final export, then stops.
+    pub fn shutdown(self) -> Result<(), BackendError> {
+        self.push.shutdown()
+    }
+}

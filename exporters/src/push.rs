@@ -1,0 +1,224 @@
+//! Push backends: something that takes the registry's [`Snapshot`]s on a
+//! period (an OTLP exporter, a custom sink), beside the pull server.
+//!
+//! A component declares its metrics against a [`Registry`] and never names
+//! a backend; the process chooses at start-up which ones run
+//! ([`PushExporter::start`] for each push backend, `MetricsServer` for
+//! pull), several at once if it likes.
+//!
+//! ```
+//! use std::time::Duration;
+//! use nanometrics::{Registry, Snapshot};
+//! use nanometrics_exporters::push::{BackendError, PushBackend, PushExporter};
+//!
+//! /// Prints each family's series count (a custom backend in a few lines).
+//! struct Log;
+//!
+//! impl PushBackend for Log {
+//!     fn export(&mut self, snapshot: &Snapshot) -> Result<(), BackendError> {
+//!         for f in &snapshot.families {
+//!             println!("{} {}", f.name, f.series.len());
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let registry = Registry::new();
+//! registry.counter("jobs_total", "Jobs.")?.inc();
+//! let exporter = PushExporter::start(registry, Duration::from_secs(60), Log)?;
+//! exporter.shutdown()?; // a final export, then the backend's shutdown
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nanometrics::{Registry, Snapshot};
+
+/// Why an export failed; [`PushExporter`] counts it and goes on at the
+/// next period (cumulative values lose nothing by a missed export).
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A destination for snapshots, called on the exporter's own thread.
+pub trait PushBackend: Send + 'static {
+    /// Sends one snapshot. Taking longer than the period delays the next
+    /// export; it never blocks a recording thread.
+    fn export(&mut self, snapshot: &Snapshot) -> Result<(), BackendError>;
+
+    /// Called once after the final export, before the thread ends.
+    fn shutdown(&mut self) -> Result<(), BackendError> {
+        Ok(())
+    }
+}
+
+/// What a [`PushExporter`] has done.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct PushStats {
+    /// Exports that succeeded.
+    pub exports: u64,
+    /// Exports that failed.
+    pub failures: u64,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// When the last export succeeded.
+    pub last_success: Option<std::time::SystemTime>,
+}
+
+enum Command {
+    Now(mpsc::Sender<Result<(), String>>),
+    Stop(mpsc::Sender<Result<(), String>>),
+}
+
+/// A backend driven on its own thread (`nanometrics-push`): an export
+/// every period, one on [`export_now`](Self::export_now), and a final one
+/// at [`shutdown`](Self::shutdown) (or drop), so that nothing recorded
+/// before shutdown is lost.
+pub struct PushExporter {
+    commands: mpsc::Sender<Command>,
+    stats: Arc<Mutex<PushStats>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for PushExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushExporter")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl PushExporter {
+    /// Exports `registry` to `backend` every `interval` (at least 1 ms),
+    /// the first one an interval from now.
+    pub fn start(
+        registry: Registry,
+        interval: Duration,
+        backend: impl PushBackend,
+    ) -> std::io::Result<PushExporter> {
+        let interval = interval.max(Duration::from_millis(1));
+        let (commands, rx) = mpsc::channel();
+        let stats = Arc::new(Mutex::new(PushStats::default()));
+        let st = stats.clone();
+        let thread = std::thread::Builder::new()
+            .name("nanometrics-push".into())
+            .spawn(move || drive(registry, interval, backend, rx, st))?;
+        Ok(PushExporter {
+            commands,
+            stats,
+            thread: Some(thread),
+        })
+    }
+
+    /// Exports now (besides the periodic exports) and waits for it.
+    pub fn export_now(&self) -> Result<(), BackendError> {
+        let (tx, rx) = mpsc::channel();
+        self.commands
+            .send(Command::Now(tx))
+            .map_err(|_| "the exporter's thread has stopped")?;
+        rx.recv()
+            .map_err(|_| "the exporter's thread has stopped")?
+            .map_err(Into::into)
+    }
+
+    /// What it has done so far.
+    pub fn stats(&self) -> PushStats {
+        lock(&self.stats).clone()
+    }
+
+    /// The final export, then the backend's shutdown; waits for both and
+    /// returns the first error.
+    pub fn shutdown(mut self) -> Result<(), BackendError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), BackendError> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        let (tx, rx) = mpsc::channel();
+        let result = match self.commands.send(Command::Stop(tx)) {
+            Ok(()) => rx
+                .recv()
+                .unwrap_or_else(|_| Err("the exporter's thread stopped".into())),
+            Err(_) => Err("the exporter's thread had stopped".into()),
+        };
+        let _ = thread.join();
+        result.map_err(Into::into)
+    }
+}
+
+impl Drop for PushExporter {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// One export: a snapshot to the backend, the outcome in the stats.
+fn export_once(
+    registry: &Registry,
+    backend: &mut impl PushBackend,
+    stats: &Mutex<PushStats>,
+) -> Result<(), String> {
+    let snapshot = registry.snapshot();
+    let result = backend.export(&snapshot).map_err(|e| e.to_string());
+    let mut s = lock(stats);
+    match &result {
+        Ok(()) => {
+            s.exports += 1;
+            s.last_success = Some(std::time::SystemTime::now());
+        }
+        Err(e) => {
+            s.failures += 1;
+            s.last_error = Some(e.clone());
+        }
+    }
+    result
+}
+
+/// The exporter's thread.
+fn drive(
+    registry: Registry,
+    interval: Duration,
+    mut backend: impl PushBackend,
+    commands: mpsc::Receiver<Command>,
+    stats: Arc<Mutex<PushStats>>,
+) {
+    let mut next = Instant::now() + interval;
+    loop {
+        let wait = next.saturating_duration_since(Instant::now());
+        match commands.recv_timeout(wait) {
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = export_once(&registry, &mut backend, &stats);
+                next += interval;
+                // Late (a slow export): the next period from now.
+                if next <= Instant::now() {
+                    next = Instant::now() + interval;
+                }
+            }
+            Ok(Command::Now(reply)) => {
+                let _ = reply.send(export_once(&registry, &mut backend, &stats));
+            }
+            Ok(Command::Stop(reply)) => {
+                let last = export_once(&registry, &mut backend, &stats);
+                let down = backend.shutdown().map_err(|e| e.to_string());
+                let _ = reply.send(last.and(down));
+                return;
+            }
+            // The exporter was dropped without a stop (cannot happen:
+            // Drop stops it); end with a final export all the same.
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = export_once(&registry, &mut backend, &stats);
+                let _ = backend.shutdown();
+                return;
+            }
+        }
+    }
+}
