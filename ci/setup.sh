@@ -8,7 +8,8 @@
 #    pytest and mypy for the Python package in py/. They are installed again
 #    whenever ci/requirements.txt changes (its hash is kept in .venv);
 #  - promtool, from Debian's prometheus package;
-#  - nats-server, from Debian's package (the NATS sink's tests start one).
+#  - nats-server, from Debian's package (the NATS sink's tests start one);
+#  - VictoriaMetrics, a real OTLP receiver, into .cache/ (ci/victoria-metrics.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,9 +51,11 @@ fi
 if ! need nats-server; then
   apt_install nats-server
 fi
+vm=$(ci/victoria-metrics.sh)
 
 cargo --version
 .venv/bin/python -c 'import prometheus_client; print("prometheus_client", prometheus_client.__file__)'
 .venv/bin/maturin --version
 promtool --version 2>&1 | head -n 1
 nats-server --version
+"$vm" -version

@@ -31,6 +31,9 @@
 //!   10 s ([`Registry::watch`] with a threshold) and reports when it goes
 //!   above the SLO (`--ttft-slo`); `/metrics/stream` serves the same frames
 //!   to `curl -N`.
+//! - **Backends chosen by the environment**: with
+//!   `OTEL_METRICS_EXPORTER=otlp` (and `OTEL_EXPORTER_OTLP_ENDPOINT`, …) it
+//!   also pushes OTLP while it runs, and once more after the drain.
 //! - **The exporter's view**: at the end, [`Registry::snapshot`] is walked
 //!   family by family, series by series, and checked against what the workers
 //!   counted themselves ("consistency check: OK", or exit status 1).
@@ -149,6 +152,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nanometrics_exporters::http::MetricsServer;
+use nanometrics_exporters::otlp::OtlpExporter;
 
 use nanometrics::{Buckets, Counter, Family, Gauge, Histogram, Registry, UpDownCounter};
 
@@ -216,6 +220,12 @@ fn run(args: &Args) -> Result<bool, Box<dyn StdError>> {
         server.local_addr()
     );
     let planner = Planner::start(registry, &ttft_family, args.ttft_slo)?;
+    // OTLP push besides the pull server when the environment asks for it
+    // (OTEL_METRICS_EXPORTER=otlp, OTEL_EXPORTER_OTLP_ENDPOINT=…).
+    let otlp = OtlpExporter::from_env(registry).map_err(|e| e as Box<dyn StdError>)?;
+    if otlp.is_some() {
+        eprintln!("exporting OTLP as the OTEL_* environment says");
+    }
 
     let kv_capacity = KV_BLOCKS_PER_WORKER * args.workers as u32;
     let stop = Arc::new(AtomicBool::new(false));
@@ -268,6 +278,10 @@ fn run(args: &Args) -> Result<bool, Box<dyn StdError>> {
     }
     let drain = drain_start.elapsed().as_secs_f64();
 
+    // The final OTLP export: the totals after the drain.
+    if let Some(otlp) = otlp {
+        otlp.shutdown().map_err(|e| e as Box<dyn StdError>)?;
+    }
     let snap = registry.snapshot();
     text.clear();
     let ok = summarize(

@@ -165,6 +165,44 @@ impl OtlpExporter {
         Ok(OtlpExporter { push })
     }
 
+    /// The exporter the environment asks for: started when
+    /// `OTEL_METRICS_EXPORTER` lists `otlp` (comma-separated, as the
+    /// OpenTelemetry SDKs read it), configured by
+    /// [`OtlpConfig::from_env`]; `None` when it does not (unset, `none`,
+    /// or only `prometheus`, which is the pull server's business). Any
+    /// other name, or a bad OTLP variable, is an error.
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// // With OTEL_METRICS_EXPORTER unset, nothing starts.
+    /// # std::env::remove_var("OTEL_METRICS_EXPORTER");
+    /// assert!(nanometrics_exporters::otlp::OtlpExporter::from_env(&r)?.is_none());
+    /// # Ok::<(), nanometrics_exporters::push::BackendError>(())
+    /// ```
+    pub fn from_env(registry: &Registry) -> Result<Option<OtlpExporter>, BackendError> {
+        let names = std::env::var("OTEL_METRICS_EXPORTER").unwrap_or_default();
+        let mut otlp = false;
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "otlp" => otlp = true,
+                "none" | "prometheus" => {}
+                other => {
+                    return Err(format!(
+                        "OTEL_METRICS_EXPORTER={names:?}: {other:?} is not an exporter here (otlp, prometheus, none)"
+                    )
+                    .into())
+                }
+            }
+        }
+        if !otlp {
+            return Ok(None);
+        }
+        Ok(Some(OtlpExporter::start(
+            registry.clone(),
+            OtlpConfig::from_env()?,
+        )?))
+    }
+
     /// Exports now and waits for the outcome.
     pub fn export_now(&self) -> Result<(), BackendError> {
         self.push.export_now()
