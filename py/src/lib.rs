@@ -34,6 +34,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 
+mod otlp;
 mod realtime;
 
 use nanometrics as nm;
@@ -242,6 +243,37 @@ impl Registry {
             child_cls,
             funcs: self.funcs.clone(),
         })
+    }
+
+    /// Starts pushing this registry as OTLP/HTTP: the `OTEL_*`
+    /// environment's settings with the given ones over them (see
+    /// `nanometrics.otlp.start`).
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (endpoint=None, headers=None, interval=None, timeout=None, gzip=None, resource=None, temporality=None))]
+    fn otlp_start(
+        &self,
+        py: Python<'_>,
+        endpoint: Option<String>,
+        headers: Option<Vec<(String, String)>>,
+        interval: Option<f64>,
+        timeout: Option<f64>,
+        gzip: Option<bool>,
+        resource: Option<Vec<(String, String)>>,
+        temporality: Option<String>,
+    ) -> PyResult<otlp::OtlpExporter> {
+        otlp::start(
+            py,
+            &self.inner,
+            otlp::Overrides {
+                endpoint,
+                headers,
+                interval,
+                timeout,
+                gzip,
+                resource,
+                temporality,
+            },
+        )
     }
 
     /// Starts a watch on the series `selector` names (see
@@ -1045,6 +1077,7 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HistogramChild>()?;
     m.add_class::<SummaryChild>()?;
     m.add_class::<realtime::Watch>()?;
+    m.add_class::<otlp::OtlpExporter>()?;
     m.add_function(wrap_pyfunction!(realtime::set_tick_interval, m)?)?;
     m.add_function(wrap_pyfunction!(realtime::tick_interval, m)?)?;
     m.add_function(wrap_pyfunction!(rust_side_increment, m)?)?;

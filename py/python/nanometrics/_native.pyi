@@ -13,6 +13,7 @@ __all__ = [
     "HistogramChild",
     "SummaryChild",
     "Watch",
+    "OtlpExporter",
     "set_tick_interval",
     "tick_interval",
     "rust_side_increment",
@@ -59,6 +60,23 @@ class Registry:
         callback: Optional[Callable[[str], object]] = None,
         queue: int = 16,
     ) -> Watch: ...
+
+    def otlp_start(
+        self,
+        endpoint: Optional[str] = None,
+        headers: Optional[List[Tuple[str, str]]] = None,
+        interval: Optional[float] = None,
+        timeout: Optional[float] = None,
+        gzip: Optional[bool] = None,
+        resource: Optional[List[Tuple[str, str]]] = None,
+        temporality: Optional[str] = None,
+    ) -> OtlpExporter: ...
+
+@final
+class OtlpExporter:
+    def export_now(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def stats(self) -> Dict[str, Any]: ...
 
 @final
 class Watch:
