@@ -24,6 +24,8 @@
 //!
 //! - [`push`]: the seam for push backends ([`push::PushBackend`]) and the
 //!   thread that drives one ([`push::PushExporter`]).
+//! - [`bridge`]: other metrics crates into a nanometrics registry (the
+//!   `metrics` facade's recorder, feature `bridge-metrics`).
 //! - [`frame_json`]: a real-time [`Frame`](nanometrics::realtime::Frame) as
 //!   JSON.
 //!
@@ -40,6 +42,7 @@
 #![warn(missing_docs)]
 
 mod body;
+pub mod bridge;
 pub mod format;
 pub mod frame_json;
 #[cfg(feature = "http")]

@@ -1,0 +1,327 @@
+//! [`NanometricsRecorder`]: a `metrics` 0.24 recorder that keeps every
+//! counter, gauge and histogram in a nanometrics [`Registry`].
+//!
+//! ```
+//! use nanometrics_exporters::bridge::metrics::NanometricsRecorder;
+//! let registry = nanometrics::Registry::new();
+//! let recorder = NanometricsRecorder::builder(registry.clone())
+//!     .buckets_for("request_duration_seconds", nanometrics::Buckets::exponential(0.001, 2.0, 16))
+//!     .build();
+//! metrics::with_local_recorder(&recorder, || {
+//!     metrics::describe_counter!("requests_total", "Requests served.");
+//!     metrics::counter!("requests_total", "code" => "200").increment(3);
+//!     metrics::histogram!("request_duration_seconds").record(0.02);
+//! });
+//! let snap = registry.snapshot();
+//! let requests = snap.family("requests_total").unwrap();
+//! assert_eq!(requests.help, "Requests served.");
+//! assert_eq!(requests.series[0].value.as_counter(), Some(3));
+//! // `metrics::set_global_recorder(recorder)` makes it the process's.
+//! ```
+//!
+//! - A key's name and label names become a family: `counter!("x", "a" =>
+//!   "1")` and `counter!("x", "a" => "2")` are two series of the family
+//!   `x{a}`. Names (and label names) that nanometrics does not accept are
+//!   escaped to underscores (`http.requests` → `http_requests`), as
+//!   Prometheus exporters do. A name used again with other label names, or
+//!   as another type, gets a handle that records nothing, counted in
+//!   [`NanometricsRecorder::rejected`].
+//! - Handles are cached by the whole key (name and every label, compared
+//!   in full, never by hash alone): a macro call after the first is a map
+//!   lookup and an `Arc` clone; a handle the caller keeps updates the
+//!   nanometrics series directly.
+//! - `describe_*` gives the HELP text and, when the name ends with it, the
+//!   unit; a description after the first registration of a name is kept
+//!   for nothing (a family's HELP is fixed when it is declared).
+//! - `Counter::absolute(v)` raises the counter to `v` if it is below
+//!   (absolute calls on one series are serialized with each other, not with
+//!   increments). Histograms use `buckets_for(name)`, else the builder's
+//!   default (`Buckets::default()`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+use nanometrics::{Buckets, Registry};
+
+/// Builds a [`NanometricsRecorder`].
+#[derive(Debug)]
+pub struct NanometricsRecorderBuilder {
+    registry: Registry,
+    buckets: HashMap<String, Buckets>,
+    default_buckets: Buckets,
+}
+
+impl NanometricsRecorderBuilder {
+    /// Histogram buckets for the (escaped) name `name`.
+    pub fn buckets_for(mut self, name: &str, buckets: Buckets) -> Self {
+        self.buckets.insert(escape(name), buckets);
+        self
+    }
+
+    /// Buckets of histograms without their own (default `Buckets::default()`).
+    pub fn default_buckets(mut self, buckets: Buckets) -> Self {
+        self.default_buckets = buckets;
+        self
+    }
+
+    /// The recorder.
+    pub fn build(self) -> NanometricsRecorder {
+        NanometricsRecorder {
+            inner: Arc::new(Inner {
+                registry: self.registry,
+                buckets: self.buckets,
+                default_buckets: self.default_buckets,
+                descriptions: Mutex::new(HashMap::new()),
+                counters: RwLock::new(HashMap::new()),
+                gauges: RwLock::new(HashMap::new()),
+                histograms: RwLock::new(HashMap::new()),
+                rejected: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+/// A `metrics` recorder over a nanometrics registry; see the
+/// [module docs](self). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct NanometricsRecorder {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    buckets: HashMap<String, Buckets>,
+    default_buckets: Buckets,
+    /// Escaped name → (HELP, unit).
+    descriptions: Mutex<HashMap<String, (String, Option<Unit>)>>,
+    counters: RwLock<HashMap<Key, Counter>>,
+    gauges: RwLock<HashMap<Key, Gauge>>,
+    histograms: RwLock<HashMap<Key, Histogram>>,
+    rejected: AtomicU64,
+}
+
+/// `name` with every character nanometrics does not accept in a metric
+/// (or label) name replaced by `_`, and `_` in front of a leading digit.
+fn escape(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+fn label_name(name: &str) -> String {
+    escape(name).replace(':', "_")
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl NanometricsRecorder {
+    /// A builder over `registry`.
+    pub fn builder(registry: Registry) -> NanometricsRecorderBuilder {
+        NanometricsRecorderBuilder {
+            registry,
+            buckets: HashMap::new(),
+            default_buckets: Buckets::default(),
+        }
+    }
+
+    /// A recorder over `registry` with the defaults.
+    pub fn new(registry: Registry) -> NanometricsRecorder {
+        NanometricsRecorder::builder(registry).build()
+    }
+
+    /// Keys whose name the registry refused (another type or other label
+    /// names under that name): their handles record nothing.
+    pub fn rejected(&self) -> u64 {
+        self.inner.rejected.load(Ordering::Relaxed)
+    }
+
+    fn describe(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        lock(&self.inner.descriptions)
+            .insert(escape(key.as_str()), (description.to_string(), unit));
+    }
+
+    /// The handle cached for `key`, or the one `make` declares (cached).
+    fn handle<H: Clone>(
+        &self,
+        cache: &RwLock<HashMap<Key, H>>,
+        key: &Key,
+        make: impl FnOnce(&Inner, &str, &str, Option<&str>, &[String], &[String]) -> Option<H>,
+        noop: H,
+    ) -> H {
+        if let Some(h) = cache.read().unwrap_or_else(|p| p.into_inner()).get(key) {
+            return h.clone();
+        }
+        let mut w = cache.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = w.get(key) {
+            return h.clone();
+        }
+        let name = escape(key.name());
+        let (help, unit) = lock(&self.inner.descriptions)
+            .get(&name)
+            .map(|(h, u)| (h.clone(), u.map(|u| u.as_str())))
+            .unwrap_or_default();
+        let names: Vec<String> = key.labels().map(|l| label_name(l.key())).collect();
+        let values: Vec<String> = key.labels().map(|l| l.value().to_string()).collect();
+        let h = match make(&self.inner, &name, &help, unit, &names, &values) {
+            Some(h) => h,
+            None => {
+                self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+                noop
+            }
+        };
+        w.insert(key.clone(), h.clone());
+        h
+    }
+}
+
+/// Declares with the unit when the name allows it, else without.
+fn build<M: nanometrics::Metric>(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    unit: Option<&str>,
+    buckets: Option<&Buckets>,
+    names: &[String],
+) -> Option<nanometrics::Family<M>> {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let declare = |unit: Option<&str>| {
+        let mut b = r.metric(name, help);
+        if let Some(u) = unit {
+            b = b.unit(u);
+        }
+        if let Some(bk) = buckets {
+            b = b.buckets(bk.clone());
+        }
+        b.family::<M>(&names)
+    };
+    unit.and_then(|u| declare(Some(u)).ok())
+        .or_else(|| declare(None).ok())
+}
+
+struct CounterCell {
+    c: nanometrics::Counter,
+    absolute: Mutex<()>,
+}
+
+impl CounterFn for CounterCell {
+    fn increment(&self, value: u64) {
+        self.c.inc_by(value);
+    }
+
+    fn absolute(&self, value: u64) {
+        let _one_at_a_time = lock(&self.absolute);
+        let cur = self.c.get();
+        if value > cur {
+            self.c.inc_by(value - cur);
+        }
+    }
+}
+
+struct GaugeCell(nanometrics::Gauge);
+
+impl GaugeFn for GaugeCell {
+    fn increment(&self, value: f64) {
+        self.0.add(value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.0.sub(value);
+    }
+
+    fn set(&self, value: f64) {
+        self.0.set(value);
+    }
+}
+
+struct HistogramCell(nanometrics::Histogram);
+
+impl HistogramFn for HistogramCell {
+    fn record(&self, value: f64) {
+        self.0.observe(value);
+    }
+}
+
+impl Recorder for NanometricsRecorder {
+    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        self.describe(key, unit, description);
+    }
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        self.handle(
+            &self.inner.counters,
+            key,
+            |i, name, help, unit, names, values| {
+                let f = build::<nanometrics::Counter>(&i.registry, name, help, unit, None, names)?;
+                let c = f.with_labels(values).ok()?;
+                Some(Counter::from_arc(Arc::new(CounterCell {
+                    c,
+                    absolute: Mutex::new(()),
+                })))
+            },
+            Counter::noop(),
+        )
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        self.handle(
+            &self.inner.gauges,
+            key,
+            |i, name, help, unit, names, values| {
+                let f = build::<nanometrics::Gauge>(&i.registry, name, help, unit, None, names)?;
+                Some(Gauge::from_arc(Arc::new(GaugeCell(
+                    f.with_labels(values).ok()?,
+                ))))
+            },
+            Gauge::noop(),
+        )
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        self.handle(
+            &self.inner.histograms,
+            key,
+            |i, name, help, unit, names, values| {
+                let buckets = i.buckets.get(name).unwrap_or(&i.default_buckets);
+                let f = build::<nanometrics::Histogram>(
+                    &i.registry,
+                    name,
+                    help,
+                    unit,
+                    Some(buckets),
+                    names,
+                )?;
+                Some(Histogram::from_arc(Arc::new(HistogramCell(
+                    f.with_labels(values).ok()?,
+                ))))
+            },
+            Histogram::noop(),
+        )
+    }
+}
