@@ -53,6 +53,10 @@ GROUPS: List[Tuple[str, str, List[str]]] = [
      ["nanometrics", "prometheus"]),
     ("counter/while_scraping", "1 thread, while another thread scrapes 1,000 series in a loop",
      ["nanometrics", "prometheus"]),
+    ("facade/handle_inc", "`metrics` facade: increment on a kept handle",
+     ["nanometrics", "metrics_exporter_prometheus"]),
+    ("facade/macro_labels", "`metrics` facade: `counter!` with 2 labels each call",
+     ["nanometrics", "metrics_exporter_prometheus"]),
     ("encode/10k_series", "render 10,000 counter series as text, per render",
      ["nanometrics", "nanometrics_snapshot", "prometheus_client", "prometheus"]),
 ]
@@ -66,6 +70,8 @@ BUDGETS: List[Tuple[str, str, float]] = [
     ("labels/lookup_inc_2", "prometheus", 2.0),
     ("encode/10k_series", "prometheus_client", 2.0),
     ("encode/10k_series", "prometheus", 4.0),
+    ("facade/handle_inc", "metrics_exporter_prometheus", 3.0),
+    ("facade/macro_labels", "metrics_exporter_prometheus", 2.0),
 ]
 
 STAT = "median"  # of criterion's per-iteration time, in ns

@@ -31,6 +31,7 @@
 //! ```
 
 use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -78,9 +79,9 @@ enum Command {
 /// at [`shutdown`](Self::shutdown) (or drop), so that nothing recorded
 /// before shutdown is lost.
 pub struct PushExporter {
-    commands: mpsc::Sender<Command>,
+    commands: Mutex<mpsc::Sender<Command>>,
     stats: Arc<Mutex<PushStats>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl fmt::Debug for PushExporter {
@@ -96,14 +97,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl PushExporter {
-    /// Exports `registry` to `backend` every `interval` (at least 1 ms),
+    /// Exports `registry` to `backend` every `interval` (1 ms to a day),
     /// the first one an interval from now.
     pub fn start(
         registry: Registry,
         interval: Duration,
         backend: impl PushBackend,
     ) -> std::io::Result<PushExporter> {
-        let interval = interval.max(Duration::from_millis(1));
+        let interval = interval.clamp(Duration::from_millis(1), Duration::from_secs(86_400));
         let (commands, rx) = mpsc::channel();
         let stats = Arc::new(Mutex::new(PushStats::default()));
         let st = stats.clone();
@@ -111,16 +112,16 @@ impl PushExporter {
             .name("nanometrics-push".into())
             .spawn(move || drive(registry, interval, backend, rx, st))?;
         Ok(PushExporter {
-            commands,
+            commands: Mutex::new(commands),
             stats,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
         })
     }
 
     /// Exports now (besides the periodic exports) and waits for it.
     pub fn export_now(&self) -> Result<(), BackendError> {
         let (tx, rx) = mpsc::channel();
-        self.commands
+        lock(&self.commands)
             .send(Command::Now(tx))
             .map_err(|_| "the exporter's thread has stopped")?;
         rx.recv()
@@ -134,17 +135,14 @@ impl PushExporter {
     }
 
     /// The final export, then the backend's shutdown; waits for both and
-    /// returns the first error.
-    pub fn shutdown(mut self) -> Result<(), BackendError> {
-        self.stop()
-    }
-
-    fn stop(&mut self) -> Result<(), BackendError> {
-        let Some(thread) = self.thread.take() else {
+    /// returns the first error. Later calls (and drop) do nothing.
+    pub fn shutdown(&self) -> Result<(), BackendError> {
+        let Some(thread) = lock(&self.thread).take() else {
             return Ok(());
         };
         let (tx, rx) = mpsc::channel();
-        let result = match self.commands.send(Command::Stop(tx)) {
+        let sent = lock(&self.commands).send(Command::Stop(tx));
+        let result = match sent {
             Ok(()) => rx
                 .recv()
                 .unwrap_or_else(|_| Err("the exporter's thread stopped".into())),
@@ -157,7 +155,7 @@ impl PushExporter {
 
 impl Drop for PushExporter {
     fn drop(&mut self) {
-        let _ = self.stop();
+        let _ = self.shutdown();
     }
 }
 
@@ -167,8 +165,13 @@ fn export_once(
     backend: &mut impl PushBackend,
     stats: &Mutex<PushStats>,
 ) -> Result<(), String> {
-    let snapshot = registry.snapshot();
-    let result = backend.export(&snapshot).map_err(|e| e.to_string());
+    // A collect hook (or the backend) that panics fails this export, not
+    // the exporter.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let snapshot = registry.snapshot();
+        backend.export(&snapshot).map_err(|e| e.to_string())
+    }))
+    .unwrap_or_else(|_| Err("a collect hook or the backend panicked".to_string()));
     let mut s = lock(stats);
     match &result {
         Ok(()) => {
@@ -220,5 +223,40 @@ fn drive(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct Count(Arc<Mutex<u32>>);
+
+    impl PushBackend for Count {
+        fn export(&mut self, _: &Snapshot) -> Result<(), BackendError> {
+            *lock(&self.0) += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panicking_collect_hook_fails_one_export_not_the_exporter() {
+        let r = Registry::new();
+        let once = Arc::new(AtomicBool::new(true));
+        let o = once.clone();
+        let _hook = r.on_collect(move || {
+            if o.swap(false, Ordering::SeqCst) {
+                panic!("a collect hook bug (expected by the test)");
+            }
+        });
+        let n = Arc::new(Mutex::new(0));
+        let e = PushExporter::start(r, Duration::from_secs(3600), Count(n.clone())).unwrap();
+        let err = e.export_now().unwrap_err().to_string();
+        assert!(err.contains("panicked"), "{err}");
+        e.export_now().unwrap();
+        e.shutdown().unwrap();
+        assert_eq!(*lock(&n), 2, "the second export and the final one");
+        assert_eq!((e.stats().exports, e.stats().failures), (2, 1));
     }
 }

@@ -133,6 +133,7 @@ fn delta_temporality_sends_the_changes() {
         .unwrap();
     jobs.inc_by(10);
     h.observe(0.5);
+    r.up_down_counter("depth", "Depth.").unwrap().add(4);
     let config = OtlpConfig {
         temporality: Temporality::Delta,
         ..rx.config()
@@ -197,11 +198,17 @@ fn a_partial_success_is_not_retried() {
     let mut rx = Receiver::start("partial");
     let r = Registry::new();
     r.gauge("g", "G.").unwrap().set(1.0);
-    let exporter = OtlpExporter::start(r, rx.config()).unwrap();
+    let exporter = OtlpExporter::start(r.clone(), rx.config()).unwrap();
     exporter.export_now().unwrap();
     assert_eq!(rx.verdict(), "ok 200");
-    exporter.shutdown().unwrap();
-    assert_eq!(rx.verdict(), "ok 200");
+    let snap = r.snapshot();
+    let retries = snap.family("nanometrics_otlp_retries_total").unwrap();
+    assert_eq!(
+        retries.series[0].value.as_counter(),
+        Some(0),
+        "not sent again"
+    );
+    assert_eq!(exporter.stats().exports, 1);
 }
 
 #[test]

@@ -110,8 +110,18 @@ def check_oracle(req: ExportMetricsServiceRequest, fails: List[str]) -> None:
         fails.append(f"svc_build {s}")
 
 
+depth_start: List[int] = []
+
+
 def check_delta(n: int, req: ExportMetricsServiceRequest, fails: List[str]) -> None:
     m = {x.name: x for x in req.resource_metrics[0].scope_metrics[0].metrics}
+    # An up-down counter stays cumulative, from its creation, in delta mode.
+    d = m["depth"].sum
+    if d.aggregation_temporality != 2 or d.is_monotonic:
+        fails.append(f"depth {d}")
+    depth_start.append(d.data_points[0].start_time_unix_nano)
+    if len(set(depth_start)) != 1:
+        fails.append(f"depth's start moved: {depth_start}")
     s = m["jobs"].sum
     h = m["lat_seconds"].histogram
     if s.aggregation_temporality != 1 or h.aggregation_temporality != 1:

@@ -1,7 +1,7 @@
 //! OTLP push for Python: `Registry.otlp_start` and the `OtlpExporter`
 //! handle it returns (what `nanometrics.otlp.start` wraps).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -60,12 +60,12 @@ fn config(o: Overrides) -> PyResult<OtlpConfig> {
         }
     }
     if let Some(t) = o.temporality {
-        c.temporality = match t.as_str() {
+        c.temporality = match t.to_ascii_lowercase().as_str() {
             "cumulative" => Temporality::Cumulative,
-            "delta" => Temporality::Delta,
+            "delta" | "lowmemory" => Temporality::Delta,
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "temporality must be 'cumulative' or 'delta', got {other:?}"
+                    "temporality must be 'cumulative', 'delta' or 'lowmemory', got {other:?}"
                 )))
             }
         };
@@ -85,14 +85,33 @@ pub(crate) fn start(
         .detach(move || Exporter::start(registry, c).map_err(|e| e.to_string()))
         .map_err(PyValueError::new_err)?;
     Ok(OtlpExporter {
-        inner: Mutex::new(Some(e)),
+        inner: Mutex::new(Some(Arc::new(e))),
     })
 }
 
 /// A running OTLP exporter.
 #[pyclass(frozen, module = "nanometrics._native")]
 pub(crate) struct OtlpExporter {
-    inner: Mutex<Option<Exporter>>,
+    /// Cloned out of the lock before any wait: no lock is held while the
+    /// GIL is released (a collect hook may need the GIL on the export's
+    /// thread).
+    inner: Mutex<Option<Arc<Exporter>>>,
+}
+
+impl OtlpExporter {
+    fn get(&self) -> PyResult<Arc<Exporter>> {
+        lock(&self.inner).clone().ok_or_else(stopped)
+    }
+}
+
+impl Drop for OtlpExporter {
+    /// Dropped without `shutdown()`: the final export runs without the GIL
+    /// (or not at all once the interpreter is going away).
+    fn drop(&mut self) {
+        if let Some(e) = lock(&self.inner).take() {
+            let _ = Python::try_attach(|py| py.detach(move || e.shutdown()));
+        }
+    }
 }
 
 fn stopped() -> PyErr {
@@ -104,9 +123,8 @@ impl OtlpExporter {
     /// Exports now (without the GIL) and waits; raises `RuntimeError` with
     /// the receiver's answer when it fails.
     fn export_now(&self, py: Python<'_>) -> PyResult<()> {
-        let guard = lock(&self.inner);
-        let e = guard.as_ref().ok_or_else(stopped)?;
-        py.detach(|| e.export_now().map_err(|e| e.to_string()))
+        let e = self.get()?;
+        py.detach(move || e.export_now().map_err(|e| e.to_string()))
             .map_err(|m| PyRuntimeError::new_err(format!("OTLP export failed: {m}")))
     }
 
@@ -123,7 +141,8 @@ impl OtlpExporter {
     /// `{exports, failures, last_error}`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        if let Some(e) = lock(&self.inner).as_ref() {
+        let e = lock(&self.inner).clone();
+        if let Some(e) = e {
             let s = e.stats();
             d.set_item("exports", s.exports)?;
             d.set_item("failures", s.failures)?;

@@ -102,3 +102,32 @@ def test_start_from_env(monkeypatch: pytest.MonkeyPatch, receiver: Tuple[int, "s
     monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "soon")
     with pytest.raises(ValueError, match="OTEL_METRIC_EXPORT_INTERVAL"):
         otlp.start_from_env(registry)
+
+
+def test_stats_while_exporting_with_set_function_does_not_deadlock(
+    receiver: Tuple[int, "subprocess.Popen[str]"], registry: CollectorRegistry
+) -> None:
+    import threading
+
+    from nanometrics import Gauge
+
+    port, p = receiver
+    Gauge("computed", "Computed at collect.", registry=registry).set_function(lambda: 2.0)
+    e = otlp.start(f"http://127.0.0.1:{port}/v1/metrics", headers={"authorization": "Bearer t0k"}, interval=3600, registry=registry)
+    done = threading.Event()
+
+    def export() -> None:
+        for _ in range(5):
+            e.export_now()  # its snapshot calls set_function: it needs the GIL
+        done.set()
+
+    t = threading.Thread(target=export)
+    t.start()
+    while not done.is_set():
+        e.stats()  # takes the GIL, then the exporter's lock
+    t.join(timeout=30)
+    assert not t.is_alive()
+    for _ in range(5):
+        assert points(p)["computed{}"] == "2"
+    e.shutdown()
+    points(p)

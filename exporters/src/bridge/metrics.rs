@@ -27,9 +27,11 @@
 //!   as another type, gets a handle that records nothing, counted in
 //!   [`NanometricsRecorder::rejected`].
 //! - Handles are cached by the whole key (name and every label, compared
-//!   in full, never by hash alone): a macro call after the first is a map
-//!   lookup and an `Arc` clone; a handle the caller keeps updates the
-//!   nanometrics series directly.
+//!   in full, never by hash alone), in each thread's own map (no lock) and
+//!   a shared one: a macro call after the thread's first is a map lookup
+//!   and an `Arc` clone; a handle the caller keeps updates the nanometrics
+//!   series directly. A thread keeps up to 4,096 keys per recorder and
+//!   type (then starts over), and keeps their series alive while it does.
 //! - `describe_*` gives the HELP text and, when the name ends with it, the
 //!   unit; a description after the first registration of a name is kept
 //!   for nothing (a family's HELP is fixed when it is declared).
@@ -38,6 +40,7 @@
 //!   increments). Histograms use `buckets_for(name)`, else the builder's
 //!   default (`Buckets::default()`).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -71,8 +74,11 @@ impl NanometricsRecorderBuilder {
 
     /// The recorder.
     pub fn build(self) -> NanometricsRecorder {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
         NanometricsRecorder {
             inner: Arc::new(Inner {
+                // Relaxed: only uniqueness matters.
+                id: NEXT.fetch_add(1, Ordering::Relaxed),
                 registry: self.registry,
                 buckets: self.buckets,
                 default_buckets: self.default_buckets,
@@ -93,8 +99,22 @@ pub struct NanometricsRecorder {
     inner: Arc<Inner>,
 }
 
+/// A thread's handles, per recorder (by its id) and key.
+type LocalHandles<H> = HashMap<u64, HashMap<Key, H>>;
+
+/// Keys a thread keeps per recorder and type before it starts over.
+const LOCAL_ENTRIES: usize = 4096;
+
+std::thread_local! {
+    static LOCAL_COUNTERS: RefCell<LocalHandles<Counter>> = RefCell::new(HashMap::new());
+    static LOCAL_GAUGES: RefCell<LocalHandles<Gauge>> = RefCell::new(HashMap::new());
+    static LOCAL_HISTOGRAMS: RefCell<LocalHandles<Histogram>> = RefCell::new(HashMap::new());
+}
+
 #[derive(Debug)]
 struct Inner {
+    /// Unique per recorder (never reused): the thread caches' key.
+    id: u64,
     registry: Registry,
     buckets: HashMap<String, Buckets>,
     default_buckets: Buckets,
@@ -159,8 +179,38 @@ impl NanometricsRecorder {
             .insert(escape(key.as_str()), (description.to_string(), unit));
     }
 
-    /// The handle cached for `key`, or the one `make` declares (cached).
-    fn handle<H: Clone>(
+    /// The handle cached for `key` (in this thread's cache, else the
+    /// shared one), or the one `make` declares (cached in both).
+    fn handle<H: Clone + 'static>(
+        &self,
+        cache: &RwLock<HashMap<Key, H>>,
+        local: &'static std::thread::LocalKey<RefCell<LocalHandles<H>>>,
+        key: &Key,
+        make: impl FnOnce(&Inner, &str, &str, Option<&str>, &[String], &[String]) -> Option<H>,
+        noop: H,
+    ) -> H {
+        let id = self.inner.id;
+        // The thread's own map first: no lock, no shared write.
+        let hit = local
+            .try_with(|l| l.borrow().get(&id).and_then(|m| m.get(key).cloned()))
+            .ok()
+            .flatten();
+        if let Some(h) = hit {
+            return h;
+        }
+        let h = self.shared_handle(cache, key, make, noop);
+        let _ = local.try_with(|l| {
+            let mut l = l.borrow_mut();
+            let m = l.entry(id).or_default();
+            if m.len() >= LOCAL_ENTRIES {
+                m.clear();
+            }
+            m.insert(key.clone(), h.clone());
+        });
+        h
+    }
+
+    fn shared_handle<H: Clone>(
         &self,
         cache: &RwLock<HashMap<Key, H>>,
         key: &Key,
@@ -276,6 +326,7 @@ impl Recorder for NanometricsRecorder {
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         self.handle(
             &self.inner.counters,
+            &LOCAL_COUNTERS,
             key,
             |i, name, help, unit, names, values| {
                 let f = build::<nanometrics::Counter>(&i.registry, name, help, unit, None, names)?;
@@ -292,6 +343,7 @@ impl Recorder for NanometricsRecorder {
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
         self.handle(
             &self.inner.gauges,
+            &LOCAL_GAUGES,
             key,
             |i, name, help, unit, names, values| {
                 let f = build::<nanometrics::Gauge>(&i.registry, name, help, unit, None, names)?;
@@ -306,6 +358,7 @@ impl Recorder for NanometricsRecorder {
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
         self.handle(
             &self.inner.histograms,
+            &LOCAL_HISTOGRAMS,
             key,
             |i, name, help, unit, names, values| {
                 let buckets = i.buckets.get(name).unwrap_or(&i.default_buckets);

@@ -108,12 +108,13 @@ impl OtlpConfig {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<OtlpConfig, ConfigError> {
         let mut c = OtlpConfig::default();
         // The signal-specific variable wins over the general one.
+        // (An empty value counts as unset, so it never hides the other.)
         let either = |name: &str| {
             let specific = name.replace("OTEL_EXPORTER_OTLP_", "OTEL_EXPORTER_OTLP_METRICS_");
-            var(&specific)
-                .map(|v| (specific, v))
-                .or_else(|| var(name).map(|v| (name.to_string(), v)))
-                .filter(|(_, v)| !v.trim().is_empty())
+            let set = |n: &str| var(n).filter(|v| !v.trim().is_empty());
+            set(&specific)
+                .map(|v| (specific.clone(), v))
+                .or_else(|| set(name).map(|v| (name.to_string(), v)))
         };
         if let Some(v) = var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").filter(|v| !v.trim().is_empty())
         {
@@ -183,17 +184,35 @@ impl OtlpConfig {
     }
 }
 
-/// An `http://host[:port][/path]` URL (https is not built in).
+/// An `http://host[:port][/path]` URL (https is not built in; no user,
+/// query or fragment).
 pub(crate) fn check_url(name: &str, v: &str) -> Result<String, ConfigError> {
-    let rest = v.strip_prefix("http://").ok_or_else(|| {
-        ConfigError(format!(
+    if !v.starts_with("http://") {
+        return Err(ConfigError(format!(
             "{name}={v:?}: an http:// URL (https is not built in: put a collector or proxy in front)"
-        ))
-    })?;
-    let host = rest.split('/').next().unwrap_or("");
-    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '@') {
+        )));
+    }
+    let uri: hyper::Uri = v
+        .parse()
+        .map_err(|e| ConfigError(format!("{name}={v:?}: not a URL ({e})")))?;
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    // A port that is not a number (`http://h:abc`) parses, unread.
+    let after_host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(_, rest)| rest),
+        None => authority.find(':').map_or("", |i| &authority[i..]),
+    };
+    let bad_port = match after_host.strip_prefix(':') {
+        Some(p) => p.parse::<u16>().is_err(),
+        None => !after_host.is_empty(),
+    };
+    if uri.host().is_none_or(str::is_empty) || authority.contains('@') || bad_port {
         return Err(ConfigError(format!(
             "{name}={v:?}: the URL has no usable host"
+        )));
+    }
+    if uri.query().is_some() || v.contains('#') {
+        return Err(ConfigError(format!(
+            "{name}={v:?}: a query or fragment is not supported here"
         )));
     }
     Ok(v.to_string())
@@ -236,6 +255,7 @@ fn percent_decode(name: &str, s: &str) -> Result<String, ConfigError> {
         if b[i] == b'%' {
             let hex = b
                 .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| {
@@ -299,6 +319,16 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_specific_variable_does_not_hide_the_general_one() {
+        let c = OtlpConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", ""),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1500"),
+        ]))
+        .unwrap();
+        assert_eq!(c.timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
     fn bad_values_are_errors_naming_the_variable() {
         for (k, v) in [
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://x"),
@@ -306,6 +336,9 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=%zz"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=%+f"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:abc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h/base?x=1"),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "-1"),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
             ("OTEL_METRIC_EXPORT_INTERVAL", "0"),

@@ -37,7 +37,7 @@ fn attributes(labels: &LabelSet) -> Vec<KeyValue> {
     labels.iter().map(|(k, v)| kv(k, v)).collect()
 }
 
-/// What a series sent last time (delta temporality).
+/// A series' value at the last successful export.
 #[derive(Clone, Debug)]
 enum Sent {
     Int(u64),
@@ -49,14 +49,45 @@ enum Sent {
     },
 }
 
-/// Turns snapshots into requests; keeps what delta temporality needs.
+/// What the mapper remembers of a series between exports.
+#[derive(Clone, Debug)]
+struct Seen {
+    /// The series' creation time (another one: another series).
+    created: u64,
+    /// When its cumulative values start: its creation, or the export
+    /// before a reset (`FloatCounter::reset`) was seen.
+    start: u64,
+    value: Sent,
+}
+
+type SeriesKey = (String, Vec<(String, String)>);
+
+/// What a request changes in the mapper, applied once it was accepted.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    seen: HashMap<SeriesKey, Seen>,
+    now: u64,
+}
+
+/// Turns snapshots into requests; keeps what start times and delta
+/// temporality need.
 #[derive(Debug)]
 pub(crate) struct Mapper {
     resource: Vec<KeyValue>,
     temporality: Temporality,
-    /// Per (family, labels): the values and the time of the last export.
-    sent: HashMap<(String, Vec<(String, String)>), Sent>,
+    /// Per (family, labels), as of the last accepted export.
+    seen: HashMap<SeriesKey, Seen>,
     last_export: Option<u64>,
+}
+
+/// Whether a value is below the one before (a reset).
+fn went_down(prev: &Sent, v: &Value) -> bool {
+    match (prev, v) {
+        (Sent::Int(p), Value::Counter(c)) => c < p,
+        (Sent::Float(p), Value::FloatCounter(c)) => c < p,
+        (Sent::Hist { count, .. }, Value::Histogram(h)) => h.count < *count,
+        _ => false,
+    }
 }
 
 impl Mapper {
@@ -64,18 +95,27 @@ impl Mapper {
         Mapper {
             resource: resource.iter().map(|(k, v)| kv(k, v)).collect(),
             temporality,
-            sent: HashMap::new(),
+            seen: HashMap::new(),
             last_export: None,
         }
     }
 
-    /// The request for `snapshot` taken at `now`; `None` when it holds no
-    /// point (no empty requests).
+    /// Remembers what an accepted request sent (the next delta, and resets).
+    pub(crate) fn commit(&mut self, p: Pending) {
+        self.seen = p.seen;
+        self.last_export = Some(p.now);
+    }
+
+    /// The request for `snapshot` taken at `now`, and what to [`commit`]
+    /// once it is accepted; `None` when it holds no point (no empty
+    /// requests).
+    ///
+    /// [`commit`]: Self::commit
     pub(crate) fn request(
-        &mut self,
+        &self,
         snapshot: &Snapshot,
         now: SystemTime,
-    ) -> Option<ExportMetricsServiceRequest> {
+    ) -> Option<(ExportMetricsServiceRequest, Pending)> {
         let now = nanos(now);
         let delta = self.temporality == Temporality::Delta;
         let temporality = if delta {
@@ -83,7 +123,7 @@ impl Mapper {
         } else {
             AggregationTemporality::Cumulative
         } as i32;
-        let mut sent = HashMap::with_capacity(self.sent.len());
+        let mut seen = HashMap::with_capacity(self.seen.len());
         let mut metrics = Vec::with_capacity(snapshot.families.len());
         for f in &snapshot.families {
             if f.series.is_empty() {
@@ -99,75 +139,89 @@ impl Mapper {
             let mut hists = Vec::new();
             let mut summaries = Vec::new();
             for s in &f.series {
-                let key = (
+                let key: SeriesKey = (
                     f.name.clone(),
                     s.labels
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect::<Vec<_>>(),
+                        .collect(),
                 );
                 let created = nanos(s.created);
-                // Delta: from the previous export, unless the series is newer.
-                let start = match self.last_export {
-                    Some(t) if delta && t > created => t,
-                    _ => created,
+                // The same series as at the last export, unless re-created.
+                let before = self.seen.get(&key).filter(|p| p.created == created);
+                let reset = before.is_some_and(|p| went_down(&p.value, &s.value));
+                // Cumulative points start at the creation, or after a reset
+                // at the last export (the reset happened since).
+                let start = match (before, reset) {
+                    (Some(_), true) => self.last_export.unwrap_or(created),
+                    (Some(p), false) => p.start,
+                    (None, _) => created,
                 };
-                let point = |value| NumberDataPoint {
+                // A delta point starts at the last export, unless the series
+                // (or its values, after a reset) is newer.
+                let prev = before.filter(|_| delta && !reset);
+                let delta_start = match (prev, self.last_export) {
+                    (Some(_), Some(t)) => t,
+                    _ => start,
+                };
+                let point = |value, start| NumberDataPoint {
                     attributes: attributes(&s.labels),
                     start_time_unix_nano: start,
                     time_unix_nano: now,
                     value: Some(value),
                     ..Default::default()
                 };
-                let prev = if delta && start != created {
-                    self.sent.get(&key)
-                } else {
-                    None
+                let mut remember = |value| {
+                    seen.insert(
+                        key.clone(),
+                        Seen {
+                            created,
+                            start,
+                            value,
+                        },
+                    );
                 };
                 match &s.value {
                     Value::Counter(v) => {
-                        let d = match prev {
-                            Some(Sent::Int(p)) if v >= p => v - p,
+                        let x = match prev.map(|p| &p.value) {
+                            Some(Sent::Int(p)) => v - p,
                             _ => *v,
                         };
-                        sent.insert(key, Sent::Int(*v));
-                        let x = if delta { d } else { *v };
-                        ints.push(point(match i64::try_from(x) {
-                            Ok(i) => number_data_point::Value::AsInt(i),
-                            Err(_) => number_data_point::Value::AsDouble(x as f64),
-                        }));
+                        remember(Sent::Int(*v));
+                        let (x, st) = if delta { (x, delta_start) } else { (*v, start) };
+                        ints.push(point(
+                            match i64::try_from(x) {
+                                Ok(i) => number_data_point::Value::AsInt(i),
+                                Err(_) => number_data_point::Value::AsDouble(x as f64),
+                            },
+                            st,
+                        ));
                     }
                     Value::FloatCounter(v) => {
-                        let d = match prev {
-                            Some(Sent::Float(p)) if v >= p => v - p,
+                        let x = match prev.map(|p| &p.value) {
+                            Some(Sent::Float(p)) => v - p,
                             _ => *v,
                         };
-                        sent.insert(key, Sent::Float(*v));
-                        ints.push(point(number_data_point::Value::AsDouble(if delta {
-                            d
-                        } else {
-                            *v
-                        })));
+                        remember(Sent::Float(*v));
+                        let (x, st) = if delta { (x, delta_start) } else { (*v, start) };
+                        ints.push(point(number_data_point::Value::AsDouble(x), st));
                     }
                     Value::UpDownCounter(v) => {
-                        ints.push(point(number_data_point::Value::AsInt(*v)));
+                        ints.push(point(number_data_point::Value::AsInt(*v), created));
                     }
                     Value::Gauge(v) => {
-                        let value = if matches!(f.kind, MetricKind::Info | MetricKind::StateSet) {
-                            number_data_point::Value::AsInt(*v as i64)
+                        if matches!(f.kind, MetricKind::Info | MetricKind::StateSet) {
+                            ints.push(point(number_data_point::Value::AsInt(*v as i64), created));
                         } else {
-                            number_data_point::Value::AsDouble(*v)
-                        };
-                        let mut p = point(value);
-                        if f.kind == MetricKind::Gauge {
                             // A gauge has no start.
-                            p.start_time_unix_nano = 0;
+                            ints.push(point(number_data_point::Value::AsDouble(*v), 0));
                         }
-                        ints.push(p);
                     }
                     Value::Histogram(h) => {
-                        let (point, now_sent) = histogram_point(s, h, start, now, prev);
-                        sent.insert(key, now_sent);
+                        let pv = prev.map(|p| &p.value);
+                        let st = if delta { delta_start } else { start };
+                        let (point, now_sent) = histogram_point(s, h, st, now, pv);
+                        remember(now_sent);
                         hists.push(point);
                     }
                     Value::Summary(h) => summaries.push(summary_point(s, h, created, now)),
@@ -197,12 +251,10 @@ impl Mapper {
             });
             metrics.push(m);
         }
-        self.sent = sent;
-        self.last_export = Some(now);
         if metrics.is_empty() {
             return None;
         }
-        Some(ExportMetricsServiceRequest {
+        let request = ExportMetricsServiceRequest {
             resource_metrics: vec![ResourceMetrics {
                 resource: Some(Resource {
                     attributes: self.resource.clone(),
@@ -219,7 +271,8 @@ impl Mapper {
                 }],
                 schema_url: String::new(),
             }],
-        })
+        };
+        Some((request, Pending { seen, now }))
     }
 }
 
@@ -231,6 +284,8 @@ fn histogram_point(
     now: u64,
     prev: Option<&Sent>,
 ) -> (HistogramDataPoint, Sent) {
+    // `prev` is only given for a delta of the same series since its last
+    // export (no reset in between).
     let bounds: Vec<f64> = h
         .buckets
         .iter()
@@ -312,5 +367,99 @@ fn summary_point(
         sum: h.sum,
         quantile_values,
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn sum_point(r: &ExportMetricsServiceRequest, name: &str) -> NumberDataPoint {
+        let m = r.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap();
+        match &m.data {
+            Some(metric::Data::Sum(s)) => s.data_points[0].clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn value(p: &NumberDataPoint) -> f64 {
+        match p.value {
+            Some(number_data_point::Value::AsInt(i)) => i as f64,
+            Some(number_data_point::Value::AsDouble(d)) => d,
+            None => f64::NAN,
+        }
+    }
+
+    #[test]
+    fn a_delta_not_accepted_is_sent_again_with_the_next() {
+        let r = nanometrics::Registry::new();
+        let c = r.counter("jobs_total", "Jobs.").unwrap();
+        let mut m = Mapper::new(&[], Temporality::Delta);
+        let t0 = SystemTime::now();
+        c.inc_by(10);
+        let (first, p) = m.request(&r.snapshot(), t0).unwrap();
+        assert_eq!(value(&sum_point(&first, "jobs")), 10.0);
+        m.commit(p);
+        c.inc_by(5);
+        // Built, never accepted (the receiver was down): not committed.
+        let (lost, _) = m
+            .request(&r.snapshot(), t0 + Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(value(&sum_point(&lost, "jobs")), 5.0);
+        c.inc_by(3);
+        let (next, _) = m
+            .request(&r.snapshot(), t0 + Duration::from_secs(2))
+            .unwrap();
+        let p = sum_point(&next, "jobs");
+        assert_eq!(value(&p), 8.0, "the lost delta is in the next one");
+        assert_eq!(
+            p.start_time_unix_nano,
+            nanos(t0),
+            "from the last accepted export"
+        );
+    }
+
+    #[test]
+    fn cumulative_kinds_start_at_creation_and_a_reset_starts_anew() {
+        let r = nanometrics::Registry::new();
+        let f = r.float_counter("cpu_seconds_total", "CPU.").unwrap();
+        let u = r.up_down_counter("depth", "Depth.").unwrap();
+        f.inc_by(4.0);
+        u.add(2);
+        let snap = r.snapshot();
+        let created_of = |name: &str| nanos(snap.family(name).unwrap().series[0].created);
+        let (f_created, u_created) = (created_of("cpu_seconds_total"), created_of("depth"));
+        for temporality in [Temporality::Cumulative, Temporality::Delta] {
+            let mut m = Mapper::new(&[], temporality);
+            let t0 = SystemTime::now() + Duration::from_secs(10);
+            let (a, p) = m.request(&r.snapshot(), t0).unwrap();
+            m.commit(p);
+            let (b, p) = m
+                .request(&r.snapshot(), t0 + Duration::from_secs(1))
+                .unwrap();
+            m.commit(p);
+            // An up-down counter is cumulative, from its creation, always.
+            for req in [&a, &b] {
+                assert_eq!(sum_point(req, "depth").start_time_unix_nano, u_created);
+            }
+            assert_eq!(sum_point(&a, "cpu_seconds").start_time_unix_nano, f_created);
+            if temporality == Temporality::Cumulative {
+                f.reset();
+                f.inc_by(1.0);
+                let (c, _) = m
+                    .request(&r.snapshot(), t0 + Duration::from_secs(2))
+                    .unwrap();
+                let p = sum_point(&c, "cpu_seconds");
+                assert_eq!(value(&p), 1.0);
+                // The reset happened after the last export: a new start.
+                assert_eq!(p.start_time_unix_nano, nanos(t0 + Duration::from_secs(1)));
+                f.inc_by(3.0);
+            }
+        }
     }
 }

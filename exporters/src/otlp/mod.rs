@@ -14,7 +14,8 @@
 //! - [`config`](OtlpConfig): endpoint, headers, timeout, gzip, interval,
 //!   resource, temporality; from a builder or the environment.
 //! - The mapping (metric types to OTLP points, start times, delta):
-//!   `mapping.rs`, documented on [`OtlpBackend`].
+//!   `mapping.rs`, documented on [`OtlpBackend`]. A failed export changes
+//!   nothing: the next delta still starts at the last accepted export.
 //! - Delivery: `transport.rs`. 429, 502, 503 and 504 (and a receiver that
 //!   cannot be reached) are retried within the export timeout, after
 //!   `Retry-After` or an exponential backoff with jitter; any other
@@ -22,8 +23,9 @@
 //!   stderr and not retried. A dead receiver costs one failed export per
 //!   period and nothing else: no queue grows, no recording thread waits,
 //!   and with cumulative temporality the next export carries everything.
-//! - Self-metrics, in the exported registry: `nanometrics_otlp_exports_total`,
-//!   `nanometrics_otlp_failures_total`, `nanometrics_otlp_retries_total`,
+//! - Self-metrics, in the exported registry, labelled by `endpoint`:
+//!   `nanometrics_otlp_exports_total`, `nanometrics_otlp_failures_total`,
+//!   `nanometrics_otlp_retries_total`,
 //!   `nanometrics_otlp_last_success_timestamp_seconds`.
 
 mod config;
@@ -69,31 +71,34 @@ struct SelfMetrics {
 }
 
 impl SelfMetrics {
-    fn declare(r: &Registry) -> Option<SelfMetrics> {
+    /// The series of the exporter to `endpoint` (one set per endpoint).
+    fn declare(r: &Registry, endpoint: &str) -> Option<SelfMetrics> {
+        let l = ["endpoint"];
+        let counter = |name: &str, help: &str| {
+            r.counter_family(name, help, &l)
+                .and_then(|f| f.with_labels(&[endpoint]))
+                .ok()
+        };
         Some(SelfMetrics {
-            exports: r
-                .counter(
-                    "nanometrics_otlp_exports_total",
-                    "OTLP exports that the receiver accepted.",
-                )
-                .ok()?,
-            failures: r
-                .counter(
-                    "nanometrics_otlp_failures_total",
-                    "OTLP exports that failed.",
-                )
-                .ok()?,
-            retries: r
-                .counter(
-                    "nanometrics_otlp_retries_total",
-                    "OTLP requests sent again after a retryable answer.",
-                )
-                .ok()?,
+            exports: counter(
+                "nanometrics_otlp_exports_total",
+                "OTLP exports that the receiver accepted.",
+            )?,
+            failures: counter(
+                "nanometrics_otlp_failures_total",
+                "OTLP exports that failed.",
+            )?,
+            retries: counter(
+                "nanometrics_otlp_retries_total",
+                "OTLP requests sent again after a retryable answer.",
+            )?,
             last_success: r
-                .gauge(
+                .gauge_family(
                     "nanometrics_otlp_last_success_timestamp_seconds",
                     "Unix time of the last accepted OTLP export.",
+                    &l,
                 )
+                .and_then(|f| f.with_labels(&[endpoint]))
                 .ok()?,
         })
     }
@@ -116,21 +121,28 @@ impl OtlpBackend {
     }
 
     /// The encoded request for `snapshot` as of `now` (`None`: nothing to
-    /// send), without sending it.
-    pub fn encode(&mut self, snapshot: &Snapshot, now: SystemTime) -> Option<Vec<u8>> {
+    /// send), without sending it (and without counting it as sent: the
+    /// next delta is still from the last export).
+    pub fn encode(&self, snapshot: &Snapshot, now: SystemTime) -> Option<Vec<u8>> {
         self.mapper
             .request(snapshot, now)
-            .map(|r| r.encode_to_vec())
+            .map(|(r, _)| r.encode_to_vec())
     }
 }
 
 impl PushBackend for OtlpBackend {
     fn export(&mut self, snapshot: &Snapshot) -> Result<(), BackendError> {
-        let Some(body) = self.encode(snapshot, SystemTime::now()) else {
+        let Some((request, pending)) = self.mapper.request(snapshot, SystemTime::now()) else {
             return Ok(());
         };
         let before = self.transport.retries;
-        let result = self.runtime.block_on(self.transport.send(body));
+        let result = self
+            .runtime
+            .block_on(self.transport.send(request.encode_to_vec()));
+        if result.is_ok() {
+            // Only an accepted export moves the next delta's start.
+            self.mapper.commit(pending);
+        }
         if let Some(c) = &self.counts {
             c.retries.inc_by(self.transport.retries - before);
             match &result {
@@ -160,7 +172,7 @@ impl OtlpExporter {
     /// self-metrics in `registry`.
     pub fn start(registry: Registry, config: OtlpConfig) -> Result<OtlpExporter, BackendError> {
         let mut backend = OtlpBackend::new(&config)?;
-        backend.counts = SelfMetrics::declare(&registry);
+        backend.counts = SelfMetrics::declare(&registry, &config.endpoint);
         let push = PushExporter::start(registry, config.interval, backend)?;
         Ok(OtlpExporter { push })
     }
@@ -213,8 +225,8 @@ impl OtlpExporter {
         self.push.stats()
     }
 
-    /// The final export, then stops.
-    pub fn shutdown(self) -> Result<(), BackendError> {
+    /// The final export, then stops; later calls (and drop) do nothing.
+    pub fn shutdown(&self) -> Result<(), BackendError> {
         self.push.shutdown()
     }
 }

@@ -36,18 +36,22 @@ pub(crate) struct Transport {
 impl Transport {
     pub(crate) fn new(c: &OtlpConfig) -> Result<Transport, ConfigError> {
         check_url("the endpoint", &c.endpoint)?;
-        let rest = c.endpoint.strip_prefix("http://").unwrap_or(&c.endpoint);
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let authority = if authority.contains(':') && !authority.ends_with(']') {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
+        let uri: hyper::Uri = c
+            .endpoint
+            .parse()
+            .map_err(|e| ConfigError(format!("the endpoint {:?}: {e}", c.endpoint)))?;
+        let host = uri.host().unwrap_or_default();
+        let authority = format!("{host}:{}", uri.port_u16().unwrap_or(80));
+        let path = uri.path().to_string();
         let mut headers = Vec::new();
         for (k, v) in &c.headers {
+            if ["content-type", "content-encoding", "host", "content-length"]
+                .contains(&k.to_ascii_lowercase().as_str())
+            {
+                return Err(ConfigError(format!(
+                    "header {k:?} is the exporter's to set, not a configuration's"
+                )));
+            }
             let name = HeaderName::try_from(k.as_str()).map_err(|_| {
                 ConfigError(format!("header name {k:?} is not a valid HTTP header name"))
             })?;
@@ -60,9 +64,10 @@ impl Transport {
         }
         Ok(Transport {
             authority,
-            path: path.to_string(),
+            path,
             headers,
-            timeout: c.timeout,
+            // At most a day: deadlines are computed from it.
+            timeout: c.timeout.min(Duration::from_secs(86_400)),
             gzip: c.gzip,
             retries: 0,
             partial: None,
@@ -92,13 +97,15 @@ impl Transport {
                     )
                 }
             };
-            let (status, retry_after, body) = match outcome {
-                Ok(answer) => answer,
-                // The receiver is down or unreachable: retried like a 503.
+            let (status, retry_after, body, unreachable) = match outcome {
+                Ok((s, r, b)) => (s, r, b, None),
+                // The receiver is down or unreachable: retried like a 503,
+                // reported as what it is.
                 Err(e) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     None,
-                    Bytes::from(e.to_string()),
+                    Bytes::new(),
+                    Some(e.to_string()),
                 ),
             };
             if status.is_success() {
@@ -126,17 +133,23 @@ impl Transport {
                 )
                 .into());
             }
-            // Exponential backoff with jitter, or what the receiver asked for.
-            let backoff = retry_after.unwrap_or_else(|| {
-                let base = Duration::from_millis(100) * 2u32.saturating_pow(attempt.min(8));
-                base.mul_f64(0.5 + jitter())
-            });
-            if Instant::now() + backoff >= deadline {
-                return Err(format!(
-                    "the receiver answered {status} until the export timeout ({:?})",
-                    self.timeout
-                )
-                .into());
+            // What the receiver asked for (at least 100 ms), else an
+            // exponential backoff with jitter.
+            let backoff = retry_after
+                .map(|d| d.max(Duration::from_millis(100)))
+                .unwrap_or_else(|| {
+                    let base = Duration::from_millis(100) * 2u32.saturating_pow(attempt.min(8));
+                    base.mul_f64(0.5 + jitter())
+                });
+            if Instant::now()
+                .checked_add(backoff)
+                .is_none_or(|t| t >= deadline)
+            {
+                let why = match unreachable {
+                    Some(e) => format!("the receiver could not be reached ({e})"),
+                    None => format!("the receiver answered {status}"),
+                };
+                return Err(format!("{why} until the export timeout ({:?})", self.timeout).into());
             }
             self.retries += 1;
             attempt += 1;

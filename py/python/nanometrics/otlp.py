@@ -1,5 +1,6 @@
 """OTLP push: the registry's metrics sent as OTLP/HTTP protobuf to a
-collector, from a Rust thread (recording and the GIL are not involved).
+collector, from a Rust thread (recording never waits for it; the GIL is
+taken only to run ``Gauge.set_function`` callbacks, as for a scrape).
 
 ::
 
@@ -23,7 +24,9 @@ of metric types to OTLP and the retry rules are those of the Rust crate
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from typing import Any, Dict, Mapping, Optional
 
 from .registry import REGISTRY, CollectorRegistry
@@ -71,8 +74,10 @@ def start(
 ) -> OtlpExporter:
     """Starts exporting ``registry`` every ``interval`` seconds to
     ``endpoint`` (the full URL, ``http://host:4318/v1/metrics``).
-    ``headers`` and ``resource`` attributes are added to the environment's;
-    ``temporality`` is ``"cumulative"`` or ``"delta"``."""
+    ``headers`` replace the environment's; ``resource`` attributes are
+    added to (or override) the environment's; ``temporality`` is
+    ``"cumulative"``, ``"delta"`` or ``"lowmemory"``. The exporter shuts
+    down (with its final export) at interpreter exit if not before."""
     native = registry._native.otlp_start(
         endpoint=endpoint,
         headers=None if headers is None else list(headers.items()),
@@ -82,7 +87,19 @@ def start(
         resource=None if resource is None else list(resource.items()),
         temporality=temporality,
     )
-    return OtlpExporter(native)
+    exporter = OtlpExporter(native)
+    ref = weakref.ref(exporter)
+
+    def final_export() -> None:
+        e = ref()
+        if e is not None:
+            try:
+                e.shutdown()
+            except RuntimeError:
+                pass  # the receiver is gone: nothing more to do at exit
+
+    atexit.register(final_export)
+    return exporter
 
 
 def start_from_env(registry: CollectorRegistry = REGISTRY) -> Optional[OtlpExporter]:
