@@ -83,9 +83,9 @@ impl NanometricsRecorderBuilder {
                 buckets: self.buckets,
                 default_buckets: self.default_buckets,
                 descriptions: Mutex::new(HashMap::new()),
-                counters: RwLock::new(HashMap::new()),
-                gauges: RwLock::new(HashMap::new()),
-                histograms: RwLock::new(HashMap::new()),
+                counters: RwLock::new(KeyMap::default()),
+                gauges: RwLock::new(KeyMap::default()),
+                histograms: RwLock::new(KeyMap::default()),
                 rejected: AtomicU64::new(0),
             }),
         }
@@ -99,16 +99,40 @@ pub struct NanometricsRecorder {
     inner: Arc<Inner>,
 }
 
-/// A thread's handles, per recorder (by its id) and key.
-type LocalHandles<H> = HashMap<u64, HashMap<Key, H>>;
+/// Hashes a [`Key`] by the hash it carries (`Key` writes exactly its
+/// precomputed `u64`); equality still compares the whole key.
+#[derive(Clone, Default)]
+struct KeyHash(u64);
+
+impl std::hash::Hasher for KeyHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used by `Key`; a plain FNV-1a for anything else.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+type KeyMap<H> = HashMap<Key, H, std::hash::BuildHasherDefault<KeyHash>>;
+
+/// A thread's handles per recorder (by its id), usually one recorder.
+type LocalHandles<H> = Vec<(u64, KeyMap<H>)>;
 
 /// Keys a thread keeps per recorder and type before it starts over.
 const LOCAL_ENTRIES: usize = 4096;
 
 std::thread_local! {
-    static LOCAL_COUNTERS: RefCell<LocalHandles<Counter>> = RefCell::new(HashMap::new());
-    static LOCAL_GAUGES: RefCell<LocalHandles<Gauge>> = RefCell::new(HashMap::new());
-    static LOCAL_HISTOGRAMS: RefCell<LocalHandles<Histogram>> = RefCell::new(HashMap::new());
+    static LOCAL_COUNTERS: RefCell<LocalHandles<Counter>> = const { RefCell::new(Vec::new()) };
+    static LOCAL_GAUGES: RefCell<LocalHandles<Gauge>> = const { RefCell::new(Vec::new()) };
+    static LOCAL_HISTOGRAMS: RefCell<LocalHandles<Histogram>> = const { RefCell::new(Vec::new()) };
 }
 
 #[derive(Debug)]
@@ -120,9 +144,9 @@ struct Inner {
     default_buckets: Buckets,
     /// Escaped name → (HELP, unit).
     descriptions: Mutex<HashMap<String, (String, Option<Unit>)>>,
-    counters: RwLock<HashMap<Key, Counter>>,
-    gauges: RwLock<HashMap<Key, Gauge>>,
-    histograms: RwLock<HashMap<Key, Histogram>>,
+    counters: RwLock<KeyMap<Counter>>,
+    gauges: RwLock<KeyMap<Gauge>>,
+    histograms: RwLock<KeyMap<Histogram>>,
     rejected: AtomicU64,
 }
 
@@ -183,7 +207,7 @@ impl NanometricsRecorder {
     /// shared one), or the one `make` declares (cached in both).
     fn handle<H: Clone + 'static>(
         &self,
-        cache: &RwLock<HashMap<Key, H>>,
+        cache: &RwLock<KeyMap<H>>,
         local: &'static std::thread::LocalKey<RefCell<LocalHandles<H>>>,
         key: &Key,
         make: impl FnOnce(&Inner, &str, &str, Option<&str>, &[String], &[String]) -> Option<H>,
@@ -192,7 +216,11 @@ impl NanometricsRecorder {
         let id = self.inner.id;
         // The thread's own map first: no lock, no shared write.
         let hit = local
-            .try_with(|l| l.borrow().get(&id).and_then(|m| m.get(key).cloned()))
+            .try_with(|l| {
+                let l = l.borrow();
+                let m = &l.iter().find(|(r, _)| *r == id)?.1;
+                m.get(key).cloned()
+            })
             .ok()
             .flatten();
         if let Some(h) = hit {
@@ -201,7 +229,14 @@ impl NanometricsRecorder {
         let h = self.shared_handle(cache, key, make, noop);
         let _ = local.try_with(|l| {
             let mut l = l.borrow_mut();
-            let m = l.entry(id).or_default();
+            let at = match l.iter().position(|(r, _)| *r == id) {
+                Some(i) => i,
+                None => {
+                    l.push((id, KeyMap::default()));
+                    l.len() - 1
+                }
+            };
+            let m = &mut l[at].1;
             if m.len() >= LOCAL_ENTRIES {
                 m.clear();
             }
@@ -212,7 +247,7 @@ impl NanometricsRecorder {
 
     fn shared_handle<H: Clone>(
         &self,
-        cache: &RwLock<HashMap<Key, H>>,
+        cache: &RwLock<KeyMap<H>>,
         key: &Key,
         make: impl FnOnce(&Inner, &str, &str, Option<&str>, &[String], &[String]) -> Option<H>,
         noop: H,
