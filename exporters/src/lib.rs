@@ -52,6 +52,8 @@ pub mod nats;
 pub mod openmetrics;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[cfg(feature = "http")]
+mod percent;
 pub mod prometheus;
 pub mod push;
 #[cfg(feature = "http")]

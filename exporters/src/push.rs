@@ -27,7 +27,7 @@
 //! registry.counter("jobs_total", "Jobs.")?.inc();
 //! let exporter = PushExporter::start(registry, Duration::from_secs(60), Log)?;
 //! exporter.shutdown()?; // a final export, then the backend's shutdown
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), nanometrics_exporters::push::BackendError>(())
 //! ```
 
 use std::fmt;

@@ -43,6 +43,7 @@ use nanometrics::{Counter, Registry, UpDownCounter};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::frame_json::write_frame;
+use crate::percent;
 
 /// What a stream asked for, parsed from its query string.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,8 +77,8 @@ impl StreamQuery {
         let (mut every, mut window, mut quantiles) = (None, None, None);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let k = percent_decode(k)?;
-            let v = percent_decode(v)?;
+            let k = percent::decode(k, true)?;
+            let v = percent::decode(v, true)?;
             let once = |seen: bool| {
                 if seen {
                     Err(format!("parameter {k:?} is given twice"))
@@ -161,36 +162,6 @@ fn parse_duration(name: &str, v: &str) -> Result<Duration, String> {
             "{name}: {v:?} is not a duration (a number with ms, s, m or h, from 1 µs up: 250ms, 1s, 2m)"
         )),
     }
-}
-
-/// `%XX` escapes and `+` as a space, as HTML forms and `curl -G
-/// --data-urlencode` write them; the result must be UTF-8.
-fn percent_decode(s: &str) -> Result<String, String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = b
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("{s:?}: a % must be followed by two hex digits"))?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("{s:?} does not decode to UTF-8"))
 }
 
 /// How the server's streams are set up; see `MetricsServerBuilder`.

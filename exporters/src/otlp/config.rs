@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::percent;
+
 /// Which temporality sums and histograms are sent with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Temporality {
@@ -237,41 +239,16 @@ fn pairs(name: &str, v: &str) -> Result<Vec<(String, String)>, ConfigError> {
                 "{name}: {part:?} is not key=value (entries are comma-separated)"
             ))
         })?;
-        let k = percent_decode(name, k.trim())?;
-        let val = percent_decode(name, val.trim())?;
+        let k =
+            percent::decode(k.trim(), false).map_err(|e| ConfigError(format!("{name}: {e}")))?;
+        let val =
+            percent::decode(val.trim(), false).map_err(|e| ConfigError(format!("{name}: {e}")))?;
         if k.is_empty() {
             return Err(ConfigError(format!("{name}: {part:?} has an empty key")));
         }
         out.push((k, val));
     }
     Ok(out)
-}
-
-fn percent_decode(name: &str, s: &str) -> Result<String, ConfigError> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b
-                .get(i + 1..i + 3)
-                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| {
-                    ConfigError(format!(
-                        "{name}: {s:?} has a % not followed by two hex digits"
-                    ))
-                })?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| ConfigError(format!("{name}: {s:?} does not decode to UTF-8")))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! let exporter = OtlpExporter::start(registry.clone(), OtlpConfig::from_env()?)?;
 //! // … the process runs …
 //! exporter.shutdown()?; // a final export: nothing recorded before it is lost
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), nanometrics_exporters::push::BackendError>(())
 //! ```
 //!
 //! - [`config`](OtlpConfig): endpoint, headers, timeout, gzip, interval,
