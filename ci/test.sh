@@ -41,7 +41,7 @@ step "NATS sink against a real nats-server (feature nats)"
 cargo test -p nanometrics-exporters --features nats --locked --test nats_sink 2>&1 | tee -a "$log"
 
 step "OTLP exporter against a decoding receiver (feature otlp)"
-cargo test -p nanometrics-exporters --features otlp,bridge-metrics --locked --test otlp_exporter --test backend_switching --test bridge_metrics --lib --doc 2>&1 | tee -a "$log"
+cargo test -p nanometrics-exporters --features otlp,bridge-metrics --locked --test otlp_exporter --test backend_switching --test bridge_metrics --lib 2>&1 | tee -a "$log"
 
 step "Python package: build the extension into .venv (maturin), then pytest"
 ci/py.sh 2>&1 | tee -a "$log"
