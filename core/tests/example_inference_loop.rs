@@ -3,24 +3,16 @@
 //! `/metrics/stream` answers with frames while it runs, and its final
 //! consistency check passes.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 #[test]
 fn the_demo_streams_frames_and_its_planner_trips() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args([
-            "run",
-            "--quiet",
-            "--example",
-            "inference_loop",
-            "-p",
-            "nanometrics",
-            "--",
-        ])
+    let mut child = common::cargo_example("inference_loop")
         .args([
             "--workers",
             "2",
@@ -31,7 +23,6 @@ fn the_demo_streams_frames_and_its_planner_trips() {
             "--ttft-slo",
             "0.000001",
         ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,21 +1,11 @@
 //! The quickstart example runs and prints what it says it does: it is
 //! built and run with `cargo run --example quickstart`, as a reader would.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn quickstart_runs_and_prints_its_metrics() {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "run",
-            "--quiet",
-            "--example",
-            "quickstart",
-            "-p",
-            "nanometrics",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let out = common::cargo_example("quickstart")
         .output()
         .expect("cargo runs");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -5,6 +5,8 @@
 //! final export carries its final totals: the receiver's query API returns
 //! the demo's own request count, its worker gauge and its histogram count.
 
+mod common;
+
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -96,17 +98,7 @@ fn the_demo_exports_its_final_totals_to_victoria_metrics() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let demo = Command::new(cargo)
-        .args([
-            "run",
-            "--quiet",
-            "--example",
-            "inference_loop",
-            "-p",
-            "nanometrics",
-            "--",
-        ])
+    let demo = common::cargo_example("inference_loop")
         .args(["--workers", "2", "--seconds", "3", "--port", "0"])
         .env("OTEL_METRICS_EXPORTER", "otlp")
         .env(
@@ -115,7 +107,6 @@ fn the_demo_exports_its_final_totals_to_victoria_metrics() {
         )
         .env("OTEL_METRIC_EXPORT_INTERVAL", "1000")
         .env("OTEL_SERVICE_NAME", "inference-demo")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&demo.stdout);

@@ -58,3 +58,4 @@ pub mod prometheus;
 pub mod push;
 #[cfg(feature = "http")]
 pub mod sse;
+mod sync;

@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::sync::lock;
 use nanometrics::{Registry, Snapshot};
 
 /// Why an export failed; [`PushExporter`] counts it and goes on at the
@@ -90,10 +91,6 @@ impl fmt::Debug for PushExporter {
             .field("stats", &self.stats())
             .finish()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl PushExporter {

@@ -33,7 +33,7 @@ use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,7 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::frame_json::write_frame;
 use crate::percent;
+use crate::sync::lock;
 
 /// What a stream asked for, parsed from its query string.
 #[derive(Clone, Debug, PartialEq)]
@@ -219,10 +220,6 @@ struct Client {
     tx: mpsc::Sender<Bytes>,
     lagged: Arc<AtomicBool>,
     kill: Arc<Notify>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How long a stream may go without writing before it gets a comment line.
