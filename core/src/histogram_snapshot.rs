@@ -108,6 +108,26 @@ impl HistogramSnapshot {
         }
     }
 
+    /// A snapshot of observations known only by their classic buckets
+    /// (`per_bucket[i]` in the `i`-th bucket of `layout`, `+Inf` last) and
+    /// their sum: each bucket's count goes to its first piece, and min and
+    /// max are unknown (NaN).
+    pub(crate) fn from_classic(
+        layout: &StdArc<Layout>,
+        per_bucket: &[u64],
+        sum: f64,
+    ) -> HistogramSnapshot {
+        let mut pieces = vec![0u64; layout.pieces().len()];
+        let mut next = 0usize;
+        for (i, p) in layout.pieces().iter().enumerate() {
+            if p.classic as usize == next {
+                pieces[i] = per_bucket.get(next).copied().unwrap_or(0);
+                next += 1;
+            }
+        }
+        HistogramSnapshot::from_pieces(layout, pieces, sum, f64::NAN, f64::NAN)
+    }
+
     /// An empty snapshot of `layout`.
     pub(crate) fn empty(layout: &StdArc<Layout>) -> HistogramSnapshot {
         let n = layout.pieces().len();
@@ -156,6 +176,10 @@ impl HistogramSnapshot {
                 // q = 1 and for the edge regions, whose pieces are unbounded.
                 let (lo, hi) = (p.lo.max(self.min), p.hi.min(self.max));
                 let est = if lo <= hi { lo + (hi - lo) / 2.0 } else { hi };
+                // A collected histogram knows no extremes (NaN).
+                if self.min.is_nan() || self.max.is_nan() {
+                    return est;
+                }
                 return est.clamp(self.min, self.max);
             }
         }

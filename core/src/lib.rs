@@ -74,6 +74,7 @@
 
 mod bucket_layout;
 mod buckets;
+mod collected;
 mod counter;
 pub mod diagnostics;
 mod error;
@@ -102,6 +103,7 @@ pub mod implementation {
 }
 
 pub use buckets::Buckets;
+pub use collected::{CollectedFamily, CollectedValue};
 pub use counter::{Counter, FloatCounter, UpDownCounter};
 pub use error::Error;
 pub use family::{

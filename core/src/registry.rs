@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::buckets::Buckets;
+use crate::collected::{CollectedFamily, CollectedInner};
 use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
 use crate::family::{
@@ -682,7 +683,8 @@ impl Registry {
         })
     }
 
-    /// The one declaration path: every shortcut and every builder ends here.
+    /// The one declaration path of native families: every shortcut and
+    /// every builder ends here.
     fn register<M: Metric>(
         &self,
         b: MetricBuilder<'_>,
@@ -696,11 +698,78 @@ impl Registry {
             )));
         }
         let (cfg, buckets) = M::config(b.buckets.as_ref())?;
+        let limit = b.limit;
+        let family = self.declare(
+            b,
+            names,
+            M::KIND,
+            buckets,
+            std::any::type_name::<M>(),
+            |desc| {
+                let on_overflow = (!desc.names.is_empty() && desc.name != OVERFLOW_COUNTER_NAME)
+                    .then(|| self.overflow_count(&desc.name));
+                let inner = Family::<M>::new(desc.names.clone(), cfg, limit, on_overflow)
+                    .inner()
+                    .clone();
+                (inner.clone(), inner)
+            },
+        )?;
+        family
+            .downcast()
+            .map(Family::from_inner)
+            .map_err(|_| unreachable_type())
+    }
+
+    /// Declares a [`CollectedFamily`]: see [`MetricBuilder::collected`].
+    fn register_collected(
+        &self,
+        b: MetricBuilder<'_>,
+        kind: MetricKind,
+        names: &[&str],
+    ) -> Result<CollectedFamily, Error> {
+        if b.buckets.is_some() {
+            return Err(Error::InvalidBuckets(format!(
+                "{} is collected: each of its histograms brings its own buckets",
+                b.name
+            )));
+        }
+        let family = self.declare(
+            b,
+            names,
+            kind,
+            None,
+            std::any::type_name::<CollectedFamily>(),
+            |desc| {
+                let inner = Arc::new(CollectedInner::new(kind, desc.names.clone()));
+                (inner.clone(), inner)
+            },
+        )?;
+        family
+            .downcast()
+            .map(CollectedFamily::from_inner)
+            .map_err(|_| unreachable_type())
+    }
+
+    /// Checks a declaration (name, unit, labels, help) against the rules
+    /// and every registration in the root: the same name with the same
+    /// constant labels returns the family already there (`type_name` says
+    /// which Rust type holds it; another is a conflict); a new one is made
+    /// by `make` (as `Any` for later declarations, and as what a read
+    /// locks) and registered.
+    fn declare(
+        &self,
+        b: MetricBuilder<'_>,
+        names: &[&str],
+        default_kind: MetricKind,
+        buckets: Option<Vec<f64>>,
+        type_name: &'static str,
+        make: impl FnOnce(&Desc) -> (Arc<dyn Any + Send + Sync>, Arc<dyn Lockable>),
+    ) -> Result<Arc<dyn Any + Send + Sync>, Error> {
         if !is_valid_metric_name(&b.name) {
             return Err(Error::InvalidName(b.name));
         }
         let full = join_name(&self.node.prefix, &b.name);
-        let kind = b.kind.unwrap_or(M::KIND);
+        let kind = b.kind.unwrap_or(default_kind);
         // A family named `_total` would be written `# TYPE  counter`.
         if crate::names::family_name(&full, kind).is_empty() {
             return Err(Error::InvalidName(format!(
@@ -708,7 +777,7 @@ impl Registry {
             )));
         }
         if let Some(u) = &b.unit {
-            check_unit(&full, u, M::KIND)?;
+            check_unit(&full, u, default_kind)?;
         }
         let extra: Vec<(&str, &str)> = b
             .consts
@@ -768,23 +837,20 @@ impl Registry {
                 )));
             }
             if r.labels.consts == consts {
-                match r.family.clone().downcast() {
-                    Ok(inner) => return Ok(Family::from_inner(inner)),
-                    // Same kind, another type (a `u64` and an `f64` counter).
-                    Err(_) => {
-                        return Err(Error::Conflict(format!(
-                        "{:?} is already registered as a counter of another value type ({} vs {})",
+                if r.family_type != type_name {
+                    // Same kind, another type (a `u64` and an `f64` counter,
+                    // a native and a collected family).
+                    return Err(Error::Conflict(format!(
+                        "{:?} is already registered as a {} of another type ({} vs {type_name})",
                         desc.name,
+                        desc.kind.as_str(),
                         r.family_type,
-                        std::any::type_name::<M>(),
-                    )))
-                    }
+                    )));
                 }
+                return Ok(r.family.clone());
             }
         }
-        let on_overflow = (!desc.names.is_empty() && desc.name != OVERFLOW_COUNTER_NAME)
-            .then(|| self.overflow_count(&desc.name));
-        let family = Family::<M>::new(desc.names.clone(), cfg, b.limit, on_overflow);
+        let (family, collect) = make(&desc);
         let labels = Arc::new(FamilyLabels {
             consts,
             names: desc.names.clone(),
@@ -792,13 +858,19 @@ impl Registry {
         regs.push(Registration {
             desc: Arc::new(desc),
             labels,
-            family: family.inner().clone(),
-            family_type: std::any::type_name::<M>(),
-            collect: family.inner().clone(),
+            family: family.clone(),
+            family_type: type_name,
+            collect,
             path: self.node.path.clone(),
         });
         Ok(family)
     }
+}
+
+/// `declare` returns a family of the type it was asked for; this error is
+/// for the downcast that cannot fail.
+fn unreachable_type() -> Error {
+    Error::Conflict("a registration holds another type than its declaration says".into())
 }
 
 fn merge_consts(base: &ConstLabels, extra: &[(&str, &str)]) -> Result<ConstLabels, Error> {
@@ -943,14 +1015,19 @@ impl MetricBuilder<'_> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn info_family(mut self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        self.check_info()?;
+        self.kind = Some(MetricKind::Info);
+        self.family::<Gauge>(labels)
+    }
+
+    fn check_info(&self) -> Result<(), Error> {
         if !self.name.ends_with("_info") {
             return Err(Error::InvalidName(format!(
                 "{} (an info metric's name must end in \"_info\")",
                 self.name
             )));
         }
-        self.kind = Some(MetricKind::Info);
-        self.family::<Gauge>(labels)
+        Ok(())
     }
 
     /// Declares a state set: one gauge per state, 1 for the current state
@@ -967,6 +1044,12 @@ impl MetricBuilder<'_> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn state_set_family(mut self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        self.check_state_set(labels)?;
+        self.kind = Some(MetricKind::StateSet);
+        self.family::<Gauge>(labels)
+    }
+
+    fn check_state_set(&self, labels: &[&str]) -> Result<(), Error> {
         let full = join_name(&self.registry.node.prefix, &self.name);
         // A `:` cannot be in a label name: there the family's name is
         // written with `_` (as prometheus_client escapes it).
@@ -976,7 +1059,35 @@ impl MetricBuilder<'_> {
                 "a state set's states go in a label named like the family, {label:?}, which {labels:?} lacks"
             )));
         }
-        self.kind = Some(MetricKind::StateSet);
-        self.family::<Gauge>(labels)
+        Ok(())
+    }
+
+    /// Declares a [`CollectedFamily`] of `kind` with the label names
+    /// `labels`: a family whose values another library keeps and hands
+    /// over whole with [`CollectedFamily::set`] (a bridge, a collector
+    /// computed on demand). It follows every rule of a native declaration
+    /// (names, units, labels, conflicts; an info family's name ends in
+    /// `_info`, a state set has a label named like it); histograms bring
+    /// their buckets with each value, so `.buckets(..)` is an error.
+    /// Declaring it again returns the same family; a native family of
+    /// the name is a conflict.
+    ///
+    /// ```
+    /// use nanometrics::{CollectedValue, MetricKind, Registry};
+    /// let r = Registry::new();
+    /// let up = r.metric("up", "Up.").collected(MetricKind::Gauge, &["job"])?;
+    /// up.set([(vec!["api".into()], CollectedValue::Gauge(1.0))])?;
+    /// assert_eq!(r.snapshot().families[0].series[0].value.as_gauge(), Some(1.0));
+    /// assert!(r.gauge("up", "Up.").is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn collected(self, kind: MetricKind, labels: &[&str]) -> Result<CollectedFamily, Error> {
+        match kind {
+            MetricKind::Info => self.check_info()?,
+            MetricKind::StateSet => self.check_state_set(labels)?,
+            _ => {}
+        }
+        let r = self.registry;
+        r.register_collected(self, kind, labels)
     }
 }

@@ -5,6 +5,7 @@ usage:
   check_exposition.py --openmetrics FILE   # OpenMetrics 1.0 text ('-' reads stdin)
   check_exposition.py --text FILE          # Prometheus text 0.0.4
   check_exposition.py --text --allow-lint FILE
+  check_exposition.py --text --le-as-note FILE   # another library's output
   check_exposition.py URL                  # fetch URL twice (OpenMetrics, then 0.0.4), check both
 
 Every problem is printed as one line 'FAIL <check>: <why>'; promtool lint findings
@@ -99,7 +100,10 @@ MAX_LINES_PER_CHECK = 20  # further failures of one check are counted, not print
 class Report:
     """Collects failures ('FAIL <check>: <why>') and notes, and prints them."""
 
-    def __init__(self) -> None:
+    def __init__(self, le_as_note: bool = False) -> None:
+        # A `le` that is a number but not canonical is a note (for another
+        # library's output: the `prometheus` crate writes `1` for 1.0).
+        self.le_as_note = le_as_note
         self.failures: list[str] = []
         self.notes: list[str] = []
         self._per_check: Counter[str] = Counter()
@@ -685,7 +689,11 @@ def check_canonical(sample: Sample, label: str, check: str, report: Report) -> O
         return None
     canonical = canonical_number(value)
     if text != canonical:
-        report.fail(check, f"{sample.show()}: {label}={text!r} is not canonical (write {canonical!r})")
+        why = f"{sample.show()}: {label}={text!r} is not canonical (write {canonical!r})"
+        if label == "le" and report.le_as_note:
+            report.note(f"{check}: {why}")
+        else:
+            report.fail(check, why)
     return value
 
 
@@ -1010,10 +1018,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     kind.add_argument("--openmetrics", action="store_true", help="FILE is OpenMetrics 1.0 text")
     kind.add_argument("--text", action="store_true", help="FILE is Prometheus text 0.0.4")
     parser.add_argument("--allow-lint", action="store_true", help="promtool's lint findings are notes, not failures")
+    parser.add_argument(
+        "--le-as-note",
+        action="store_true",
+        help="a numeric but non-canonical `le` is a note, not a failure (another library's output)",
+    )
     parser.add_argument("source", help="FILE, '-' for stdin, or an http(s) URL")
     args = parser.parse_args(argv)
 
-    report = Report()
+    report = Report(le_as_note=args.le_as_note)
     if args.source.startswith(("http://", "https://")):
         check_url(args.source, args.allow_lint, report)
     else:

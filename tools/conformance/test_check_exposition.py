@@ -360,6 +360,16 @@ def test_promtool_lint_is_a_note_with_allow_lint() -> None:
     assert any('should have "_total" suffix' in line for line in notes), result.output
 
 
+def test_le_as_note_turns_only_a_numeric_non_canonical_le_into_a_note() -> None:
+    body = edit(TX, 'le="1.0"}', 'le="1"}')
+    assert_fails(check("--text", body), "text-histogram")
+    result = check("--text", body, "--le-as-note")
+    assert_passes(result)
+    assert "note: text-histogram:" in result.output and "le='1' is not canonical" in result.output
+    # Not a number, or out of order: still failures.
+    assert_fails(check("--text", edit(TX, 'le="1.0"}', 'le="one"}'), "--le-as-note"), "text-histogram", frozenset({"text-parser", "promtool"}))
+
+
 def test_allow_lint_does_not_excuse_a_parse_error() -> None:
     result = check("--text", edit(LINTED, 'commit="abc"', 'commit="a\\bc"'), "--allow-lint")
     assert_fails(result, "promtool", frozenset({"text-escapes"}))

@@ -312,8 +312,9 @@ fn histogram_point(
         sum: (!negative).then_some(h.sum),
         bucket_counts: per_bucket,
         explicit_bounds: bounds,
-        min: (h.count > 0).then_some(h.min),
-        max: (h.count > 0).then_some(h.max),
+        // A collected histogram knows no extremes (NaN): left out.
+        min: (h.count > 0 && !h.min.is_nan()).then_some(h.min),
+        max: (h.count > 0 && !h.max.is_nan()).then_some(h.max),
         ..Default::default()
     };
     if let Some(Sent::Hist {
@@ -345,7 +346,8 @@ fn summary_point(
     start: u64,
     now: u64,
 ) -> SummaryDataPoint {
-    let quantile_values = if h.count == 0 {
+    // A collected summary knows no extremes (NaN): no quantiles.
+    let quantile_values = if h.count == 0 || h.min.is_nan() || h.max.is_nan() {
         Vec::new()
     } else {
         vec![
@@ -460,6 +462,57 @@ mod tests {
                 assert_eq!(p.start_time_unix_nano, nanos(t0 + Duration::from_secs(1)));
                 f.inc_by(3.0);
             }
+        }
+    }
+
+    #[test]
+    fn collected_histograms_and_summaries_carry_no_unknown_extremes() {
+        use nanometrics::{CollectedValue, MetricKind};
+        let r = nanometrics::Registry::new();
+        r.metric("lat_seconds", "Latency.")
+            .collected(MetricKind::Histogram, &[])
+            .unwrap()
+            .set([(
+                vec![],
+                CollectedValue::Histogram {
+                    buckets: vec![(0.1, 1), (1.0, 3), (f64::INFINITY, 4)],
+                    sum: 4.5,
+                },
+            )])
+            .unwrap();
+        r.metric("rpc_seconds", "RPC.")
+            .collected(MetricKind::Summary, &[])
+            .unwrap()
+            .set([(vec![], CollectedValue::Summary { count: 2, sum: 0.5 })])
+            .unwrap();
+        let m = Mapper::new(&[], Temporality::Cumulative);
+        let (req, _) = m.request(&r.snapshot(), SystemTime::now()).unwrap();
+        let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
+        let data = |name: &str| {
+            metrics
+                .iter()
+                .find(|m| m.name == name)
+                .unwrap()
+                .data
+                .clone()
+        };
+        match data("lat_seconds") {
+            Some(metric::Data::Histogram(h)) => {
+                let p = &h.data_points[0];
+                assert_eq!((p.count, p.sum), (4, Some(4.5)));
+                assert_eq!(p.bucket_counts, [1, 2, 1]);
+                assert_eq!(p.explicit_bounds, [0.1, 1.0]);
+                assert_eq!((p.min, p.max), (None, None));
+            }
+            other => panic!("{other:?}"),
+        }
+        match data("rpc_seconds") {
+            Some(metric::Data::Summary(s)) => {
+                let p = &s.data_points[0];
+                assert_eq!((p.count, p.sum), (2, 0.5));
+                assert!(p.quantile_values.is_empty());
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -68,12 +68,16 @@ pub fn check_exposition(kind: &str, body: &[u8], tag: &str) {
 /// [`check_exposition`], optionally treating promtool lint findings (such as
 /// an empty HELP) as notes.
 pub fn check_exposition_with(kind: &str, body: &[u8], tag: &str, allow_lint: bool) -> String {
+    let flags: &[&str] = if allow_lint { &["--allow-lint"] } else { &[] };
+    check_exposition_flags(kind, body, tag, flags)
+}
+
+/// [`check_exposition`] with the checker's `flags` (`--allow-lint`,
+/// `--le-as-note` for another library's output); returns the report.
+pub fn check_exposition_flags(kind: &str, body: &[u8], tag: &str, flags: &[&str]) -> String {
     let path = temp_file(&format!("{tag}{kind}.txt"), body);
     let mut cmd = Command::new(python());
-    cmd.arg(checker()).arg(kind);
-    if allow_lint {
-        cmd.arg("--allow-lint");
-    }
+    cmd.arg(checker()).arg(kind).args(flags);
     let out = cmd.arg(&path).output().unwrap();
     let report =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
@@ -357,5 +361,80 @@ pub fn hostile_registry() -> Registry {
         .unwrap();
     colon.with_labels(&["idle"]).unwrap().set(0.0);
     colon.with_labels(&["busy"]).unwrap().set(1.0);
+    collected_families(&r);
     r
+}
+
+/// Collected families of every kind (another library's values), with
+/// hostile label values, beside the native ones.
+fn collected_families(r: &Registry) {
+    use nanometrics::{CollectedValue as V, MetricKind as K};
+    let set = |name: &str, kind: K, labels: &[&str], series: Vec<(Vec<String>, V)>| {
+        r.metric(name, "Collected \\ \"help\".")
+            .collected(kind, labels)
+            .unwrap()
+            .set(series)
+            .unwrap();
+    };
+    let l = |v: &str| vec![v.to_string()];
+    set(
+        "legacy_requests_total",
+        K::Counter,
+        &["code"],
+        vec![
+            (l("2\"00\n"), V::FloatCounter(12.0)),
+            (l(""), V::Counter(u64::MAX)),
+        ],
+    );
+    set(
+        "legacy_depth",
+        K::Gauge,
+        &["q"],
+        vec![(l("a\\b"), V::Gauge(-0.0))],
+    );
+    set(
+        "legacy_inflight",
+        K::UpDownCounter,
+        &[],
+        vec![(vec![], V::UpDownCounter(-7))],
+    );
+    set(
+        "legacy_latency_seconds",
+        K::Histogram,
+        &["route"],
+        vec![
+            (
+                l("/x"),
+                V::Histogram {
+                    buckets: vec![(0.01, 1), (1.0, 1), (1e6, 3), (f64::INFINITY, 4)],
+                    sum: 2e6,
+                },
+            ),
+            (
+                l("/y"),
+                V::Histogram {
+                    buckets: vec![(f64::INFINITY, 0)],
+                    sum: 0.0,
+                },
+            ),
+        ],
+    );
+    set(
+        "legacy_rpc_seconds",
+        K::Summary,
+        &[],
+        vec![(vec![], V::Summary { count: 3, sum: 1.5 })],
+    );
+    set(
+        "legacy_info",
+        K::Info,
+        &["v"],
+        vec![(l("1.0"), V::Gauge(1.0))],
+    );
+    set(
+        "legacy_mode",
+        K::StateSet,
+        &["legacy_mode"],
+        vec![(l("on"), V::Gauge(1.0)), (l("off"), V::Gauge(0.0))],
+    );
 }
