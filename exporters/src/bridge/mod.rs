@@ -6,8 +6,13 @@
 //! - `prometheus` (feature `bridge-prometheus`): the `prometheus` crate
 //!   both ways: a nanometrics registry as its collector, and its registry
 //!   gathered into a nanometrics one.
+//! - `otel` (feature `bridge-otel`): counters, up-down counters and gauges
+//!   as observable instruments of the OpenTelemetry metrics API, so an
+//!   `SdkMeterProvider`'s readers see them.
 
 #[cfg(feature = "bridge-metrics")]
 pub mod metrics;
+#[cfg(feature = "bridge-otel")]
+pub mod otel;
 #[cfg(feature = "bridge-prometheus")]
 pub mod prometheus;
