@@ -59,6 +59,12 @@ GROUPS: List[Tuple[str, str, List[str]]] = [
      ["nanometrics", "floor", "metrics_exporter_prometheus"]),
     ("encode/10k_series", "render 10,000 counter series as text, per render",
      ["nanometrics", "nanometrics_snapshot", "prometheus_client", "prometheus"]),
+    ("otlp/encode_10k_counters", "10,000 counter series as one OTLP request (snapshot + encode), per request",
+     ["nanometrics", "floor", "opentelemetry_sdk"]),
+    ("otlp/encode_10k_series", "the same, 1,000 of the series histograms",
+     ["nanometrics", "floor", "opentelemetry_sdk"]),
+    ("otlp/hot_path", "1 thread's increment: idle, and while an OTLP exporter pushes 10,000 series every 100 ms",
+     ["nanometrics", "idle"]),
 ]
 
 # (group, peer, minimum peer_ns / nanometrics_ns), from DESIGN.md.
@@ -72,6 +78,9 @@ BUDGETS: List[Tuple[str, str, float]] = [
     ("encode/10k_series", "prometheus", 4.0),
     ("facade/handle_inc", "metrics_exporter_prometheus", 3.0),
     ("facade/macro_labels", "metrics_exporter_prometheus", 2.0),
+    ("otlp/encode_10k_counters", "opentelemetry_sdk", 5.0),
+    # The hot path unchanged (within 10 %) while an exporter runs.
+    ("otlp/hot_path", "idle", 0.9),
 ]
 
 STAT = "median"  # of criterion's per-iteration time, in ns

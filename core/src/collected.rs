@@ -174,8 +174,11 @@ impl CollectedFamily {
                 .and_then(|values| Ok((to_value(inner.kind, value, &mut table)?, values)));
             match checked {
                 Ok((value, values)) => {
-                    let (text, created) =
-                        old.remove(&values).unwrap_or((RenderCache::default(), now));
+                    // A continuing series keeps its allocation of label
+                    // values: its `SeriesId`.
+                    let (values, (text, created)) = old
+                        .remove_entry(&values)
+                        .unwrap_or((values, (RenderCache::default(), now)));
                     seen.insert(values.clone());
                     table.entries.push(Entry {
                         values,

@@ -115,5 +115,7 @@ pub use histogram::{Histogram, HistogramTimer};
 pub use histogram_snapshot::{HistogramSnapshot, Stats};
 pub use realtime::{CounterWindow, GaugeWindow, WindowStats};
 pub use registry::{global, CollectHook, MetricBuilder, Registry};
-pub use snapshot::{FamilySnapshot, LabelSet, MetricKind, SeriesSnapshot, Snapshot, Value};
+pub use snapshot::{
+    FamilySnapshot, LabelSet, MetricKind, SeriesId, SeriesSnapshot, Snapshot, Value,
+};
 pub use summary::Summary;

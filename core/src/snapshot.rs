@@ -282,6 +282,40 @@ impl LabelSet {
     }
 }
 
+/// Which series a [`LabelSet`] belongs to, without comparing labels: equal
+/// for every read of one series, and different for two series that are
+/// alive at once. A series removed and declared again is another series.
+/// It is only meaningful while a label set of the series is alive (a
+/// reader that keeps state per series keeps one of its label sets with
+/// it, so the identity cannot be reused meanwhile).
+///
+/// ```
+/// # let r = nanometrics::Registry::new();
+/// let f = r.counter_family("x_total", "x", &["code"])?;
+/// f.with_labels(&["200"])?;
+/// f.with_labels(&["500"])?;
+/// let (a, b) = (r.snapshot(), r.snapshot());
+/// let id = |s: &nanometrics::Snapshot, i: usize| s.families[0].series[i].labels.series_id();
+/// assert_eq!(id(&a, 0), id(&b, 0));
+/// assert_ne!(id(&a, 0), id(&a, 1));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SeriesId(usize, usize);
+
+impl LabelSet {
+    /// This series' [`SeriesId`].
+    pub fn series_id(&self) -> SeriesId {
+        // Each series holds its own allocation of label values (an empty
+        // one too: an `Arc` always allocates its counts), and each
+        // registration its own `FamilyLabels`.
+        SeriesId(
+            Arc::as_ptr(&self.family) as usize,
+            Arc::as_ptr(&self.values) as *const Box<str> as usize,
+        )
+    }
+}
+
 impl PartialEq for LabelSet {
     fn eq(&self, o: &Self) -> bool {
         self.iter().eq(o.iter())

@@ -155,6 +155,17 @@ fn a_series_keeps_its_start_time_and_a_missing_one_is_gone() {
     let series = &snap.families[0].series;
     assert_eq!(series[1].labels.get("room"), Some("a"));
     assert_eq!(series[1].created, first);
+    let id_before = {
+        let f = r.snapshot();
+        f.families[0].series[1].labels.series_id()
+    };
+    f.set([(l("b"), V::Gauge(5.0)), (l("a"), V::Gauge(2.5))])
+        .unwrap();
+    assert_eq!(
+        r.snapshot().families[0].series[1].labels.series_id(),
+        id_before,
+        "a continuing series keeps its identity"
+    );
     assert!(
         series[0].created > first,
         "a new series starts when it appears"

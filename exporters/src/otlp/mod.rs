@@ -16,6 +16,10 @@
 //! - The mapping (metric types to OTLP points, start times, delta):
 //!   `mapping.rs`, documented on [`OtlpBackend`]. A failed export changes
 //!   nothing: the next delta still starts at the last accepted export.
+//!   Requests are written straight as protobuf (`wire.rs`: each series'
+//!   attributes encoded once, every size known before a byte is written),
+//!   the bytes prost writes for `opentelemetry-proto`'s messages, without
+//!   building them.
 //! - Delivery: `transport.rs`. 429, 502, 503 and 504 (and a receiver that
 //!   cannot be reached) are retried within the export timeout, after
 //!   `Retry-After` or an exponential backoff with jitter; any other
@@ -31,11 +35,11 @@
 mod config;
 mod mapping;
 mod transport;
+mod wire;
 
 use std::time::SystemTime;
 
 use nanometrics::{Counter, Gauge, Registry, Snapshot};
-use prost::Message;
 
 pub use config::{ConfigError, OtlpConfig, Temporality, DEFAULT_ENDPOINT};
 
@@ -123,10 +127,8 @@ impl OtlpBackend {
     /// The encoded request for `snapshot` as of `now` (`None`: nothing to
     /// send), without sending it (and without counting it as sent: the
     /// next delta is still from the last export).
-    pub fn encode(&self, snapshot: &Snapshot, now: SystemTime) -> Option<Vec<u8>> {
-        self.mapper
-            .request(snapshot, now)
-            .map(|(r, _)| r.encode_to_vec())
+    pub fn encode(&mut self, snapshot: &Snapshot, now: SystemTime) -> Option<Vec<u8>> {
+        self.mapper.request(snapshot, now).map(|(bytes, _)| bytes)
     }
 }
 
@@ -136,9 +138,7 @@ impl PushBackend for OtlpBackend {
             return Ok(());
         };
         let before = self.transport.retries;
-        let result = self
-            .runtime
-            .block_on(self.transport.send(request.encode_to_vec()));
+        let result = self.runtime.block_on(self.transport.send(request));
         if result.is_ok() {
             // Only an accepted export moves the next delta's start.
             self.mapper.commit(pending);
