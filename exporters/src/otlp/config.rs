@@ -18,6 +18,15 @@ pub enum Temporality {
     Delta,
 }
 
+/// How requests travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/HTTP with a protobuf body, `POST …/v1/metrics` (the default).
+    HttpProtobuf,
+    /// OTLP/gRPC, `MetricsService/Export` (feature `otlp-grpc`).
+    Grpc,
+}
+
 /// A configuration value that cannot be used: the variable (or builder
 /// setting), the value and the rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +43,10 @@ impl std::error::Error for ConfigError {}
 /// The OTLP exporter's settings; see [`OtlpConfig::from_env`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct OtlpConfig {
-    /// The full URL the requests are POSTed to (`http://…/v1/metrics`).
+    /// HTTP/protobuf (default) or gRPC.
+    pub protocol: Protocol,
+    /// Where requests go: for HTTP the full URL they are POSTed to
+    /// (`http://…/v1/metrics`), for gRPC the server's `http://host:port`.
     pub endpoint: String,
     /// Extra request headers (authentication).
     pub headers: Vec<(String, String)>,
@@ -53,9 +65,13 @@ pub struct OtlpConfig {
 /// The OTLP/HTTP default: a collector on this host.
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4318/v1/metrics";
 
+/// The OTLP/gRPC default: a collector on this host.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+
 impl Default for OtlpConfig {
     fn default() -> Self {
         OtlpConfig {
+            protocol: Protocol::HttpProtobuf,
             endpoint: DEFAULT_ENDPOINT.into(),
             headers: Vec::new(),
             timeout: Duration::from_secs(10),
@@ -72,9 +88,9 @@ impl OtlpConfig {
     ///
     /// | variable | meaning |
     /// |---|---|
+    /// | `OTEL_EXPORTER_OTLP[_METRICS]_PROTOCOL` | `http/protobuf` (default) or `grpc` (with the `otlp-grpc` feature; else an error) |
     /// | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | the URL, as is |
-    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | a base URL; `/v1/metrics` is appended |
-    /// | `OTEL_EXPORTER_OTLP[_METRICS]_PROTOCOL` | `http/protobuf` (`grpc` is not built in yet: an error) |
+    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | a base URL; for HTTP `/v1/metrics` is appended (gRPC: as is) |
     /// | `OTEL_EXPORTER_OTLP[_METRICS]_HEADERS` | `key=value,key2=value2`, percent-decoded |
     /// | `OTEL_EXPORTER_OTLP[_METRICS]_TIMEOUT` | milliseconds |
     /// | `OTEL_EXPORTER_OTLP[_METRICS]_COMPRESSION` | `gzip` or `none` |
@@ -118,23 +134,35 @@ impl OtlpConfig {
                 .map(|v| (specific.clone(), v))
                 .or_else(|| set(name).map(|v| (name.to_string(), v)))
         };
+        if let Some((name, v)) = either("OTEL_EXPORTER_OTLP_PROTOCOL") {
+            match v.trim() {
+                "http/protobuf" => {}
+                "grpc" if cfg!(feature = "otlp-grpc") => {
+                    c.protocol = Protocol::Grpc;
+                    c.endpoint = DEFAULT_GRPC_ENDPOINT.into();
+                }
+                "grpc" => {
+                    return Err(ConfigError(format!(
+                        "{name}=\"grpc\": this build has no gRPC (the otlp-grpc feature); use http/protobuf"
+                    )))
+                }
+                other => {
+                    return Err(ConfigError(format!(
+                        "{name}={other:?}: one of http/protobuf, grpc (http/json is not built in)"
+                    )))
+                }
+            }
+        }
         if let Some(v) = var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").filter(|v| !v.trim().is_empty())
         {
             c.endpoint = check_url("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", v.trim())?;
         } else if let Some(v) = var("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|v| !v.trim().is_empty())
         {
             let base = check_url("OTEL_EXPORTER_OTLP_ENDPOINT", v.trim())?;
-            c.endpoint = format!("{}/v1/metrics", base.trim_end_matches('/'));
-        }
-        if let Some((name, v)) = either("OTEL_EXPORTER_OTLP_PROTOCOL") {
-            match v.trim() {
-                "http/protobuf" => {}
-                other => {
-                    return Err(ConfigError(format!(
-                        "{name}={other:?}: this exporter speaks http/protobuf (grpc and http/json are not built in)"
-                    )))
-                }
-            }
+            c.endpoint = match c.protocol {
+                Protocol::HttpProtobuf => format!("{}/v1/metrics", base.trim_end_matches('/')),
+                Protocol::Grpc => base,
+            };
         }
         if let Some((name, v)) = either("OTEL_EXPORTER_OTLP_HEADERS") {
             c.headers = pairs(&name, &v)?;
@@ -296,6 +324,25 @@ mod tests {
     }
 
     #[test]
+    fn grpc_takes_the_base_endpoint_as_is_or_is_an_error_without_the_feature() {
+        let c = OtlpConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+        ]));
+        if cfg!(feature = "otlp-grpc") {
+            let c = c.unwrap();
+            assert_eq!(c.protocol, Protocol::Grpc);
+            assert_eq!(c.endpoint, "http://collector:4317");
+            let d = OtlpConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")]))
+                .unwrap();
+            assert_eq!(d.endpoint, DEFAULT_GRPC_ENDPOINT);
+        } else {
+            let e = c.unwrap_err();
+            assert!(e.0.contains("otlp-grpc"), "{e}");
+        }
+    }
+
+    #[test]
     fn an_empty_specific_variable_does_not_hide_the_general_one() {
         let c = OtlpConfig::from_vars(vars(&[
             ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", ""),
@@ -310,7 +357,7 @@ mod tests {
         for (k, v) in [
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://x"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "x:4318"),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "novalue"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=%zz"),
             ("OTEL_EXPORTER_OTLP_HEADERS", "a=%+f"),

@@ -41,7 +41,9 @@ use std::time::SystemTime;
 
 use nanometrics::{Counter, Gauge, Registry, Snapshot};
 
-pub use config::{ConfigError, OtlpConfig, Temporality, DEFAULT_ENDPOINT};
+pub use config::{
+    ConfigError, OtlpConfig, Protocol, Temporality, DEFAULT_ENDPOINT, DEFAULT_GRPC_ENDPOINT,
+};
 
 use crate::push::{BackendError, PushBackend, PushExporter, PushStats};
 use mapping::Mapper;

@@ -1,7 +1,9 @@
-//! POSTing one encoded request to an OTLP/HTTP endpoint, with the
-//! specification's retry rules: 429, 502, 503 and 504 are retried (after
-//! `Retry-After` when the receiver gives one, else an exponential backoff
-//! with jitter), within the export timeout; anything else is final.
+//! Delivering one encoded request, with the specification's retry rules:
+//! what may be retried (OTLP/HTTP: 429, 502, 503, 504; OTLP/gRPC: the
+//! retryable codes, `grpc.rs`) is tried again after `Retry-After` when the
+//! receiver gives one, else after an exponential backoff with jitter,
+//! within the export timeout; anything else is final. A partial success
+//! is reported and not retried.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -16,25 +18,138 @@ use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use prost::Message;
 
-use super::config::{check_url, ConfigError, OtlpConfig};
+use super::config::{check_url, ConfigError, OtlpConfig, Protocol};
 use crate::push::BackendError;
 
-/// Where and how to POST.
+/// How one export travels, and what delivery has seen.
 #[derive(Debug)]
 pub(crate) struct Transport {
-    authority: String,
-    path: String,
-    headers: Vec<(HeaderName, HeaderValue)>,
+    via: Via,
     timeout: Duration,
-    gzip: bool,
     /// Retries so far (all exports).
     pub(crate) retries: u64,
     /// The last partial success's message.
     pub(crate) partial: Option<String>,
 }
 
+#[derive(Debug)]
+enum Via {
+    Http(HttpPost),
+    #[cfg(feature = "otlp-grpc")]
+    Grpc(super::grpc::GrpcExport),
+}
+
+/// What one try of an export came to.
+pub(crate) enum Attempt {
+    /// The receiver took it; its answer.
+    Accepted(ExportMetricsServiceResponse),
+    /// The receiver refused it for good.
+    Rejected(String),
+    /// Worth another try: after `after` if the receiver said so (else a
+    /// backoff); `why` says what happened.
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
+}
+
 impl Transport {
+    /// The transport `c.protocol` names. gRPC's channel connects lazily:
+    /// call inside the exporter's runtime.
     pub(crate) fn new(c: &OtlpConfig) -> Result<Transport, ConfigError> {
+        let via = match c.protocol {
+            Protocol::HttpProtobuf => Via::Http(HttpPost::new(c)?),
+            #[cfg(feature = "otlp-grpc")]
+            Protocol::Grpc => Via::Grpc(super::grpc::GrpcExport::new(c)?),
+            #[cfg(not(feature = "otlp-grpc"))]
+            Protocol::Grpc => {
+                return Err(ConfigError(
+                    "OTLP/gRPC needs the otlp-grpc feature; this build speaks http/protobuf"
+                        .into(),
+                ))
+            }
+        };
+        Ok(Transport {
+            via,
+            // At most a day: deadlines are computed from it.
+            timeout: c.timeout.min(Duration::from_secs(86_400)),
+            retries: 0,
+            partial: None,
+        })
+    }
+
+    /// Sends `request` (an encoded `ExportMetricsServiceRequest`),
+    /// retrying what may be retried until the timeout.
+    pub(crate) async fn send(&mut self, request: Vec<u8>) -> Result<(), BackendError> {
+        let body = match &self.via {
+            Via::Http(h) => h.body(request)?,
+            #[cfg(feature = "otlp-grpc")]
+            Via::Grpc(_) => Bytes::from(request),
+        };
+        let deadline = Instant::now() + self.timeout;
+        let mut attempt = 0u32;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let outcome = match &self.via {
+                Via::Http(h) => tokio::time::timeout(left, h.attempt(body.clone())).await,
+                #[cfg(feature = "otlp-grpc")]
+                Via::Grpc(g) => tokio::time::timeout(left, g.attempt(body.clone(), left)).await,
+            };
+            let Ok(outcome) = outcome else {
+                return Err(
+                    format!("no answer within the export timeout ({:?})", self.timeout).into(),
+                );
+            };
+            let (after, why) = match outcome {
+                Attempt::Accepted(r) => {
+                    if let Some(p) = r
+                        .partial_success
+                        .filter(|p| p.rejected_data_points != 0 || !p.error_message.is_empty())
+                    {
+                        let msg = format!(
+                            "the receiver rejected {} data points: {}",
+                            p.rejected_data_points, p.error_message
+                        );
+                        eprintln!("nanometrics otlp: {msg}");
+                        self.partial = Some(msg);
+                    }
+                    return Ok(());
+                }
+                Attempt::Rejected(why) => return Err(why.into()),
+                Attempt::Retry { after, why } => (after, why),
+            };
+            // What the receiver asked for (at least 100 ms), else an
+            // exponential backoff with jitter.
+            let backoff = after
+                .map(|d| d.max(Duration::from_millis(100)))
+                .unwrap_or_else(|| {
+                    let base = Duration::from_millis(100) * 2u32.saturating_pow(attempt.min(8));
+                    base.mul_f64(0.5 + jitter())
+                });
+            if Instant::now()
+                .checked_add(backoff)
+                .is_none_or(|t| t >= deadline)
+            {
+                return Err(format!("{why} until the export timeout ({:?})", self.timeout).into());
+            }
+            self.retries += 1;
+            attempt += 1;
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}
+
+/// Where and how to POST.
+#[derive(Debug)]
+struct HttpPost {
+    authority: String,
+    path: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    gzip: bool,
+}
+
+impl HttpPost {
+    fn new(c: &OtlpConfig) -> Result<HttpPost, ConfigError> {
         check_url("the endpoint", &c.endpoint)?;
         let uri: hyper::Uri = c
             .endpoint
@@ -62,99 +177,52 @@ impl Transport {
             })?;
             headers.push((name, value));
         }
-        Ok(Transport {
+        Ok(HttpPost {
             authority,
             path,
             headers,
-            // At most a day: deadlines are computed from it.
-            timeout: c.timeout.min(Duration::from_secs(86_400)),
             gzip: c.gzip,
-            retries: 0,
-            partial: None,
         })
     }
 
-    /// Sends `request` (an encoded `ExportMetricsServiceRequest`),
-    /// retrying what may be retried until the timeout.
-    pub(crate) async fn send(&mut self, request: Vec<u8>) -> Result<(), BackendError> {
-        let body = if self.gzip {
+    /// The request body: the request, gzipped if so configured.
+    fn body(&self, request: Vec<u8>) -> std::io::Result<Bytes> {
+        Ok(Bytes::from(if self.gzip {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             enc.write_all(&request)?;
             enc.finish()?
         } else {
             request
+        }))
+    }
+
+    /// One POST: 2xx is accepted; 429, 502, 503 and 504 (and a receiver
+    /// that cannot be reached, like a 503) are worth another try;
+    /// anything else is final.
+    async fn attempt(&self, body: Bytes) -> Attempt {
+        let (status, retry_after, body) = match self.post(body).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                return Attempt::Retry {
+                    after: None,
+                    why: format!("the receiver could not be reached ({e})"),
+                }
+            }
         };
-        let body = Bytes::from(body);
-        let deadline = Instant::now() + self.timeout;
-        let mut attempt = 0u32;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let outcome = match tokio::time::timeout(left, self.post(body.clone())).await {
-                Ok(r) => r,
-                Err(_) => {
-                    return Err(
-                        format!("no answer within the export timeout ({:?})", self.timeout).into(),
-                    )
-                }
-            };
-            let (status, retry_after, body, unreachable) = match outcome {
-                Ok((s, r, b)) => (s, r, b, None),
-                // The receiver is down or unreachable: retried like a 503,
-                // reported as what it is.
-                Err(e) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    None,
-                    Bytes::new(),
-                    Some(e.to_string()),
-                ),
-            };
-            if status.is_success() {
-                if let Ok(r) = ExportMetricsServiceResponse::decode(body) {
-                    if let Some(p) = r
-                        .partial_success
-                        .filter(|p| p.rejected_data_points != 0 || !p.error_message.is_empty())
-                    {
-                        let msg = format!(
-                            "the receiver rejected {} data points: {}",
-                            p.rejected_data_points, p.error_message
-                        );
-                        eprintln!("nanometrics otlp: {msg}");
-                        self.partial = Some(msg);
-                    }
-                }
-                return Ok(());
-            }
-            let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-            if !retryable {
-                let text = String::from_utf8_lossy(&body);
-                return Err(format!(
-                    "the receiver answered {status}: {}",
-                    text.chars().take(200).collect::<String>()
-                )
-                .into());
-            }
-            // What the receiver asked for (at least 100 ms), else an
-            // exponential backoff with jitter.
-            let backoff = retry_after
-                .map(|d| d.max(Duration::from_millis(100)))
-                .unwrap_or_else(|| {
-                    let base = Duration::from_millis(100) * 2u32.saturating_pow(attempt.min(8));
-                    base.mul_f64(0.5 + jitter())
-                });
-            if Instant::now()
-                .checked_add(backoff)
-                .is_none_or(|t| t >= deadline)
-            {
-                let why = match unreachable {
-                    Some(e) => format!("the receiver could not be reached ({e})"),
-                    None => format!("the receiver answered {status}"),
-                };
-                return Err(format!("{why} until the export timeout ({:?})", self.timeout).into());
-            }
-            self.retries += 1;
-            attempt += 1;
-            tokio::time::sleep(backoff).await;
+        if status.is_success() {
+            return Attempt::Accepted(ExportMetricsServiceResponse::decode(body).unwrap_or_default());
         }
+        if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
+            return Attempt::Retry {
+                after: retry_after,
+                why: format!("the receiver answered {status}"),
+            };
+        }
+        let text = String::from_utf8_lossy(&body);
+        Attempt::Rejected(format!(
+            "the receiver answered {status}: {}",
+            text.chars().take(200).collect::<String>()
+        ))
     }
 
     /// One POST: the status, `Retry-After` (seconds), and the body.
