@@ -39,7 +39,7 @@ fi
 requirements_hash=$(sha256sum ci/requirements.txt | cut -d' ' -f1)
 stamp=.venv/.ci-requirements.sha256
 if [ "$(cat "$stamp" 2>/dev/null)" != "$requirements_hash" ] \
-  || ! .venv/bin/python -c 'import prometheus_client, abnf, pytest, mypy, opentelemetry.proto' >/dev/null 2>&1 \
+  || ! .venv/bin/python -c 'import prometheus_client, abnf, pytest, mypy, opentelemetry.proto, grpc' >/dev/null 2>&1 \
   || [ ! -x .venv/bin/maturin ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r ci/requirements.txt
   echo "$requirements_hash" >"$stamp"

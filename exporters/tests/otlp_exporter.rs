@@ -1,7 +1,8 @@
 //! The OTLP exporter against a receiver that decodes every request with the
 //! `opentelemetry-proto` Python package (exporters/tests/otlp_receiver.py):
 //! every field of the mapping, delta temporality, the retry rules (429 with
-//! Retry-After, 503, 400), a partial success, and the environment's errors.
+//! Retry-After, 503, 400), a partial success, and the environment's errors;
+//! with the `otlp-grpc` feature, the same over OTLP/gRPC (`grpcio`).
 #![cfg(feature = "otlp")]
 
 mod common;
@@ -28,9 +29,15 @@ impl Drop for Receiver {
 
 impl Receiver {
     fn start(mode: &str) -> Receiver {
+        Receiver::start_with(mode, &[])
+    }
+
+    /// The receiver in `mode` with more arguments (`--grpc`).
+    fn start_with(mode: &str, args: &[&str]) -> Receiver {
         let mut child = Command::new(common::python())
             .arg(common::repo().join("exporters/tests/otlp_receiver.py"))
             .arg(mode)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -246,4 +253,146 @@ fn bad_settings_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("header"), "{err}");
+}
+
+/// OTLP/gRPC: the same receiver, over `grpcio`.
+#[cfg(feature = "otlp-grpc")]
+mod grpc {
+    use super::*;
+    use nanometrics_exporters::otlp::Protocol;
+
+    fn start(mode: &str) -> Receiver {
+        Receiver::start_with(mode, &["--grpc"])
+    }
+
+    fn config(rx: &Receiver) -> OtlpConfig {
+        OtlpConfig {
+            protocol: Protocol::Grpc,
+            endpoint: format!("http://127.0.0.1:{}", rx.port),
+            ..rx.config()
+        }
+    }
+
+    #[test]
+    fn every_field_of_the_mapping_reaches_the_receiver() {
+        let mut rx = start("oracle");
+        for gzip in [false, true] {
+            let c = OtlpConfig {
+                gzip,
+                ..config(&rx)
+            };
+            let exporter = OtlpExporter::start(oracle_registry(), c).unwrap();
+            exporter.export_now().unwrap();
+            assert_eq!(rx.verdict(), "ok 0", "gzip {gzip}");
+            exporter.shutdown().unwrap();
+            assert_eq!(rx.verdict(), "ok 0");
+        }
+    }
+
+    #[test]
+    fn delta_temporality_sends_the_changes() {
+        let mut rx = start("delta");
+        let r = Registry::new();
+        let jobs = r.counter("jobs_total", "Jobs.").unwrap();
+        let h = r
+            .histogram("lat_seconds", "Latency.", Buckets::explicit(vec![1.0]))
+            .unwrap();
+        jobs.inc_by(10);
+        h.observe(0.5);
+        r.up_down_counter("depth", "Depth.").unwrap().add(4);
+        let c = OtlpConfig {
+            temporality: Temporality::Delta,
+            ..config(&rx)
+        };
+        let exporter = OtlpExporter::start(r, c).unwrap();
+        exporter.export_now().unwrap();
+        assert_eq!(rx.verdict(), "ok 0");
+        jobs.inc_by(5);
+        h.observe(2.0);
+        h.observe(3.0);
+        exporter.export_now().unwrap();
+        assert_eq!(rx.verdict(), "ok 0");
+    }
+
+    #[test]
+    fn retryable_codes_are_retried_and_others_are_final() {
+        // UNAVAILABLE, ABORTED, then OK: one export, three calls.
+        let mut rx = start("statuses:14,10,0");
+        let r = Registry::new();
+        r.counter("x_total", "X.").unwrap().inc();
+        let exporter = OtlpExporter::start(r.clone(), config(&rx)).unwrap();
+        exporter.export_now().unwrap();
+        assert_eq!(
+            [rx.verdict(), rx.verdict(), rx.verdict()],
+            ["ok 14", "ok 10", "ok 0"]
+        );
+        let snap = r.snapshot();
+        let retries = snap.family("nanometrics_otlp_retries_total").unwrap();
+        assert_eq!(retries.series[0].value.as_counter(), Some(2));
+        drop(exporter);
+
+        // INVALID_ARGUMENT and RESOURCE_EXHAUSTED (no RetryInfo read): final.
+        for code in [3, 8] {
+            let mut rx = start(&format!("statuses:{code}"));
+            let exporter = OtlpExporter::start(r.clone(), config(&rx)).unwrap();
+            let err = exporter.export_now().unwrap_err().to_string();
+            assert!(err.contains("the receiver answered"), "{err}");
+            assert_eq!(rx.verdict(), format!("ok {code}"));
+            assert_eq!(exporter.stats().failures, 1);
+        }
+    }
+
+    #[test]
+    fn a_partial_success_is_not_retried() {
+        let mut rx = start("partial");
+        let r = Registry::new();
+        r.gauge("g", "G.").unwrap().set(1.0);
+        let exporter = OtlpExporter::start(r.clone(), config(&rx)).unwrap();
+        exporter.export_now().unwrap();
+        assert_eq!(rx.verdict(), "ok 0");
+        let snap = r.snapshot();
+        let retries = snap.family("nanometrics_otlp_retries_total").unwrap();
+        assert_eq!(retries.series[0].value.as_counter(), Some(0));
+    }
+
+    #[test]
+    fn an_unreachable_server_fails_the_export_within_its_timeout() {
+        let r = Registry::new();
+        r.counter("x_total", "X.").unwrap().inc();
+        let c = OtlpConfig {
+            protocol: Protocol::Grpc,
+            endpoint: format!("http://127.0.0.1:{}", common::free_port()),
+            timeout: Duration::from_millis(600),
+            ..OtlpConfig::default()
+        };
+        let exporter = OtlpExporter::start(r, c).unwrap();
+        let t0 = std::time::Instant::now();
+        let err = exporter.export_now().unwrap_err().to_string();
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        assert!(
+            err.contains("could not be reached") || err.contains("timeout"),
+            "{err}"
+        );
+        assert_eq!(exporter.stats().failures, 1);
+    }
+
+    #[test]
+    fn bad_metadata_is_an_error() {
+        for (k, v) in [
+            ("bad key", "x"),
+            ("grpc-timeout", "1S"),
+            ("x-ok", "bad\nvalue"),
+        ] {
+            let c = OtlpConfig {
+                protocol: Protocol::Grpc,
+                endpoint: "http://127.0.0.1:4317".into(),
+                headers: vec![(k.into(), v.into())],
+                ..OtlpConfig::default()
+            };
+            let err = OtlpExporter::start(Registry::new(), c)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("header"), "{k}: {err}");
+        }
+    }
 }

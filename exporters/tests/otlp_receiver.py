@@ -1,7 +1,12 @@
-"""An OTLP/HTTP receiver for exporters/tests/otlp_exporter.rs: it decodes
-every request with the `opentelemetry-proto` package and checks it exactly.
+"""An OTLP receiver for exporters/tests/otlp_exporter.rs: it decodes every
+request with the `opentelemetry-proto` package and checks it exactly.
 
-usage: otlp_receiver.py MODE
+usage: otlp_receiver.py MODE [--grpc]
+
+OTLP/HTTP by default; with --grpc, OTLP/gRPC (`grpcio`, the
+MetricsService of `opentelemetry-proto`): the same checks, headers read
+from the call's metadata, statuses given as gRPC codes (14 UNAVAILABLE,
+3 INVALID_ARGUMENT, ...).
 
 Prints its port, then one line per request: "ok <summary>" when the
 request is what the mode expects, or "FAIL <what>" for each mismatch.
@@ -21,7 +26,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -29,6 +34,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 MODE = sys.argv[1]
+GRPC = "--grpc" in sys.argv[2:]
 statuses: List[int] = [int(s) for s in MODE.split(":", 1)[1].split(",")] if MODE.startswith("statuses:") else []
 seen = 0
 
@@ -139,65 +145,103 @@ def check_delta(n: int, req: ExportMetricsServiceRequest, fails: List[str]) -> N
         fails.append("delta start")
 
 
+def receive(req: ExportMetricsServiceRequest, headers: Dict[str, str]) -> Tuple[List[str], int, ExportMetricsServiceResponse]:
+    """Checks one request; returns the failures, the status to answer (HTTP,
+    or a gRPC code with --grpc; success is 200 or 0) and the reply."""
+    global seen
+    seen += 1
+    fails: List[str] = []
+    if not (headers.get("user-agent") or "").startswith("nanometrics/"):
+        fails.append(f"user-agent {headers.get('user-agent')}")
+    if headers.get("authorization") != "Bearer t0k":
+        fails.append(f"authorization {headers.get('authorization')}")
+    if not req.resource_metrics:
+        fails.append("an empty request")
+    status = 0 if GRPC else 200
+    reply = ExportMetricsServiceResponse()
+    if MODE == "oracle":
+        check_oracle(req, fails)
+    elif MODE == "delta":
+        check_delta(seen, req, fails)
+    elif MODE == "dump":
+        for rm in req.resource_metrics:
+            for sm in rm.scope_metrics:
+                for m in sm.metrics:
+                    kind = m.WhichOneof("data")
+                    for p in getattr(m, kind).data_points:
+                        labels = ",".join(f"{k}={v}" for k, v in sorted(attrs(p.attributes).items()))
+                        if kind in ("histogram", "summary"):
+                            value = f"count={p.count} sum={p.sum:g}"
+                        else:
+                            value = f"{p.as_int if p.WhichOneof('value') == 'as_int' else p.as_double:g}"
+                        print(f"{m.name}{{{labels}}} {value}", flush=True)
+        print("end", flush=True)
+    elif MODE == "partial":
+        reply.partial_success.rejected_data_points = 2
+        reply.partial_success.error_message = "two points were too old"
+    elif statuses:
+        status = statuses[min(seen - 1, len(statuses) - 1)]
+    return fails, status, reply
+
+
+def verdict(fails: List[str], status: int) -> None:
+    print(("FAIL " + "; ".join(fails)) if fails else f"ok {status}", flush=True)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
-        global seen
-        seen += 1
-        fails: List[str] = []
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        path_fails: List[str] = []
         if self.path != "/v1/metrics":
-            fails.append(f"path {self.path}")
-        if self.headers.get("Content-Type") != "application/x-protobuf":
-            fails.append(f"content-type {self.headers.get('Content-Type')}")
-        if not (self.headers.get("User-Agent") or "").startswith("nanometrics/"):
-            fails.append(f"user-agent {self.headers.get('User-Agent')}")
-        if self.headers.get("Authorization") != "Bearer t0k":
-            fails.append(f"authorization {self.headers.get('Authorization')}")
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("Content-Encoding") == "gzip":
+            path_fails.append(f"path {self.path}")
+        if headers.get("content-type") != "application/x-protobuf":
+            path_fails.append(f"content-type {headers.get('content-type')}")
+        body = self.rfile.read(int(headers.get("content-length", "0")))
+        if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
-        req = ExportMetricsServiceRequest.FromString(body)
-        if not req.resource_metrics:
-            fails.append("an empty request")
-        status, extra = 200, {}
-        reply = ExportMetricsServiceResponse()
-        if MODE == "oracle":
-            check_oracle(req, fails)
-        elif MODE == "delta":
-            check_delta(seen, req, fails)
-        elif MODE == "dump":
-            for rm in req.resource_metrics:
-                for sm in rm.scope_metrics:
-                    for m in sm.metrics:
-                        kind = m.WhichOneof("data")
-                        for p in getattr(m, kind).data_points:
-                            labels = ",".join(f"{k}={v}" for k, v in sorted(attrs(p.attributes).items()))
-                            if kind in ("histogram", "summary"):
-                                value = f"count={p.count} sum={p.sum:g}"
-                            else:
-                                value = f"{p.as_int if p.WhichOneof('value') == 'as_int' else p.as_double:g}"
-                            print(f"{m.name}{{{labels}}} {value}", flush=True)
-            print("end", flush=True)
-        elif MODE == "partial":
-            reply.partial_success.rejected_data_points = 2
-            reply.partial_success.error_message = "two points were too old"
-        elif statuses:
-            status = statuses[min(seen - 1, len(statuses) - 1)]
-            if status == 429:
-                extra["Retry-After"] = "1"
+        fails, status, reply = receive(ExportMetricsServiceRequest.FromString(body), headers)
         out = reply.SerializeToString()
         self.send_response(status)
-        for k, v in extra.items():
-            self.send_header(k, v)
+        if status == 429:
+            self.send_header("Retry-After", "1")
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)
-        print(("FAIL " + "; ".join(fails)) if fails else f"ok {status}", flush=True)
+        verdict(path_fails + fails, status)
 
     def log_message(self, *args: Any) -> None:
         pass
 
 
-server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-server.serve_forever()
+def serve_grpc() -> None:
+    from concurrent import futures
+
+    import grpc
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
+
+    codes = {c.value[0]: c for c in grpc.StatusCode}
+
+    class Servicer(metrics_service_pb2_grpc.MetricsServiceServicer):
+        def Export(self, request: ExportMetricsServiceRequest, context: Any) -> ExportMetricsServiceResponse:
+            headers = {k.lower(): v for k, v in context.invocation_metadata()}
+            fails, status, reply = receive(request, headers)
+            verdict(fails, status)
+            if status != 0:
+                context.abort(codes[status], f"status {status} as asked")
+            return reply
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Servicer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(port, flush=True)
+    server.wait_for_termination()
+
+
+if GRPC:
+    serve_grpc()
+else:
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()

@@ -55,7 +55,9 @@ impl GrpcExport {
                 )));
             }
             let key = MetadataKey::from_bytes(lower.as_bytes()).map_err(|_| {
-                ConfigError(format!("header name {k:?} is not a valid gRPC metadata key"))
+                ConfigError(format!(
+                    "header name {k:?} is not a valid gRPC metadata key"
+                ))
             })?;
             let value = MetadataValue::try_from(v.as_str()).map_err(|_| {
                 ConfigError(format!(
@@ -166,7 +168,10 @@ mod tests {
             Code::Unavailable,
             Code::DataLoss,
         ] {
-            assert!(matches!(outcome(&Status::new(code, "x")), Attempt::Retry { .. }), "{code:?}");
+            assert!(
+                matches!(outcome(&Status::new(code, "x")), Attempt::Retry { .. }),
+                "{code:?}"
+            );
         }
         for code in [
             Code::InvalidArgument,
@@ -176,7 +181,10 @@ mod tests {
             Code::Unimplemented,
             Code::Internal,
         ] {
-            assert!(matches!(outcome(&Status::new(code, "x")), Attempt::Rejected(_)), "{code:?}");
+            assert!(
+                matches!(outcome(&Status::new(code, "x")), Attempt::Rejected(_)),
+                "{code:?}"
+            );
         }
     }
 }

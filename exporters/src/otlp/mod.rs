@@ -1,5 +1,6 @@
 //! OTLP push (feature `otlp`): the registry's snapshots sent as OTLP/HTTP
-//! protobuf (`POST …/v1/metrics`) on a period, from a thread of their own.
+//! protobuf (`POST …/v1/metrics`), or as OTLP/gRPC with the `otlp-grpc`
+//! feature ([`Protocol::Grpc`]), on a period, from a thread of their own.
 //!
 //! ```no_run
 //! use nanometrics_exporters::otlp::{OtlpConfig, OtlpExporter};
@@ -20,7 +21,8 @@
 //!   attributes encoded once, every size known before a byte is written),
 //!   the bytes prost writes for `opentelemetry-proto`'s messages, without
 //!   building them.
-//! - Delivery: `transport.rs`. 429, 502, 503 and 504 (and a receiver that
+//! - Delivery: `transport.rs` (and `grpc.rs`). 429, 502, 503 and 504, or
+//!   gRPC's retryable codes (and a receiver that
 //!   cannot be reached) are retried within the export timeout, after
 //!   `Retry-After` or an exponential backoff with jitter; any other
 //!   answer is final for that export. A partial success is reported on
@@ -33,6 +35,8 @@
 //!   `nanometrics_otlp_last_success_timestamp_seconds`.
 
 mod config;
+#[cfg(feature = "otlp-grpc")]
+mod grpc;
 mod mapping;
 mod transport;
 mod wire;
@@ -118,9 +122,14 @@ impl OtlpBackend {
             .enable_all()
             .build()
             .map_err(|e| ConfigError(format!("cannot start the exporter's runtime: {e}")))?;
+        // gRPC's channel is made inside the runtime it will run on.
+        let transport = {
+            let _in_runtime = runtime.enter();
+            Transport::new(config)?
+        };
         Ok(OtlpBackend {
             mapper: Mapper::new(&config.resource, config.temporality),
-            transport: Transport::new(config)?,
+            transport,
             runtime,
             counts: None,
         })

@@ -64,8 +64,7 @@ impl Transport {
             #[cfg(not(feature = "otlp-grpc"))]
             Protocol::Grpc => {
                 return Err(ConfigError(
-                    "OTLP/gRPC needs the otlp-grpc feature; this build speaks http/protobuf"
-                        .into(),
+                    "OTLP/gRPC needs the otlp-grpc feature; this build speaks http/protobuf".into(),
                 ))
             }
         };
@@ -210,7 +209,9 @@ impl HttpPost {
             }
         };
         if status.is_success() {
-            return Attempt::Accepted(ExportMetricsServiceResponse::decode(body).unwrap_or_default());
+            return Attempt::Accepted(
+                ExportMetricsServiceResponse::decode(body).unwrap_or_default(),
+            );
         }
         if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
             return Attempt::Retry {
