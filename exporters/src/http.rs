@@ -425,7 +425,7 @@ impl MetricsServerBuilder {
         self.with_vars(|k| std::env::var(k).ok())
     }
 
-    fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+    pub(crate) fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
         if let Some(addr) = var("NANOMETRICS_ADDR").filter(|a| !a.is_empty()) {
             self.addr = addr;
             return self;

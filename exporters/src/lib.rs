@@ -24,6 +24,8 @@
 //!
 //! - [`push`]: the seam for push backends ([`push::PushBackend`]) and the
 //!   thread that drives one ([`push::PushExporter`]).
+//! - `backends` (feature `http`): every backend of a process from one
+//!   configuration (builder or environment): pull, OTLP, custom push.
 //! - [`bridge`]: other metrics crates into a nanometrics registry (the
 //!   `metrics` facade's recorder, feature `bridge-metrics`).
 //! - [`frame_json`]: a real-time [`Frame`](nanometrics::realtime::Frame) as
@@ -41,6 +43,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "http")]
+pub mod backends;
 mod body;
 pub mod bridge;
 pub mod format;

@@ -56,6 +56,17 @@ pub trait PushBackend: Send + 'static {
     }
 }
 
+/// A boxed backend is one (backends chosen at run time).
+impl<B: PushBackend + ?Sized> PushBackend for Box<B> {
+    fn export(&mut self, snapshot: &Snapshot) -> Result<(), BackendError> {
+        (**self).export(snapshot)
+    }
+
+    fn shutdown(&mut self) -> Result<(), BackendError> {
+        (**self).shutdown()
+    }
+}
+
 /// What a [`PushExporter`] has done.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]

@@ -1,6 +1,7 @@
 //! One component, unchanged, under three backends chosen at start-up:
 //! Prometheus pull (`MetricsServer`), OTLP push (to a decoding receiver)
-//! and a custom `PushBackend`. Each sees the same values.
+//! and a custom `PushBackend`. Each sees the same values, alone or all at
+//! once from one configuration (`Backends`, the environment's variables).
 #![cfg(feature = "otlp")]
 
 mod common;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nanometrics::{Buckets, Registry, Snapshot, Value};
+use nanometrics_exporters::backends::Backends;
 use nanometrics_exporters::http::MetricsServer;
 use nanometrics_exporters::otlp::{OtlpConfig, OtlpExporter};
 use nanometrics_exporters::push::{BackendError, PushBackend, PushExporter};
@@ -60,7 +62,12 @@ fn pull() -> BTreeMap<String, f64> {
         .registry(r)
         .start()
         .unwrap();
-    let mut s = TcpStream::connect(server.local_addr()).unwrap();
+    scrape(server.local_addr())
+}
+
+/// `/metrics` at `addr`, as series → value.
+fn scrape(addr: std::net::SocketAddr) -> BTreeMap<String, f64> {
+    let mut s = TcpStream::connect(addr).unwrap();
     write!(
         s,
         "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
@@ -90,31 +97,66 @@ fn pull() -> BTreeMap<String, f64> {
     out
 }
 
+/// The decoding receiver in its "dump" mode.
+struct Dump {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    port: u16,
+}
+
+impl Drop for Dump {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dump {
+    fn start() -> Dump {
+        let mut child = Command::new(common::python())
+            .arg(common::repo().join("exporters/tests/otlp_receiver.py"))
+            .arg("dump")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port: u16 = lines.next().unwrap().unwrap().parse().unwrap();
+        Dump { child, lines, port }
+    }
+
+    /// The next request's points, as series → value.
+    fn next(&mut self) -> BTreeMap<String, f64> {
+        read_dump(self.lines.by_ref().map_while(Result::ok))
+    }
+}
+
 fn otlp() -> BTreeMap<String, f64> {
-    let mut child = Command::new(common::python())
-        .arg(common::repo().join("exporters/tests/otlp_receiver.py"))
-        .arg("dump")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out_lines = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
-    let port: u16 = out_lines.next().unwrap().parse().unwrap();
+    let mut rx = Dump::start();
     let r = Registry::new();
     component::run(&r);
     let config = OtlpConfig {
-        endpoint: format!("http://127.0.0.1:{port}/v1/metrics"),
+        endpoint: format!("http://127.0.0.1:{}/v1/metrics", rx.port),
         headers: vec![("authorization".into(), "Bearer t0k".into())],
         interval: Duration::from_secs(3600),
         ..OtlpConfig::default()
     };
     let exporter = OtlpExporter::start(r, config).unwrap();
     exporter.export_now().unwrap();
+    let out = rx.next();
+    drop(exporter); // its final export, while the receiver is up
+    out
+}
+
+fn read_dump(out_lines: impl Iterator<Item = String>) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
-    for line in out_lines.by_ref() {
+    for line in out_lines {
         if line == "end" {
             break;
+        }
+        // The receiver's verdict on the request before.
+        assert!(!line.starts_with("FAIL"), "{line}");
+        if line.starts_with("ok ") {
+            continue;
         }
         // "name{labels} value", or "name{labels} count=N sum=S".
         let (series, value) = line.split_once(' ').unwrap();
@@ -127,9 +169,6 @@ fn otlp() -> BTreeMap<String, f64> {
             out.insert(series.to_string(), value.parse().unwrap());
         }
     }
-    drop(exporter); // its final export, while the receiver is up
-    let _ = child.kill();
-    let _ = child.wait();
     out
 }
 
@@ -139,7 +178,13 @@ struct Keep(Arc<Mutex<BTreeMap<String, f64>>>);
 impl PushBackend for Keep {
     fn export(&mut self, snap: &Snapshot) -> Result<(), BackendError> {
         let mut out = self.0.lock().unwrap();
-        for f in &snap.families {
+        // An OTLP exporter's self-metrics, when one runs beside: not the
+        // component's.
+        for f in snap
+            .families
+            .iter()
+            .filter(|f| !f.name.starts_with("nanometrics_otlp_"))
+        {
             let name = nanometrics::names::family_name(&f.name, f.kind);
             for s in &f.series {
                 let labels: Vec<String> =
@@ -178,4 +223,78 @@ fn one_component_three_backends_same_values() {
     assert_eq!(pull(), want, "Prometheus pull");
     assert_eq!(otlp(), want, "OTLP push");
     assert_eq!(custom(), want, "custom backend");
+}
+
+#[test]
+fn one_configuration_starts_pull_and_push_at_once() {
+    let mut rx = Dump::start();
+    let r = Registry::new();
+    component::run(&r);
+    let endpoint = format!("http://127.0.0.1:{}/v1/metrics", rx.port);
+    let env = move |k: &str| match k {
+        "NANOMETRICS_ADDR" => Some("127.0.0.1:0".to_string()),
+        "OTEL_METRICS_EXPORTER" => Some("prometheus,otlp".to_string()),
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT" => Some(endpoint.clone()),
+        "OTEL_EXPORTER_OTLP_HEADERS" => Some("authorization=Bearer%20t0k".to_string()),
+        "OTEL_METRIC_EXPORT_INTERVAL" => Some("3600000".to_string()),
+        _ => None,
+    };
+    let seen = Arc::new(Mutex::new(BTreeMap::new()));
+    let backends = Backends::builder(r)
+        .push(Duration::from_secs(3600), Keep(seen.clone()))
+        .from_vars(env)
+        .start()
+        .unwrap();
+    let want = expected();
+    assert_eq!(
+        scrape(backends.server().unwrap().local_addr()),
+        want,
+        "pull"
+    );
+    backends.export_now().unwrap();
+    assert_eq!(rx.next(), want, "OTLP");
+    assert_eq!(*seen.lock().unwrap(), want, "custom");
+    backends.shutdown().unwrap();
+    assert_eq!(rx.next(), want, "the final OTLP export");
+}
+
+#[test]
+fn the_environment_can_turn_every_backend_off_and_bad_values_are_errors() {
+    let off = |k: &str| match k {
+        "DYN_SYSTEM_PORT" => Some("-1".to_string()),
+        "OTEL_METRICS_EXPORTER" => Some("none".to_string()),
+        _ => None,
+    };
+    let b = Backends::builder(Registry::new())
+        .from_vars(off)
+        .start()
+        .unwrap();
+    assert!(b.server().is_none() && b.otlp().is_none() && b.push().is_empty());
+    for (k, v, says) in [
+        ("OTEL_METRICS_EXPORTER", "console", "console"),
+        ("DYN_SYSTEM_PORT", "http", "DYN_SYSTEM_PORT"),
+        (
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+            "soon",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+        ),
+    ] {
+        let env = move |name: &str| {
+            if name == k {
+                Some(v.to_string())
+            } else if name == "OTEL_METRICS_EXPORTER" {
+                Some("otlp".to_string())
+            } else if name == "NANOMETRICS_ADDR" && k != "DYN_SYSTEM_PORT" {
+                Some("127.0.0.1:0".to_string())
+            } else {
+                None
+            }
+        };
+        let err = Backends::builder(Registry::new())
+            .from_vars(env)
+            .start()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says), "{k}={v}: {err}");
+    }
 }

@@ -215,6 +215,10 @@ fn a_partial_success_is_not_retried() {
         Some(0),
         "not sent again"
     );
+    let rejected = snap
+        .family("nanometrics_otlp_rejected_points_total")
+        .unwrap();
+    assert_eq!(rejected.series[0].value.as_counter(), Some(2), "counted");
     assert_eq!(exporter.stats().exports, 1);
 }
 

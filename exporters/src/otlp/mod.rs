@@ -32,6 +32,7 @@
 //! - Self-metrics, in the exported registry, labelled by `endpoint`:
 //!   `nanometrics_otlp_exports_total`, `nanometrics_otlp_failures_total`,
 //!   `nanometrics_otlp_retries_total`,
+//!   `nanometrics_otlp_rejected_points_total` (a partial success's count),
 //!   `nanometrics_otlp_last_success_timestamp_seconds`.
 
 mod config;
@@ -77,6 +78,7 @@ struct SelfMetrics {
     exports: Counter,
     failures: Counter,
     retries: Counter,
+    rejected_points: Counter,
     last_success: Gauge,
 }
 
@@ -101,6 +103,10 @@ impl SelfMetrics {
             retries: counter(
                 "nanometrics_otlp_retries_total",
                 "OTLP requests sent again after a retryable answer.",
+            )?,
+            rejected_points: counter(
+                "nanometrics_otlp_rejected_points_total",
+                "Data points a receiver's partial success said it rejected.",
             )?,
             last_success: r
                 .gauge_family(
@@ -149,6 +155,7 @@ impl PushBackend for OtlpBackend {
             return Ok(());
         };
         let before = self.transport.retries;
+        let rejected_before = self.transport.rejected_points;
         let result = self.runtime.block_on(self.transport.send(request));
         if result.is_ok() {
             // Only an accepted export moves the next delta's start.
@@ -156,6 +163,8 @@ impl PushBackend for OtlpBackend {
         }
         if let Some(c) = &self.counts {
             c.retries.inc_by(self.transport.retries - before);
+            c.rejected_points
+                .inc_by(self.transport.rejected_points - rejected_before);
             match &result {
                 Ok(()) => {
                     c.exports.inc();
@@ -204,20 +213,7 @@ impl OtlpExporter {
     /// ```
     pub fn from_env(registry: &Registry) -> Result<Option<OtlpExporter>, BackendError> {
         let names = std::env::var("OTEL_METRICS_EXPORTER").unwrap_or_default();
-        let mut otlp = false;
-        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            match name {
-                "otlp" => otlp = true,
-                "none" | "prometheus" => {}
-                other => {
-                    return Err(format!(
-                        "OTEL_METRICS_EXPORTER={names:?}: {other:?} is not an exporter here (otlp, prometheus, none)"
-                    )
-                    .into())
-                }
-            }
-        }
-        if !otlp {
+        if !wants_otlp(&names)? {
             return Ok(None);
         }
         Ok(Some(OtlpExporter::start(
@@ -240,4 +236,23 @@ impl OtlpExporter {
     pub fn shutdown(&self) -> Result<(), BackendError> {
         self.push.shutdown()
     }
+}
+
+/// Whether `OTEL_METRICS_EXPORTER`'s list (`names`) asks for OTLP; an
+/// error for a name that is not an exporter here (`otlp`, `prometheus`,
+/// `none`).
+pub(crate) fn wants_otlp(names: &str) -> Result<bool, String> {
+    let mut otlp = false;
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name {
+            "otlp" => otlp = true,
+            "none" | "prometheus" => {}
+            other => {
+                return Err(format!(
+                    "OTEL_METRICS_EXPORTER={names:?}: {other:?} is not an exporter here (otlp, prometheus, none)"
+                ))
+            }
+        }
+    }
+    Ok(otlp)
 }

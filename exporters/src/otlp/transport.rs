@@ -30,6 +30,8 @@ pub(crate) struct Transport {
     pub(crate) retries: u64,
     /// The last partial success's message.
     pub(crate) partial: Option<String>,
+    /// Data points partial successes said were rejected (all exports).
+    pub(crate) rejected_points: u64,
 }
 
 #[derive(Debug)]
@@ -74,6 +76,7 @@ impl Transport {
             timeout: c.timeout.min(Duration::from_secs(86_400)),
             retries: 0,
             partial: None,
+            rejected_points: 0,
         })
     }
 
@@ -111,6 +114,9 @@ impl Transport {
                         );
                         eprintln!("nanometrics otlp: {msg}");
                         self.partial = Some(msg);
+                        self.rejected_points = self
+                            .rejected_points
+                            .saturating_add(u64::try_from(p.rejected_data_points).unwrap_or(0));
                     }
                     return Ok(());
                 }
