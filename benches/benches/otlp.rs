@@ -5,7 +5,8 @@
 //! histogram series (one label, 11 bounds, a few observations each), the
 //! same data on each side, encoded to protobuf bytes per iteration:
 //! - `nanometrics`: `Registry::snapshot()` + `OtlpBackend::encode` (the
-//!   mapping to OTLP points and prost's encoding: what each export does);
+//!   mapping to OTLP points, written straight as protobuf: what each
+//!   export does);
 //! - `opentelemetry_sdk`: what the `opentelemetry-otlp` exporter does with
 //!   an `SdkMeterProvider`: its reader's `collect` into `ResourceMetrics`,
 //!   `opentelemetry-proto`'s transform into the same

@@ -21,6 +21,7 @@ use std::time::SystemTime;
 use crate::bucket_layout::Layout;
 use crate::error::Error;
 use crate::histogram_snapshot::HistogramSnapshot;
+use crate::names::check_text;
 use crate::series_handle::SeriesHandle;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value, Values};
@@ -69,6 +70,9 @@ pub enum CollectedValue {
 /// - A collected histogram keeps its classic buckets exactly; it has no
 ///   min or max (NaN), and its quantiles are as coarse as its buckets.
 /// - Collected series cannot be windowed or watched (they have no handle).
+/// - No cardinality limit applies: the library that keeps the series
+///   bounds them. Label values follow the native rules (no carriage
+///   return).
 #[derive(Clone)]
 pub struct CollectedFamily {
     inner: Arc<CollectedInner>,
@@ -108,6 +112,10 @@ struct Entry {
 
 /// Layouts kept per family.
 const LAYOUTS_KEPT: usize = 8;
+
+/// The most pieces a collected histogram's layout may have (a native
+/// histogram's bounds are held to a like limit when declared).
+const MAX_PIECES: usize = 4096;
 
 impl CollectedInner {
     pub(crate) fn new(kind: MetricKind, names: Arc<[Box<str>]>) -> CollectedInner {
@@ -152,6 +160,8 @@ impl CollectedFamily {
         series: impl IntoIterator<Item = (Vec<String>, CollectedValue)>,
     ) -> Result<(), Error> {
         let inner = &*self.inner;
+        // Drawn before the lock: an iterator may read the registry.
+        let series: Vec<_> = series.into_iter().collect();
         let mut table = lock_std(&inner.table);
         let mut old: HashMap<Values, (RenderCache, SystemTime)> =
             std::mem::take(&mut table.entries)
@@ -231,6 +241,9 @@ fn check_labels(names: &[Box<str>], labels: Vec<String>) -> Result<Values, Error
             labels.len()
         )));
     }
+    for v in &labels {
+        check_text("label value", v)?;
+    }
     Ok(labels.into_iter().map(String::into_boxed_str).collect())
 }
 
@@ -301,6 +314,14 @@ fn layout_for(table: &mut Table, bounds: &[f64]) -> Result<Arc<Layout>, Error> {
         Error::InvalidBuckets(why) => Error::InvalidValue(format!("histogram buckets: {why}")),
         e => e,
     })?);
+    // Each read copies the pieces: bounds spread over hundreds of octaves
+    // would make that megabytes per series.
+    if layout.pieces().len() > MAX_PIECES {
+        return Err(Error::InvalidValue(format!(
+            "histogram buckets {bounds:?} span too wide a range ({} pieces; at most {MAX_PIECES})",
+            layout.pieces().len()
+        )));
+    }
     if table.layouts.len() == LAYOUTS_KEPT {
         table.layouts.remove(0);
     }

@@ -110,19 +110,27 @@ impl HistogramSnapshot {
 
     /// A snapshot of observations known only by their classic buckets
     /// (`per_bucket[i]` in the `i`-th bucket of `layout`, `+Inf` last) and
-    /// their sum: each bucket's count goes to its first piece, and min and
-    /// max are unknown (NaN).
+    /// their sum: each finite bucket's count goes to its last piece (the
+    /// one that ends at its bound), the `+Inf` bucket's to its first (the
+    /// one that starts at the last bound), and min and max are unknown
+    /// (NaN).
     pub(crate) fn from_classic(
         layout: &StdArc<Layout>,
         per_bucket: &[u64],
         sum: f64,
     ) -> HistogramSnapshot {
+        let finite = layout.finite_bounds().len();
         let mut pieces = vec![0u64; layout.pieces().len()];
-        let mut next = 0usize;
+        let mut chosen = vec![None::<usize>; finite + 1];
         for (i, p) in layout.pieces().iter().enumerate() {
-            if p.classic as usize == next {
-                pieces[i] = per_bucket.get(next).copied().unwrap_or(0);
-                next += 1;
+            let c = p.classic as usize;
+            if c < finite || chosen[c].is_none() {
+                chosen[c] = Some(i);
+            }
+        }
+        for (c, piece) in chosen.into_iter().enumerate() {
+            if let Some(i) = piece {
+                pieces[i] = per_bucket.get(c).copied().unwrap_or(0);
             }
         }
         HistogramSnapshot::from_pieces(layout, pieces, sum, f64::NAN, f64::NAN)
@@ -176,9 +184,15 @@ impl HistogramSnapshot {
                 // q = 1 and for the edge regions, whose pieces are unbounded.
                 let (lo, hi) = (p.lo.max(self.min), p.hi.min(self.max));
                 let est = if lo <= hi { lo + (hi - lo) / 2.0 } else { hi };
-                // A collected histogram knows no extremes (NaN).
+                // A collected histogram knows no extremes (NaN): the
+                // piece's finite end when the other is unbounded.
                 if self.min.is_nan() || self.max.is_nan() {
-                    return est;
+                    return match (p.lo.is_finite(), p.hi.is_finite()) {
+                        (true, true) => est,
+                        (false, true) => p.hi,
+                        (true, false) => p.lo,
+                        (false, false) => f64::NAN,
+                    };
                 }
                 return est.clamp(self.min, self.max);
             }

@@ -80,6 +80,8 @@ pub mod diagnostics;
 mod error;
 mod family;
 mod gauge;
+mod group;
+mod hierarchy;
 mod histogram;
 mod histogram_snapshot;
 mod labelkey;
@@ -111,8 +113,13 @@ pub use family::{
     OVERFLOW_LABEL_VALUE,
 };
 pub use gauge::Gauge;
+pub use group::Metrics;
+pub use hierarchy::Levels;
 pub use histogram::{Histogram, HistogramTimer};
 pub use histogram_snapshot::{HistogramSnapshot, Stats};
+/// `#[derive(Metrics)]`: see the [`Metrics`](trait@Metrics) trait.
+#[cfg(feature = "derive")]
+pub use nanometrics_derive::Metrics;
 pub use realtime::{CounterWindow, GaugeWindow, WindowStats};
 pub use registry::{global, CollectHook, MetricBuilder, Registry};
 pub use snapshot::{

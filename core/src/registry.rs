@@ -60,6 +60,10 @@ type Hook = Arc<dyn Fn() + Send + Sync>;
 struct Root {
     regs: Mutex<Vec<Registration>>,
     hooks: Mutex<Vec<(u64, Hook)>>,
+    /// The id of each sub-registry made, by (parent id, prefix, constant
+    /// labels): the same child asked for twice is one registry, whose
+    /// snapshot holds what either declared.
+    children: Mutex<HashMap<(u64, String, ConstLabels), u64>>,
 }
 
 /// A hook added by [`Registry::on_collect`]; dropping it removes the hook.
@@ -187,7 +191,9 @@ impl Registry {
 
     /// A child registry: metric names get `prefix_` in front (an empty prefix
     /// adds none) and every series gets `const_labels`. A label name already
-    /// used by an ancestor is [`Error::LabelCollision`].
+    /// used by an ancestor is [`Error::LabelCollision`]. Asking again for
+    /// the same prefix and labels gives the same child: its snapshot holds
+    /// what was declared through either.
     ///
     /// ```
     /// use nanometrics::Registry;
@@ -209,7 +215,10 @@ impl Registry {
             return Err(Error::InvalidName(prefix.to_string()));
         }
         let consts = merge_consts(&self.node.consts, const_labels)?;
-        let id = next_id();
+        let key = (self.node.id, prefix.to_string(), consts.clone());
+        let id = *lock_std(&self.node.root.children)
+            .entry(key)
+            .or_insert_with(next_id);
         let prefix = join_name(&self.node.prefix, prefix);
         Ok(Registry {
             node: Arc::new(Node {
@@ -234,6 +243,18 @@ impl Registry {
     /// ```
     pub fn prefix(&self) -> &str {
         &self.node.prefix
+    }
+
+    /// The constant labels every series of this registry gets, `(name,
+    /// value)`, its ancestors' first.
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new().sub_registry("", &[("zone", "a")])?;
+    /// assert_eq!(r.const_labels().collect::<Vec<_>>(), [("zone", "a")]);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn const_labels(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.node.consts.iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// Starts a declaration with the rarer options: unit, constant labels,
@@ -790,9 +811,9 @@ impl Registry {
             if names[..i].contains(n) {
                 return Err(Error::InvalidLabelName(format!("{n:?} appears twice")));
             }
-            if consts.iter().any(|(k, _)| **k == **n) {
+            if let Some((_, v)) = consts.iter().find(|(k, _)| **k == **n) {
                 return Err(Error::LabelCollision(format!(
-                    "label {n:?} of {full:?} is already a constant label of its registry"
+                    "label {n:?} of {full:?} is already a constant label of its registry ({n}={v:?}, set by the registry or an ancestor level)"
                 )));
             }
         }
@@ -841,7 +862,7 @@ impl Registry {
                     // Same kind, another type (a `u64` and an `f64` counter,
                     // a native and a collected family).
                     return Err(Error::Conflict(format!(
-                        "{:?} is already registered as a {} of another type ({} vs {type_name})",
+                        "{:?} is already registered as a {} of another value type ({} vs {type_name})",
                         desc.name,
                         desc.kind.as_str(),
                         r.family_type,

@@ -125,6 +125,11 @@ fn label_counts_and_repeats_are_refused() {
         .set([(vec![], V::Counter(1)), (l("a"), V::Counter(2))])
         .unwrap_err();
     assert!(matches!(err, Error::LabelMismatch(_)), "{err}");
+    let err = f.set([(l("a\rb"), V::Counter(1))]).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidValue(_)),
+        "a carriage return: {err}"
+    );
     let err = f
         .set([(l("a"), V::Counter(1)), (l("a"), V::Counter(2))])
         .unwrap_err();

@@ -181,7 +181,9 @@ impl BackendsBuilder {
         let names = var("OTEL_METRICS_EXPORTER").unwrap_or_default();
         #[cfg(feature = "otlp")]
         match crate::otlp::wants_otlp(&names) {
-            Ok(false) => {}
+            // Unset: what the builder had. Set without otlp: none.
+            Ok(false) if names.trim().is_empty() => {}
+            Ok(false) => self.otlp = None,
             Ok(true) => match crate::otlp::OtlpConfig::from_vars(&var) {
                 Ok(c) => self.otlp = Some(c),
                 Err(e) => {

@@ -265,7 +265,10 @@ fn the_environment_can_turn_every_backend_off_and_bad_values_are_errors() {
         "OTEL_METRICS_EXPORTER" => Some("none".to_string()),
         _ => None,
     };
+    // OTEL_METRICS_EXPORTER=none turns off an OTLP exporter the builder
+    // was given before.
     let b = Backends::builder(Registry::new())
+        .otlp(OtlpConfig::default())
         .from_vars(off)
         .start()
         .unwrap();

@@ -360,25 +360,113 @@ fn a_name_on_both_sides_is_an_error_not_a_duplicate() {
 }
 
 #[test]
-fn bridging_both_ways_does_not_recurse() {
+fn both_ways_at_once_is_refused_and_never_duplicates() {
+    // A registry that already holds a collector of ours: refused, and
+    // nothing of the bridge stays in ours.
     let ours = Registry::new();
+    ours.gauge("ours", "Ours.").unwrap().set(1.0);
     let theirs = prometheus::Registry::new();
     let t = prometheus::Gauge::new("theirs", "Theirs.").unwrap();
     t.set(2.0);
-    theirs.register(Box::new(t)).unwrap();
+    theirs.register(Box::new(t.clone())).unwrap();
     theirs
         .register(Box::new(NanometricsCollector::new(ours.clone()).unwrap()))
         .unwrap();
-    let bridge = GatheredRegistry::attach(&ours, theirs.clone()).unwrap();
+    let err = GatheredRegistry::attach(&ours, theirs.clone()).unwrap_err();
+    assert!(err.to_string().contains("NanometricsCollector"), "{err}");
+    assert!(ours.snapshot().family("theirs").is_none());
+
+    // The collector registered after the bridge: gathering stops, the
+    // gathered families empty, and their exposition holds each series once,
+    // live.
+    let ours = Registry::new();
     ours.gauge("ours", "Ours.").unwrap().set(1.0);
-    // A read of ours gathers theirs, which reads ours (that inner read
-    // gathers nothing), and finds "ours" among theirs: a name ours already
-    // has, left out.
+    let theirs = prometheus::Registry::new();
+    theirs.register(Box::new(t.clone())).unwrap();
+    // Made before the bridge, it describes only "ours" (made after, it
+    // would describe the gathered "theirs" too, and `register` would
+    // refuse it as a name on both sides).
+    let collector = NanometricsCollector::new(ours.clone()).unwrap();
+    let bridge = GatheredRegistry::attach(&ours, theirs.clone()).unwrap();
+    assert!(text::encode_to_string(&ours.snapshot()).contains("theirs 2.0\n"));
+    theirs.register(Box::new(collector)).unwrap();
+    for v in [3.0, 4.0] {
+        t.set(v);
+        let out = String::from_utf8(prometheus_text(&theirs)).unwrap();
+        assert_eq!(out.matches("\ntheirs ").count(), 1, "{out}");
+        assert!(out.contains(&format!("\ntheirs {v}\n")), "{out}");
+        assert_eq!(out.matches("\nours ").count(), 1, "{out}");
+    }
     let s = text::encode_to_string(&ours.snapshot());
-    assert_eq!(s.matches("# TYPE ours gauge").count(), 1, "{s}");
-    assert!(
-        s.contains("ours 1.0\n") && s.contains("theirs 2.0\n"),
-        "{s}"
-    );
+    assert!(!s.contains("\ntheirs "), "gathered families emptied: {s}");
     assert!(bridge.rejected() >= 1);
+    assert!(bridge
+        .last_error()
+        .unwrap()
+        .contains("NanometricsCollector"));
+}
+
+#[test]
+fn attach_fails_only_on_a_refused_name_and_leaves_nothing_behind() {
+    let ours = Registry::new();
+    ours.counter("b_total", "Ours.").unwrap();
+    let theirs = prometheus::Registry::new();
+    for name in ["a_total", "b_total"] {
+        theirs
+            .register(Box::new(
+                prometheus::IntCounter::new(name, "Theirs.").unwrap(),
+            ))
+            .unwrap();
+    }
+    assert!(GatheredRegistry::attach(&ours, theirs).is_err());
+    let names: Vec<String> = ours
+        .snapshot()
+        .families
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    assert_eq!(names, ["b_total"], "a_total was declared, then taken back");
+
+    // A series whose labels differ from its family's first: counted, not
+    // an error.
+    let theirs = prometheus::Registry::new();
+    theirs.register(Box::new(OddLabels::new())).unwrap();
+    let ours = Registry::new();
+    let bridge = GatheredRegistry::attach(&ours, theirs).unwrap();
+    assert_eq!(bridge.rejected(), 1, "{:?}", bridge.last_error());
+    assert_eq!(ours.snapshot().family("odd").unwrap().series.len(), 1);
+}
+
+/// A custom collector whose family's two series have other label names.
+struct OddLabels(Desc);
+
+impl OddLabels {
+    fn new() -> OddLabels {
+        OddLabels(Desc::new("odd".into(), "Odd.".into(), vec![], Default::default()).unwrap())
+    }
+}
+
+impl Collector for OddLabels {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.0]
+    }
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let metric = |k: &str| {
+            let mut l = prometheus::proto::LabelPair::default();
+            l.set_name(k.into());
+            l.set_value("v".into());
+            let mut g = prometheus::proto::Gauge::default();
+            g.set_value(1.0);
+            let mut m = prometheus::proto::Metric::default();
+            m.set_label(vec![l]);
+            m.set_gauge(g);
+            m
+        };
+        let mut mf = prometheus::proto::MetricFamily::default();
+        mf.set_name("odd".into());
+        mf.set_help("Odd.".into());
+        mf.set_field_type(prometheus::proto::MetricType::GAUGE);
+        mf.set_metric(vec![metric("a"), metric("b")]);
+        vec![mf]
+    }
 }

@@ -357,6 +357,10 @@ mod grpc {
         let snap = r.snapshot();
         let retries = snap.family("nanometrics_otlp_retries_total").unwrap();
         assert_eq!(retries.series[0].value.as_counter(), Some(0));
+        let rejected = snap
+            .family("nanometrics_otlp_rejected_points_total")
+            .unwrap();
+        assert_eq!(rejected.series[0].value.as_counter(), Some(2));
     }
 
     #[test]

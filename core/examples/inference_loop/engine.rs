@@ -11,7 +11,7 @@ use nanometrics::Gauge;
 
 use crate::rng::Rng;
 use crate::workload::{CLIENTS_PER_WORKER, ERRORS_PER_MILLE, MODELS};
-use crate::{Metrics, ModelHandles};
+use crate::{EngineMetrics, ModelHandles};
 
 /// Largest batch one step runs.
 const MAX_BATCH: usize = 16;
@@ -95,7 +95,7 @@ impl Tally {
 /// left in flight. Returns its per-model tallies.
 pub fn worker(
     id: usize,
-    m: Metrics,
+    m: EngineMetrics,
     stop: Arc<AtomicBool>,
     kv_capacity: u32,
 ) -> Result<Vec<Tally>, nanometrics::Error> {

@@ -53,57 +53,32 @@
 //! - `summary.rs`: the final summary, read from the registry snapshot, and
 //!   the consistency check.
 
-/// Every metric the demo declares. Handles are cheap to clone (an `Arc`).
-#[derive(Clone, Debug)]
-struct Metrics {
+/// Every metric the demo declares, declared once: each field's doc comment
+/// is its HELP text. Handles are cheap to clone (an `Arc`).
+#[derive(Clone, Debug, Metrics)]
+struct EngineMetrics {
+    /// Requests finished, by model and status.
+    #[metric(name = "requests_total", labels = ["model", "status"])]
     requests: Family<Counter>,
+    /// Tokens processed: prompt (prefill) and output (decode).
+    #[metric(name = "tokens_total", labels = ["model", "kind"])]
     tokens: Family<Counter>,
+    /// Requests admitted to an engine batch and not finished yet.
+    #[metric(name = "inflight_requests")]
     inflight: UpDownCounter,
+    /// Fraction of KV-cache blocks in use, 0 to 1.
+    #[metric(name = "kv_cache_usage_ratio")]
     kv_usage: Gauge,
+    /// Time from a request's arrival to its first output token.
+    // 0.5 ms .. 16 s
+    #[metric(name = "time_to_first_token_seconds", buckets = exponential(0.0005, 2.0, 16))]
     ttft: Histogram,
+    /// Time between consecutive output tokens of one request.
+    #[metric(name = "inter_token_latency_seconds", buckets = exponential(0.0005, 2.0, 16))]
     itl: Histogram,
+    /// Time from a request's arrival to its last token or error.
+    #[metric(name = "request_duration_seconds", buckets = Buckets::default())]
     duration: Histogram,
-}
-
-impl Metrics {
-    fn register(engine: &Registry) -> Result<Metrics, nanometrics::Error> {
-        let latency = || Buckets::exponential(0.0005, 2.0, 16); // 0.5 ms .. 16 s
-        Ok(Metrics {
-            requests: engine.counter_family(
-                "requests_total",
-                "Requests finished, by model and status.",
-                &["model", "status"],
-            )?,
-            tokens: engine.counter_family(
-                "tokens_total",
-                "Tokens processed: prompt (prefill) and output (decode).",
-                &["model", "kind"],
-            )?,
-            inflight: engine.up_down_counter(
-                "inflight_requests",
-                "Requests admitted to an engine batch and not finished yet.",
-            )?,
-            kv_usage: engine.gauge(
-                "kv_cache_usage_ratio",
-                "Fraction of KV-cache blocks in use, 0 to 1.",
-            )?,
-            ttft: engine.histogram(
-                "time_to_first_token_seconds",
-                "Time from a request's arrival to its first output token.",
-                latency(),
-            )?,
-            itl: engine.histogram(
-                "inter_token_latency_seconds",
-                "Time between consecutive output tokens of one request.",
-                latency(),
-            )?,
-            duration: engine.histogram(
-                "request_duration_seconds",
-                "Time from a request's arrival to its last token or error.",
-                Buckets::default(),
-            )?,
-        })
-    }
 }
 
 /// The label handles of one model: resolved once, then only updated.
@@ -116,7 +91,7 @@ struct ModelHandles {
 }
 
 impl ModelHandles {
-    fn resolve(m: &Metrics, model: &str) -> Result<ModelHandles, nanometrics::Error> {
+    fn resolve(m: &EngineMetrics, model: &str) -> Result<ModelHandles, nanometrics::Error> {
         Ok(ModelHandles {
             ok: m.requests.with_labels(&[model, "ok"])?,
             error: m.requests.with_labels(&[model, "error"])?,
@@ -125,7 +100,7 @@ impl ModelHandles {
         })
     }
 
-    fn resolve_all(m: &Metrics) -> Result<Vec<ModelHandles>, nanometrics::Error> {
+    fn resolve_all(m: &EngineMetrics) -> Result<Vec<ModelHandles>, nanometrics::Error> {
         MODELS
             .iter()
             .map(|md| ModelHandles::resolve(m, md.name))
@@ -154,7 +129,7 @@ use std::time::{Duration, Instant};
 use nanometrics_exporters::http::MetricsServer;
 use nanometrics_exporters::otlp::OtlpExporter;
 
-use nanometrics::{Buckets, Counter, Family, Gauge, Histogram, Registry, UpDownCounter};
+use nanometrics::{Buckets, Counter, Family, Gauge, Histogram, Metrics, UpDownCounter};
 
 use args::{parse_args, Args, USAGE};
 use engine::{worker, Tally, KV_BLOCKS_PER_WORKER};
@@ -192,7 +167,7 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<bool, Box<dyn StdError>> {
     let registry = nanometrics::global();
     let engine = registry.sub_registry(PREFIX, &[NAMESPACE])?;
-    let m = Metrics::register(&engine)?;
+    let m = EngineMetrics::register(&engine)?;
     // One metric on the root registry itself, next to the engine's.
     registry
         .gauge("demo_workers", "Worker threads of the inference_loop demo.")?

@@ -6,7 +6,7 @@ use std::io::Write as _;
 
 use crate::args::Args;
 use crate::workload::MODELS;
-use crate::{Metrics, ModelHandles, NAMESPACE, PREFIX};
+use crate::{EngineMetrics, ModelHandles, NAMESPACE, PREFIX};
 
 /// Counter totals per model, read through the main thread's own handles.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,7 +47,7 @@ pub fn render_table(
     dt: f64,
     cur: &[Totals],
     prev: &[Totals],
-    m: &Metrics,
+    m: &EngineMetrics,
 ) -> std::fmt::Result {
     let rate = |now: u64, before: u64| now.saturating_sub(before) as f64 / dt;
     writeln!(

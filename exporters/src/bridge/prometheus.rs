@@ -48,11 +48,17 @@
 //! family in the nanometrics registry, whose rules refuse a name it
 //! already has natively: [`GatheredRegistry::attach`] returns that error,
 //! and a family that first appears later and collides is left out and
-//! counted ([`GatheredRegistry::rejected`]). Neither way ever writes a
-//! family twice.
+//! counted ([`GatheredRegistry::rejected`]).
+//!
+//! **Not both ways at once.** A `prometheus` registry that holds a
+//! `NanometricsCollector` is not gathered (each side would copy the
+//! other's copies back): `attach` refuses it, and if the collector is
+//! registered later, gathering stops and the gathered families empty
+//! (counted, with the reason in [`GatheredRegistry::last_error`]).
 //!
 //! **What maps to what.** Theirs into ours: counters become float
-//! counters, gauges gauges, histograms histograms (cumulative buckets,
+//! counters (a counter whose name lacks `_total` is exposed with it, as
+//! every nanometrics counter is), gauges gauges, histograms histograms (cumulative buckets,
 //! `+Inf` added when absent), summaries summaries (count and sum; their
 //! quantiles are dropped); untyped families, and series whose label names
 //! differ from the first series' of their family, are left out and
@@ -65,6 +71,7 @@
 //! `prometheus`'s `TextEncoder` writes `+Inf`/`NaN` sample values as Rust
 //! prints them (`inf`, `NaN`), which Prometheus itself parses.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -77,6 +84,44 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto;
 
 use crate::sync::lock;
+
+/// Why a registry holding a `NanometricsCollector` is not gathered.
+const LOOP: &str = "the prometheus registry holds a NanometricsCollector: gathering it would copy metrics back and forth (gather a registry without the collector)";
+
+thread_local! {
+    /// This thread is gathering a `prometheus` registry into ours.
+    static GATHERING: Cell<bool> = const { Cell::new(false) };
+    /// A `NanometricsCollector` was read while this thread gathered: the
+    /// source holds a collector of a nanometrics registry (a loop).
+    static LOOP_SEEN: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks this thread as gathering while it lives (also when a collector
+/// panics: the flag never sticks).
+struct Gathering;
+
+impl Gathering {
+    /// `None` when this thread is gathering already (a nested read).
+    fn start() -> Option<Gathering> {
+        if GATHERING.with(|g| g.replace(true)) {
+            return None;
+        }
+        LOOP_SEEN.with(|l| l.set(false));
+        Some(Gathering)
+    }
+
+    /// Whether a collector of a nanometrics registry was read since
+    /// `start`.
+    fn loop_seen(&self) -> bool {
+        LOOP_SEEN.with(Cell::get)
+    }
+}
+
+impl Drop for Gathering {
+    fn drop(&mut self) {
+        GATHERING.with(|g| g.set(false));
+    }
+}
 
 // === ours into theirs ===
 
@@ -146,6 +191,14 @@ impl Collector for NanometricsCollector {
     }
 
     fn collect(&self) -> Vec<proto::MetricFamily> {
+        // Read while this thread gathers a `prometheus` registry into a
+        // nanometrics one: that registry holds this collector, and each
+        // side would copy the other's copies back. The gatherer sees
+        // this and stops (see `GatheredRegistry`).
+        if GATHERING.with(Cell::get) {
+            LOOP_SEEN.with(|l| l.set(true));
+            return Vec::new();
+        }
         to_metric_families(&self.registry.snapshot())
     }
 }
@@ -260,6 +313,9 @@ impl std::fmt::Debug for GatheredRegistry {
 struct State {
     source: prometheus::Registry,
     target: Registry,
+    /// `source` was seen to hold a `NanometricsCollector`: gathering
+    /// stopped for good.
+    looped: std::sync::atomic::AtomicBool,
     families: Mutex<HashMap<String, Declared>>,
     rejected: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -283,7 +339,9 @@ impl GatheredRegistry {
     ///
     /// The first family that `target` refuses now (a name it already has
     /// natively, or under other labels or help): a name on both sides is
-    /// an error, never a duplicate family.
+    /// an error, never a duplicate family. Nothing of the bridge stays in
+    /// `target` then. (Untyped families and series that do not fit are
+    /// left out and counted, not errors.)
     pub fn attach(
         target: &Registry,
         source: prometheus::Registry,
@@ -291,34 +349,38 @@ impl GatheredRegistry {
         let state = Arc::new(State {
             source,
             target: target.clone(),
+            looped: std::sync::atomic::AtomicBool::new(false),
             families: Mutex::new(HashMap::new()),
             rejected: AtomicU64::new(0),
             last_error: Mutex::new(None),
         });
-        if let Some(e) = state.gather() {
+        let refused = state.gather().or_else(|| {
+            state
+                .looped
+                .load(Ordering::Relaxed)
+                .then(|| Error::Conflict(LOOP.into()))
+        });
+        if let Some(e) = refused {
+            // Nothing stays behind of a bridge that was refused.
+            for (name, declared) in lock(&state.families).iter() {
+                if let Declared::Family { .. } = declared {
+                    target.unregister(name);
+                }
+            }
             return Err(e);
         }
         let weak = Arc::downgrade(&state);
         let hook = target.on_collect(move || {
-            thread_local! {
-                static GATHERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-            }
-            // A registry bridged both ways (theirs holding a collector of
-            // ours) would gather itself without end: the inner read skips.
-            if GATHERING.with(|g| g.replace(true)) {
-                return;
-            }
             if let Some(state) = weak.upgrade() {
                 state.gather();
             }
-            GATHERING.with(|g| g.set(false));
         });
         Ok(GatheredRegistry { state, _hook: hook })
     }
 
-    /// Families and series left out so far: names the nanometrics registry
-    /// refused, untyped families, series whose labels or values did not fit
-    /// their family (each counted on every read that met it).
+    /// What was left out so far: each name the nanometrics registry
+    /// refused (once), and on every read that met them, untyped families
+    /// and series whose labels or values did not fit their family.
     pub fn rejected(&self) -> u64 {
         self.state.rejected.load(Ordering::Relaxed)
     }
@@ -330,20 +392,46 @@ impl GatheredRegistry {
 }
 
 impl State {
-    /// One gather of `source` into `target`; returns the first error met.
+    /// One gather of `source` into `target`. Returns the first name
+    /// `target` refused (what `attach` fails on); every other thing left
+    /// out is counted.
     fn gather(&self) -> Option<Error> {
-        let mut first = None;
-        let mut reject = |e: Error| {
+        if self.looped.load(Ordering::Relaxed) {
+            return None;
+        }
+        // A read of `target` inside this gather (a collector of it in
+        // `source`) gathers nothing more.
+        let gathering = Gathering::start()?;
+        // No lock of ours is held while `source` is read: a scrape of
+        // `source` may be reading `target` (and waiting for this lock)
+        // meanwhile.
+        let gathered = self.source.gather();
+        let looped = gathering.loop_seen();
+        drop(gathering);
+        let mut refused = None;
+        let count = |e: &Error| {
             self.rejected.fetch_add(1, Ordering::Relaxed);
             *lock(&self.last_error) = Some(e.to_string());
-            first.get_or_insert(e);
         };
         let mut families = lock(&self.families);
+        if looped {
+            // Copies of copies, both ways: gather nothing from now on, and
+            // hold nothing that would go stale.
+            self.looped.store(true, Ordering::Relaxed);
+            count(&Error::Conflict(LOOP.into()));
+            for declared in families.values() {
+                if let Declared::Family { family, .. } = declared {
+                    // Setting nothing cannot fail.
+                    let _ = family.set([]);
+                }
+            }
+            return None;
+        }
         let mut present = std::collections::HashSet::new();
-        for mf in self.source.gather() {
+        for mf in &gathered {
             present.insert(mf.name().to_string());
             let Some(kind) = kind_of(mf.get_field_type()) else {
-                reject(Error::InvalidValue(format!(
+                count(&Error::InvalidValue(format!(
                     "{:?} is untyped, which nanometrics does not expose",
                     mf.name()
                 )));
@@ -369,7 +457,8 @@ impl State {
                         labels: labels.clone(),
                     },
                     Err(e) => {
-                        reject(e);
+                        count(&e);
+                        refused.get_or_insert(e);
                         Declared::Refused
                     }
                 }
@@ -387,7 +476,7 @@ impl State {
                 if pairs.len() != names.len()
                     || pairs.iter().zip(&*names).any(|(p, n)| p.name() != n)
                 {
-                    reject(Error::LabelMismatch(format!(
+                    count(&Error::LabelMismatch(format!(
                         "a series of {:?} has the labels {:?}, its family {names:?}",
                         mf.name(),
                         pairs.iter().map(|p| p.name()).collect::<Vec<_>>()
@@ -398,7 +487,7 @@ impl State {
                 series.push((values, collected_value(kind, m)));
             }
             if let Err(e) = family.set(series) {
-                reject(e);
+                count(&e);
             }
         }
         // A family gone from `source` (its collector unregistered) has no
@@ -409,7 +498,7 @@ impl State {
                 let _ = family.set([]);
             }
         }
-        first
+        refused
     }
 }
 

@@ -22,7 +22,7 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::config::{check_url, ConfigError, OtlpConfig};
+use super::config::{check_url, ConfigError, OtlpConfig, DEFAULT_ENDPOINT, DEFAULT_GRPC_ENDPOINT};
 use super::transport::Attempt;
 
 const EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
@@ -39,9 +39,16 @@ impl GrpcExport {
     /// Its channel connects on the first call (and again after a failure):
     /// make it inside a tokio runtime.
     pub(crate) fn new(c: &OtlpConfig) -> Result<GrpcExport, ConfigError> {
-        check_url("the endpoint", &c.endpoint)?;
-        let endpoint = Endpoint::from_shared(c.endpoint.clone())
-            .map_err(|e| ConfigError(format!("the endpoint {:?}: {e}", c.endpoint)))?
+        // A configuration built from `OtlpConfig::default()` with only the
+        // protocol changed means gRPC's default, not HTTP's.
+        let url = if c.endpoint == DEFAULT_ENDPOINT {
+            DEFAULT_GRPC_ENDPOINT
+        } else {
+            &c.endpoint
+        };
+        check_url("the endpoint", url)?;
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| ConfigError(format!("the endpoint {url:?}: {e}")))?
             .user_agent(concat!("nanometrics/", env!("CARGO_PKG_VERSION")))
             .map_err(|e| ConfigError(format!("the user agent: {e}")))?;
         let mut metadata = MetadataMap::new();
@@ -110,6 +117,12 @@ fn outcome(status: &Status) -> Attempt {
         | Code::OutOfRange
         | Code::Unavailable
         | Code::DataLoss => Attempt::Retry { after: None, why },
+        // Not the server's answer: the connection failed under the call
+        // (tonic gives UNKNOWN with the transport error as its source),
+        // which is retried like a server that cannot be reached.
+        Code::Unknown if std::error::Error::source(status).is_some() => {
+            Attempt::Retry { after: None, why }
+        }
         _ => Attempt::Rejected(why),
     }
 }
@@ -173,7 +186,11 @@ mod tests {
                 "{code:?}"
             );
         }
+        let with_source = Status::from_error(Box::new(std::io::Error::other("reset")));
+        assert_eq!(with_source.code(), Code::Unknown);
+        assert!(matches!(outcome(&with_source), Attempt::Retry { .. }));
         for code in [
+            Code::Unknown,
             Code::InvalidArgument,
             Code::ResourceExhausted,
             Code::Unauthenticated,

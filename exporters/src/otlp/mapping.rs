@@ -247,11 +247,13 @@ impl Mapper {
     }
 
     /// Remembers what an accepted request sent (the next delta, and
-    /// resets); a request older than the last one built changes nothing.
+    /// resets), and forgets the series it did not hold (gone for good); a
+    /// request older than the last one built changes nothing.
     pub(crate) fn commit(&mut self, p: Pending) {
         if p.generation != self.generation {
             return;
         }
+        self.seen.retain(|_, s| s.generation == p.generation);
         for s in self.seen.values_mut() {
             s.committed = s.proposed.take();
         }
@@ -276,9 +278,16 @@ impl Mapper {
             .filter(|f| !f.series.is_empty())
             .map(|f| self.plan_metric(f, now))
             .collect();
-        // Series gone from the snapshot: gone for good.
+        // Series gone are forgotten when a request without them is
+        // accepted (`commit`); a request that is not (a receiver down while
+        // series come and go) forgets them here once they outnumber the
+        // live ones, so memory stays bounded. A partial snapshot (`encode`
+        // of a sub-registry) keeps the others' state.
         let generation = self.generation;
-        self.seen.retain(|_, s| s.generation == generation);
+        let live: usize = snapshot.families.iter().map(|f| f.series.len()).sum();
+        if self.seen.len() > 2 * live + 1024 {
+            self.seen.retain(|_, s| s.generation == generation);
+        }
         if metrics.is_empty() {
             return None;
         }
@@ -868,5 +877,30 @@ mod tests {
         let (next, _) =
             Decoded::request(&mut m, &r.snapshot(), t0 + Duration::from_secs(12)).unwrap();
         assert_eq!(value(&sum_point(&next, "one")), 1.0);
+    }
+
+    #[test]
+    fn a_request_not_sent_keeps_the_state_of_series_it_lacks() {
+        let root = nanometrics::Registry::new();
+        let a = root.sub_registry("a", &[]).unwrap();
+        let b = root.sub_registry("b", &[]).unwrap();
+        let ca = a.counter("jobs_total", "Jobs.").unwrap();
+        let cb = b.counter("jobs_total", "Jobs.").unwrap();
+        ca.inc_by(5);
+        cb.inc_by(7);
+        let mut m = Mapper::new(&[], Temporality::Delta);
+        let t0 = SystemTime::now();
+        let (_, p) = Decoded::request(&mut m, &root.snapshot(), t0).unwrap();
+        m.commit(p);
+        // A preview of one sub-registry only (OtlpBackend::encode).
+        Decoded::request(&mut m, &a.snapshot(), t0 + Duration::from_secs(1)).unwrap();
+        cb.inc_by(1);
+        let (next, _) =
+            Decoded::request(&mut m, &root.snapshot(), t0 + Duration::from_secs(2)).unwrap();
+        assert_eq!(
+            value(&sum_point(&next, "b_jobs")),
+            1.0,
+            "a delta, not the total"
+        );
     }
 }

@@ -143,7 +143,9 @@ impl OtlpBackend {
 
     /// The encoded request for `snapshot` as of `now` (`None`: nothing to
     /// send), without sending it (and without counting it as sent: the
-    /// next delta is still from the last export).
+    /// next delta is still from the last export, and series missing from
+    /// `snapshot` keep their state). `&mut`: it caches each series'
+    /// encoded attributes.
     pub fn encode(&mut self, snapshot: &Snapshot, now: SystemTime) -> Option<Vec<u8>> {
         self.mapper.request(snapshot, now).map(|(bytes, _)| bytes)
     }

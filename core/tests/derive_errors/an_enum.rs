@@ -1,0 +1,8 @@
+use nanometrics::Metrics;
+
+#[derive(Metrics)]
+enum M {
+    A,
+}
+
+fn main() {}

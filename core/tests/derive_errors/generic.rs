@@ -1,0 +1,8 @@
+use nanometrics::Metrics;
+
+#[derive(Metrics)]
+struct M<T> {
+    inner: T,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use nanometrics::{Counter, Metrics};
+
+#[derive(Metrics)]
+struct M(Counter);
+
+fn main() {}
