@@ -6,6 +6,8 @@
 //! - `prometheus` (feature `bridge-prometheus`): the `prometheus` crate
 //!   both ways: a nanometrics registry as its collector, and its registry
 //!   gathered into a nanometrics one.
+//! - `tracing` (feature `tracing`): a `tracing_subscriber` layer that
+//!   times spans into a histogram family and counts events by level.
 //! - `otel` (feature `bridge-otel`): counters, up-down counters and gauges
 //!   as observable instruments of the OpenTelemetry metrics API, so an
 //!   `SdkMeterProvider`'s readers see them.
@@ -16,3 +18,5 @@ pub mod metrics;
 pub mod otel;
 #[cfg(feature = "bridge-prometheus")]
 pub mod prometheus;
+#[cfg(feature = "tracing")]
+pub mod tracing;

@@ -1,0 +1,305 @@
+//! [`MetricsLayer`]: a `tracing_subscriber` layer (feature `tracing`) that
+//! turns spans and events into nanometrics metrics: each selected span's
+//! duration into one histogram family labelled by span name (and an
+//! allow-list of the span's fields), each event into a counter by level.
+//!
+//! ```
+//! use nanometrics_exporters::bridge::tracing::MetricsLayer;
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let registry = nanometrics::Registry::new();
+//! let layer = MetricsLayer::builder(registry.clone())
+//!     .spans(["generate"])            // only these spans are timed (default: all)
+//!     .fields(["model"])              // span fields that become labels
+//!     .build()?;
+//! let subscriber = tracing_subscriber::registry().with(layer);
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("generate", model = "llama");
+//!     let _in = span.enter();
+//!     tracing::warn!("slow prefill");
+//! });
+//! let snap = registry.snapshot();
+//! let spans = snap.family("span_duration_seconds").unwrap();
+//! assert_eq!(spans.series[0].labels.iter().collect::<Vec<_>>(), [("span", "generate"), ("model", "llama")]);
+//! assert_eq!(spans.series[0].value.as_histogram().unwrap().count, 1);
+//! let events = snap.family("tracing_events_total").unwrap();
+//! assert!(events.series.iter().any(|s| s.labels.get("level") == Some("warn") && s.value.as_counter() == Some(1)));
+//! # Ok::<(), nanometrics::Error>(())
+//! ```
+//!
+//! - **Timing.** A span is timed from its first enter to its close (its
+//!   whole life, idle time included, as `tracing`'s own timings are), with
+//!   the monotonic clock read once at each end. Spans not selected are
+//!   never timed: no clock read, nothing stored.
+//! - **Labels.** `span` (the span's name), then the allowed fields in the
+//!   order given, from the span's attributes or a later `record` (a field
+//!   never given is the empty string). The family's cardinality limit
+//!   (default 1,000 series) sends the rest to its overflow series.
+//! - **Events.** `tracing_events_total{level}`, counted on a handle
+//!   resolved once per level (no lookup per event); `.no_events()` turns
+//!   it off.
+
+use std::fmt;
+use std::time::Instant;
+
+use ::tracing::field::{Field, Visit};
+use ::tracing::span::{Attributes, Id, Record};
+use ::tracing::{Event, Level, Subscriber};
+use nanometrics::{Buckets, Counter, Error, Family, Histogram, Registry};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Builds a [`MetricsLayer`].
+#[derive(Debug)]
+#[must_use = "a builder does nothing until .build()"]
+pub struct MetricsLayerBuilder {
+    registry: Registry,
+    name: String,
+    help: String,
+    buckets: Buckets,
+    spans: Option<Vec<String>>,
+    fields: Vec<String>,
+    limit: usize,
+    events: Option<String>,
+}
+
+impl MetricsLayerBuilder {
+    /// Times only the spans named so (default: every span).
+    pub fn spans<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.spans = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The span fields that become labels, in this order.
+    pub fn fields<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
+        self.fields = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The histogram family's name and HELP (default
+    /// `span_duration_seconds`, "Span durations, from first enter to close.").
+    pub fn histogram(mut self, name: &str, help: &str) -> Self {
+        self.name = name.into();
+        self.help = help.into();
+        self
+    }
+
+    /// The histogram's buckets (default `Buckets::default()`).
+    pub fn buckets(mut self, buckets: Buckets) -> Self {
+        self.buckets = buckets;
+        self
+    }
+
+    /// The most series the histogram family holds (default 1,000).
+    pub fn cardinality_limit(mut self, n: usize) -> Self {
+        self.limit = n;
+        self
+    }
+
+    /// The events counter's name (default `tracing_events_total`).
+    pub fn events(mut self, name: &str) -> Self {
+        self.events = Some(name.into());
+        self
+    }
+
+    /// No events counter.
+    pub fn no_events(mut self) -> Self {
+        self.events = None;
+        self
+    }
+
+    /// Declares the families.
+    ///
+    /// # Errors
+    ///
+    /// What the registry refuses: a bad name or label name (a field named
+    /// `span`, twice, or not a valid label name), bad buckets, a conflict.
+    pub fn build(self) -> Result<MetricsLayer, Error> {
+        let mut labels: Vec<&str> = vec!["span"];
+        labels.extend(self.fields.iter().map(String::as_str));
+        let spans = self
+            .registry
+            .metric(&self.name, &self.help)
+            .unit("seconds")
+            .buckets(self.buckets)
+            .cardinality_limit(self.limit)
+            .family::<Histogram>(&labels)?;
+        let events = match &self.events {
+            Some(name) => {
+                let family =
+                    self.registry
+                        .counter_family(name, "tracing events, by level.", &["level"])?;
+                let by_level = [
+                    Level::TRACE,
+                    Level::DEBUG,
+                    Level::INFO,
+                    Level::WARN,
+                    Level::ERROR,
+                ]
+                .map(|l| family.with_labels(&[level_name(&l)]));
+                let [t, d, i, w, e] = by_level;
+                Some([t?, d?, i?, w?, e?])
+            }
+            None => None,
+        };
+        Ok(MetricsLayer {
+            spans,
+            selected: self.spans,
+            fields: self.fields,
+            events,
+        })
+    }
+}
+
+/// The layer; see the [module](self).
+pub struct MetricsLayer {
+    spans: Family<Histogram>,
+    selected: Option<Vec<String>>,
+    fields: Vec<String>,
+    /// One handle per level, TRACE to ERROR.
+    events: Option<[Counter; 5]>,
+}
+
+impl fmt::Debug for MetricsLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MetricsLayer")
+            .field("spans", &self.selected)
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+impl MetricsLayer {
+    /// A builder recording into `registry`.
+    pub fn builder(registry: Registry) -> MetricsLayerBuilder {
+        MetricsLayerBuilder {
+            registry,
+            name: "span_duration_seconds".into(),
+            help: "Span durations, from first enter to close.".into(),
+            buckets: Buckets::default(),
+            spans: None,
+            fields: Vec::new(),
+            limit: 1000,
+            events: Some("tracing_events_total".into()),
+        }
+    }
+
+    fn selected(&self, name: &str) -> bool {
+        self.selected
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    }
+}
+
+fn level_name(l: &Level) -> &'static str {
+    match *l {
+        Level::TRACE => "trace",
+        Level::DEBUG => "debug",
+        Level::INFO => "info",
+        Level::WARN => "warn",
+        _ => "error",
+    }
+}
+
+fn level_index(l: &Level) -> usize {
+    match *l {
+        Level::TRACE => 0,
+        Level::DEBUG => 1,
+        Level::INFO => 2,
+        Level::WARN => 3,
+        _ => 4,
+    }
+}
+
+/// What a timed span carries: its label values and its first enter.
+struct Timed {
+    values: Vec<String>,
+    start: Option<Instant>,
+}
+
+/// Copies the allowed fields' values into their label slots.
+struct Fields<'a> {
+    names: &'a [String],
+    values: &'a mut [String],
+}
+
+impl Fields<'_> {
+    fn put(&mut self, field: &Field, value: impl FnOnce() -> String) {
+        if let Some(i) = self.names.iter().position(|n| n == field.name()) {
+            self.values[i] = value();
+        }
+    }
+}
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, || value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, || format!("{value:?}"));
+    }
+}
+
+impl<S> Layer<S> for MetricsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !self.selected(attrs.metadata().name()) {
+            return;
+        }
+        let Some(span) = ctx.span(id) else { return };
+        let mut values = vec![String::new(); self.fields.len()];
+        attrs.record(&mut Fields {
+            names: &self.fields,
+            values: &mut values,
+        });
+        span.extensions_mut().insert(Timed {
+            values,
+            start: None,
+        });
+    }
+
+    fn on_record(&self, id: &Id, record: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(t) = ext.get_mut::<Timed>() {
+            record.record(&mut Fields {
+                names: &self.fields,
+                values: &mut t.values,
+            });
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(t) = ext.get_mut::<Timed>() {
+            t.start.get_or_insert_with(Instant::now);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(&id) else { return };
+        let Some(t) = span.extensions_mut().remove::<Timed>() else {
+            return;
+        };
+        let Some(start) = t.start else { return };
+        let secs = start.elapsed().as_secs_f64();
+        let mut labels: Vec<&str> = Vec::with_capacity(1 + t.values.len());
+        labels.push(span.name());
+        labels.extend(t.values.iter().map(String::as_str));
+        // A label value the registry refuses (a carriage return) loses
+        // this one observation; nothing else.
+        if let Ok(h) = self.spans.with_labels(&labels) {
+            h.observe(secs);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if let Some(by_level) = &self.events {
+            by_level[level_index(event.metadata().level())].inc();
+        }
+    }
+}
