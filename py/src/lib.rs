@@ -133,7 +133,9 @@ impl Functions {
 struct Registry {
     inner: nm::Registry,
     funcs: Arc<Functions>,
-    _hook: Option<nm::CollectHook>,
+    /// The root's hook that runs the callbacks (shared with sub-registries,
+    /// so it lives while any of them does).
+    _hook: Option<Arc<nm::CollectHook>>,
 }
 
 fn attach_functions(r: &nm::Registry) -> (Arc<Functions>, nm::CollectHook) {
@@ -165,7 +167,7 @@ impl Registry {
         Registry {
             inner,
             funcs,
-            _hook: Some(hook),
+            _hook: Some(Arc::new(hook)),
         }
     }
 
@@ -178,6 +180,24 @@ impl Registry {
             funcs: global_functions(),
             _hook: None,
         }
+    }
+
+    /// A child registry: metric names get `prefix_` in front, every series
+    /// the constant `labels`; its metrics are read with this registry's.
+    fn sub_registry(&self, prefix: &str, labels: Vec<(String, String)>) -> PyResult<Registry> {
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let inner = self
+            .inner
+            .sub_registry(prefix, &pairs)
+            .map_err(value_error)?;
+        Ok(Registry {
+            inner,
+            funcs: self.funcs.clone(),
+            _hook: self._hook.clone(),
+        })
     }
 
     /// Declares a family. `kind` is one of counter, gauge, histogram,

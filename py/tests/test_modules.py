@@ -49,6 +49,9 @@ HOME = {
     "stream": "stream",
     "Stream": "stream",
     "StreamError": "stream",
+    "MetricGroup": "group",
+    "declare": "group",
+    "Declared": "group",
 }
 
 # Names outside __all__ that the one-module package had (its own, not the

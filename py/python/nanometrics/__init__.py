@@ -45,7 +45,8 @@ The code lives in modules named as prometheus_client's: ``registry``
 ``context_managers`` (timers, in-progress trackers, exception counters),
 ``exposition`` (text format, server, WSGI/ASGI apps, textfile),
 ``openmetrics.exposition``, ``core`` (the core types together),
-``realtime`` (windows, watches) and ``stream`` (the stream client). This
+``realtime`` (windows, watches), ``stream`` (the stream client) and
+``group`` (``MetricGroup``: metrics declared together as a class). This
 module re-exports their public names.
 """
 
@@ -62,6 +63,7 @@ from .exposition import (
     start_http_server,
     write_to_textfile,
 )
+from .group import Declared, MetricGroup, declare
 from .metrics import Counter, Enum, Gauge, Histogram, Info, Summary
 from .metrics_core import Metric
 from .realtime import Threshold, Watch, set_tick_interval, tick_interval, watch
@@ -130,4 +132,7 @@ __all__ = (
     "stream",
     "Stream",
     "StreamError",
+    "MetricGroup",
+    "declare",
+    "Declared",
 )

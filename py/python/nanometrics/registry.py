@@ -4,7 +4,7 @@ the default ``REGISTRY``, which Rust code in this process shares."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from . import _native
 from .metrics_core import Metric, _metrics_from
@@ -69,6 +69,15 @@ class CollectorRegistry:
             "custom collectors are not supported by nanometrics: declare Counter/Gauge/... "
             "(Gauge.set_function computes a value at scrape time)"
         )
+
+    def sub_registry(self, prefix: str = "", const_labels: Optional[Mapping[str, str]] = None) -> "CollectorRegistry":
+        """A child registry (nanometrics only): metric names declared with it
+        get ``prefix_`` in front and every series the ``const_labels``; its
+        metrics are exposed with this registry's (and its ancestors').
+        Asking again for the same prefix and labels gives the same child.
+        A label name already constant here raises ``ValueError``."""
+        labels = [(str(k), str(v)) for k, v in (const_labels or {}).items()]
+        return CollectorRegistry(_native_registry=self._native.sub_registry(prefix, labels))
 
     def unregister(self, collector: Any) -> None:
         """Removes a metric from the registry; its handles keep working but are

@@ -1,0 +1,114 @@
+"""Metrics declared together, as a class (nanometrics only)::
+
+    import nanometrics
+    from nanometrics import Counter, Histogram, MetricGroup, declare
+
+    class EngineMetrics(MetricGroup, prefix="engine"):
+        requests = declare(Counter, "requests", "Requests finished.", ["model", "status"])
+        ttft = declare(Histogram, "time_to_first_token_seconds", "TTFT.",
+                       buckets=(0.01, 0.1, 1.0))
+
+    m = EngineMetrics(registry=nanometrics.REGISTRY, const_labels={"worker": "w1"})
+    m.requests.labels("llama", "ok").inc()      # a Counter, as typed
+
+``declare(cls, *args, **kwargs)`` records a metric without registering it;
+instantiating the group registers every declaration of the class (and of
+its bases) on a sub-registry of ``registry`` with the class's ``prefix``
+and the ``const_labels`` given, and binds the metrics to the instance's
+attributes. Two instances with the same registry, prefix and labels share
+one registration: the second gets the same series (as a Rust
+``#[derive(Metrics)]`` registered twice does).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, ClassVar, Dict, Generic, Mapping, Optional, Tuple, Type, TypeVar, overload
+
+from .registry import REGISTRY, CollectorRegistry
+
+T = TypeVar("T")
+_Key = Tuple[str, Tuple[Tuple[str, str], ...], type]
+_lock = threading.Lock()
+
+__all__ = ["MetricGroup", "declare", "Declared"]
+
+
+class Declared(Generic[T]):
+    """A metric of a ``MetricGroup``, declared but not registered: on an
+    instance of the group, the registered metric (``T``)."""
+
+    def __init__(self, cls: Type[T], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+        if "registry" in kwargs:
+            raise TypeError("a declared metric takes its registry from the group it is in")
+        self.cls = cls
+        self.args = args
+        self.kwargs = kwargs
+        self.attr = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> "Declared[T]": ...
+
+    @overload
+    def __get__(self, obj: object, owner: type) -> T: ...
+
+    def __get__(self, obj: Optional[object], owner: type) -> Any:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.attr]
+        except KeyError:
+            raise AttributeError(f"{self.attr!r} is not registered: instantiate the group first") from None
+
+    def register(self, registry: CollectorRegistry) -> T:
+        """The metric, registered on ``registry``."""
+        make: Any = self.cls  # every metric type takes registry=
+        result: T = make(*self.args, registry=registry, **self.kwargs)
+        return result
+
+
+def declare(cls: Type[T], *args: Any, **kwargs: Any) -> Declared[T]:
+    """``cls(*args, **kwargs)`` as a member of a ``MetricGroup``: registered
+    when the group is instantiated, on the group's registry."""
+    return Declared(cls, args, kwargs)
+
+
+class MetricGroup:
+    """A class of declared metrics; see the module. ``prefix`` (a class
+    keyword) goes in front of every name; subclasses inherit declarations."""
+
+    _prefix: ClassVar[str] = ""
+    # Per registry, one registration per (prefix, labels, group class):
+    # what a second instance gets. Weak: a registry dropped takes its
+    # entries with it.
+    _registered: ClassVar["weakref.WeakKeyDictionary[CollectorRegistry, Dict[_Key, Dict[str, Any]]]"] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init_subclass__(cls, prefix: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._prefix = prefix
+
+    def __init__(
+        self,
+        registry: CollectorRegistry = REGISTRY,
+        const_labels: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        labels = tuple(sorted((str(k), str(v)) for k, v in (const_labels or {}).items()))
+        key: _Key = (self._prefix, labels, type(self))
+        with _lock:
+            done = MetricGroup._registered.setdefault(registry, {})
+            metrics = done.get(key)
+            if metrics is None:
+                child = registry.sub_registry(self._prefix, dict(labels)) if (self._prefix or labels) else registry
+                metrics = {}
+                for klass in reversed(type(self).__mro__):
+                    for name, member in vars(klass).items():
+                        if isinstance(member, Declared):
+                            metrics[name] = member.register(child)
+                done[key] = metrics
+        self.__dict__.update(metrics)
