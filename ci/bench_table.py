@@ -65,6 +65,8 @@ GROUPS: List[Tuple[str, str, List[str]]] = [
      ["nanometrics", "floor", "opentelemetry_sdk"]),
     ("otlp/hot_path", "1 thread's increment: idle, and while an OTLP exporter pushes 10,000 series every 100 ms",
      ["nanometrics", "idle"]),
+    ("tracing/span", "a span created, entered and closed: no layer, the MetricsLayer timing it, the layer not timing it",
+     ["nanometrics", "no_layer", "not_selected"]),
 ]
 
 # (group, peer, minimum peer_ns / nanometrics_ns), from DESIGN.md.

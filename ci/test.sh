@@ -24,7 +24,7 @@ python3 ci/module_cycles.py core/src
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo clippy -p nanometrics-exporters -p nanometrics-benches --all-targets --features nats,otlp --locked -- -D warnings
+cargo clippy -p nanometrics-exporters -p nanometrics-benches --all-targets --features nats,otlp,tracing --locked -- -D warnings
 cargo clippy -p nanometrics-exporters --all-targets --features otlp-grpc,bridge-metrics,bridge-prometheus,bridge-otel,tracing --locked -- -D warnings
 
 step "fuzz targets (their own workspace): clippy -D warnings"

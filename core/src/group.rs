@@ -68,7 +68,11 @@ use crate::registry::Registry;
 /// `log`, `explicit(vec![..])`, or any expression of type `Buckets`),
 /// `const_labels = [("k", "v")]`, `cardinality_limit = N`, `info` or
 /// `state_set` (a `Family<Gauge>` exposed as OpenMetrics `info` or
-/// `stateset`).
+/// `stateset`; a state set's state label, named like the family with
+/// its prefix, is added after `labels`, so the group works under any
+/// prefix). A field type may come from a `macro_rules!` fragment, a doc
+/// comment may be computed (`#[doc = concat!(..)]`), a raw identifier
+/// names the metric without its `r#`.
 ///
 /// **`#[metrics(..)]`** on the struct: `prefix = "engine"` (a
 /// sub-registry's prefix for every field) and `const_labels = [("k",

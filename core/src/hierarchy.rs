@@ -121,7 +121,7 @@ impl Registry {
     }
 
     /// The component `name` of this namespace (label `dynamo_component`).
-    /// A registry that is not a namespace's is an error.
+    /// A registry without the namespace label is an error.
     ///
     /// ```
     /// let root = nanometrics::Registry::new();
@@ -134,7 +134,7 @@ impl Registry {
     }
 
     /// The endpoint `name` of this component (label `dynamo_endpoint`).
-    /// A registry that is not a component's is an error.
+    /// A registry without the component label is an error.
     ///
     /// ```
     /// let ns = nanometrics::Registry::new().namespace("prod")?;

@@ -193,7 +193,8 @@ impl Registry {
     /// adds none) and every series gets `const_labels`. A label name already
     /// used by an ancestor is [`Error::LabelCollision`]. Asking again for
     /// the same prefix and labels gives the same child: its snapshot holds
-    /// what was declared through either.
+    /// what was declared through either (each distinct child is remembered
+    /// for the life of the root).
     ///
     /// ```
     /// use nanometrics::Registry;
@@ -1068,6 +1069,25 @@ impl MetricBuilder<'_> {
         self.check_state_set(labels)?;
         self.kind = Some(MetricKind::StateSet);
         self.family::<Gauge>(labels)
+    }
+
+    /// [`state_set_family`](Self::state_set_family) with the state label
+    /// added after `labels`: named like the family (prefix included), so
+    /// the same declaration works under any registry.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let mode = r.sub_registry("engine", &[])?.metric("mode", "Mode.").state_set(&["engine_id"])?;
+    /// mode.with_labels(&["e0", "running"])?.set(1.0);
+    /// let snap = r.snapshot();
+    /// assert_eq!(snap.families[0].series[0].labels.get("engine_mode"), Some("running"));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn state_set(self, labels: &[&str]) -> Result<Family<Gauge>, Error> {
+        let state = join_name(&self.registry.node.prefix, &self.name).replace(':', "_");
+        let mut all: Vec<&str> = labels.to_vec();
+        all.push(&state);
+        self.state_set_family(&all)
     }
 
     fn check_state_set(&self, labels: &[&str]) -> Result<(), Error> {

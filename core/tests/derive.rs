@@ -40,8 +40,8 @@ struct Engine {
     /// Build information.
     #[metric(info, labels = ["version"])]
     build_info: Family<Gauge>,
-    /// Scheduler state.
-    #[metric(state_set, labels = ["engine_scheduler_state"])]
+    /// Scheduler state (its state label, named like it, is added).
+    #[metric(state_set)]
     scheduler_state: Family<Gauge>,
     /// Jobs by queue.
     #[metric(labels = ["queue"], const_labels = [("tier", "gold")])]
@@ -238,9 +238,9 @@ struct Manual {
 }
 
 impl Metrics for Manual {
-    fn register(registry: &Registry) -> Result<Self, Error> {
+    fn register(r: &Registry) -> Result<Self, Error> {
         Ok(Manual {
-            up: registry.gauge("up", "Up.")?,
+            up: r.gauge("up", "Up.")?,
         })
     }
 }
@@ -256,4 +256,58 @@ fn a_hand_written_group_nests_too() {
     let m = WithManual::register(&r).unwrap();
     m.manual.up.set(1.0);
     assert_eq!(r.snapshot().families[0].name, "up");
+}
+
+// A struct made by a macro (its field types reach the derive as
+// `macro_rules!` fragments), a computed doc comment, a raw identifier, a
+// `static registry` in scope: all as written by hand.
+#[allow(non_upper_case_globals, dead_code)]
+static registry: u8 = 0;
+
+macro_rules! group {
+    ($name:ident, $t:ty, $doc:expr) => {
+        #[derive(Metrics)]
+        struct $name {
+            #[doc = $doc]
+            r#type: $t,
+            /// Modes.
+            #[metric(state_set, labels = ["engine"])]
+            mode: Family<Gauge>,
+        }
+    };
+}
+
+group!(Made, Counter, concat!("Made by ", "a macro."));
+
+#[test]
+fn macro_fragments_computed_docs_raw_names_and_state_sets_anywhere() {
+    for r in [
+        Registry::new(),
+        Registry::new().sub_registry("deep", &[]).unwrap(),
+        Registry::new().namespace("prod").unwrap(),
+    ] {
+        let m = Made::register(&r).unwrap();
+        m.r#type.inc();
+        m.mode.with_labels(&["e0", "on"]).unwrap().set(1.0);
+        let snap = r.snapshot();
+        let t = snap
+            .families
+            .iter()
+            .find(|f| f.name.ends_with("type"))
+            .unwrap();
+        assert_eq!(t.help, "Made by a macro.");
+        let mode = snap
+            .families
+            .iter()
+            .find(|f| f.name.ends_with("mode"))
+            .unwrap();
+        assert_eq!(mode.kind, MetricKind::StateSet);
+        let state_label = mode.name.replace(':', "_");
+        assert_eq!(
+            mode.series[0].labels.get(&state_label),
+            Some("on"),
+            "{}",
+            mode.name
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! each level above; collisions and out-of-order levels are errors; the
 //! runtime's old "register in every parent" pattern is an error, never a
 //! duplicate family or a panic.
+#![cfg(feature = "derive")]
 
 use nanometrics::{Counter, Error, Family, Levels, Metrics, Registry};
 use nanometrics_exporters::prometheus;

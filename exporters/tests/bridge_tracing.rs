@@ -75,27 +75,39 @@ fn span_durations_land_in_their_buckets_with_their_fields() {
 
 #[test]
 fn events_are_counted_by_level() {
-    let r = Registry::new();
-    let layer = MetricsLayer::builder(r.clone()).build().unwrap();
-    with_layer(layer, || {
-        tracing::error!("e");
-        tracing::warn!("w1");
-        tracing::warn!("w2");
-        tracing::info!(code = 3, "i");
-        tracing::debug!("d");
-    });
-    let snap = r.snapshot();
-    let f = snap.family("tracing_events_total").unwrap();
-    let count = |level: &str| {
-        f.series
-            .iter()
-            .find(|s| s.labels.get("level") == Some(level))
-            .and_then(|s| s.value.as_counter())
-    };
-    assert_eq!(
-        ["trace", "debug", "info", "warn", "error"].map(count),
-        [Some(0), Some(1), Some(1), Some(2), Some(1)]
-    );
+    for (level, want) in [
+        (None, [0, 0, 1, 2, 1]),
+        (Some(tracing::Level::TRACE), [1, 1, 1, 2, 1]),
+        (Some(tracing::Level::WARN), [0, 0, 0, 2, 1]),
+    ] {
+        let r = Registry::new();
+        let mut b = MetricsLayer::builder(r.clone());
+        if let Some(l) = level {
+            b = b.event_level(l);
+        }
+        with_layer(b.build().unwrap(), || {
+            tracing::error!("e");
+            tracing::warn!("w1");
+            tracing::warn!("w2");
+            tracing::info!(code = 3, "i");
+            tracing::debug!("d");
+            tracing::trace!("t");
+        });
+        let snap = r.snapshot();
+        let f = snap.family("tracing_events_total").unwrap();
+        let count = |level: &str| {
+            f.series
+                .iter()
+                .find(|s| s.labels.get("level") == Some(level))
+                .and_then(|s| s.value.as_counter())
+                .unwrap()
+        };
+        assert_eq!(
+            ["trace", "debug", "info", "warn", "error"].map(count),
+            want,
+            "{level:?}"
+        );
+    }
     // Without events: no family.
     let r = Registry::new();
     let layer = MetricsLayer::builder(r.clone())
@@ -142,4 +154,32 @@ fn the_cardinality_cap_holds_and_bad_configuration_is_an_error() {
             "{fields:?}"
         );
     }
+}
+
+#[test]
+fn two_layers_time_one_span_each_with_its_fields() {
+    let (a, b) = (Registry::new(), Registry::new());
+    let la = MetricsLayer::builder(a.clone())
+        .fields(["model"])
+        .build()
+        .unwrap();
+    let lb = MetricsLayer::builder(b.clone())
+        .fields(["route"])
+        .no_events()
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry().with(la).with(lb);
+    tracing::subscriber::with_default(subscriber, || {
+        let s = tracing::info_span!("req", model = "llama", route = tracing::field::Empty);
+        s.record("route", "/v1");
+        s.in_scope(|| {});
+    });
+    let label = |r: &Registry, k: &str| {
+        let snap = r.snapshot();
+        let s = &snap.family("span_duration_seconds").unwrap().series[0];
+        assert_eq!(s.value.as_histogram().unwrap().count, 1);
+        s.labels.get(k).map(str::to_string)
+    };
+    assert_eq!(label(&a, "model").as_deref(), Some("llama"));
+    assert_eq!(label(&b, "route").as_deref(), Some("/v1"));
 }

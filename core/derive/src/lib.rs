@@ -7,6 +7,7 @@
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -43,8 +44,16 @@ const NOT_GROUPS: [&str; 20] = [
     "f64", "bool", "char", "String", "str", "Vec", "Option",
 ];
 
+/// The generated code's registry variable: a name of its own with
+/// mixed-site hygiene, so that nothing of the user's (a `static
+/// registry`, a type from a macro) is confused with it.
+fn registry_ident() -> Ident {
+    Ident::new("__nanometrics_registry", Span::mixed_site())
+}
+
 fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let name = &input.ident;
+    let registry = registry_ident();
     let fields =
         match &input.data {
             Data::Struct(s) => match &s.fields {
@@ -67,6 +76,12 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             "#[derive(Metrics)] does not take generic parameters",
         ));
     }
+    if let Some(a) = input.attrs.iter().find(|a| a.path().is_ident("metric")) {
+        return Err(syn::Error::new(
+            a.path().span(),
+            "#[metric(..)] goes on a field; the struct takes #[metrics(prefix = .., const_labels = ..)]",
+        ));
+    }
     let group = GroupAttrs::parse(&input.attrs)?;
     let mut inits = Vec::new();
     let mut errors: Option<syn::Error> = None;
@@ -83,19 +98,19 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         return Err(e);
     }
     let scoped = match (&group.prefix, group.labels.is_empty()) {
-        (None, true) => quote! { let registry = registry; },
+        (None, true) => quote! { let #registry = #registry; },
         (prefix, _) => {
             let prefix = prefix.as_ref().map_or(String::new(), LitStr::value);
             let labels = group.labels.iter().map(|(k, v)| quote! { (#k, #v) });
             quote! {
-                let registry = &registry.sub_registry(#prefix, &[#(#labels),*])?;
+                let #registry = &#registry.sub_registry(#prefix, &[#(#labels),*])?;
             }
         }
     };
     Ok(quote! {
         impl ::nanometrics::Metrics for #name {
             fn register(
-                registry: &::nanometrics::Registry,
+                #registry: &::nanometrics::Registry,
             ) -> ::core::result::Result<Self, ::nanometrics::Error> {
                 #scoped
                 ::core::result::Result::Ok(Self {
@@ -172,6 +187,7 @@ struct MetricAttrs {
 impl MetricAttrs {
     fn parse(attrs: &[Attribute]) -> syn::Result<MetricAttrs> {
         let mut out = MetricAttrs::default();
+        let mut seen: Vec<String> = Vec::new();
         for attr in attrs.iter().filter(|a| a.path().is_ident("metric")) {
             out.span = Some(attr.path().span());
             attr.parse_nested_meta(|meta| {
@@ -180,6 +196,10 @@ impl MetricAttrs {
                     .get_ident()
                     .map(Ident::to_string)
                     .unwrap_or_default();
+                if seen.contains(&key) {
+                    return Err(meta.error(format!("`{key}` is given twice")));
+                }
+                seen.push(key.clone());
                 match key.as_str() {
                     "name" => out.name = Some(meta.value()?.parse()?),
                     "unit" => out.unit = Some(meta.value()?.parse()?),
@@ -210,23 +230,47 @@ impl MetricAttrs {
     }
 }
 
-/// The field's doc comment, lines joined by spaces.
-fn doc_comment(attrs: &[Attribute]) -> Option<String> {
-    let lines: Vec<String> = attrs
-        .iter()
-        .filter(|a| a.path().is_ident("doc"))
-        .filter_map(|a| match &a.meta {
-            Meta::NameValue(nv) => match &nv.value {
+/// The field's doc comment as the HELP expression: literal lines trimmed
+/// and joined by spaces; a computed one (`#[doc = include_str!(..)]`,
+/// `concat!`, a macro fragment) is evaluated where the HELP is needed.
+fn doc_comment(attrs: &[Attribute]) -> Option<TokenStream2> {
+    let mut parts: Vec<TokenStream2> = Vec::new();
+    let mut all_literal = true;
+    let mut lines: Vec<String> = Vec::new();
+    for a in attrs.iter().filter(|a| a.path().is_ident("doc")) {
+        if let Meta::NameValue(nv) = &a.meta {
+            match &nv.value {
                 Expr::Lit(ExprLit {
                     lit: Lit::Str(s), ..
-                }) => Some(s.value().trim().to_string()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .filter(|l| !l.is_empty())
-        .collect();
-    (!lines.is_empty()).then(|| lines.join(" "))
+                }) => {
+                    let line = s.value().trim().to_string();
+                    if !line.is_empty() {
+                        parts.push(quote! { #line });
+                        lines.push(line);
+                    }
+                }
+                e => {
+                    all_literal = false;
+                    parts.push(quote! { #e });
+                }
+            }
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    if all_literal {
+        let help = lines.join(" ");
+        return Some(quote! { #help });
+    }
+    let mut joined = Vec::new();
+    for (i, p) in parts.into_iter().enumerate() {
+        if i > 0 {
+            joined.push(quote! { " " });
+        }
+        joined.push(p);
+    }
+    Some(quote! { ::core::concat!(#(#joined),*) })
 }
 
 /// What a field's type is: a metric (which, and whether a family), or a
@@ -239,6 +283,9 @@ enum FieldKind {
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
     match ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        // A type from a `macro_rules!` fragment, or in parentheses.
+        Type::Group(g) => last_segment(&g.elem),
+        Type::Paren(p) => last_segment(&p.elem),
         _ => None,
     }
 }
@@ -308,6 +355,12 @@ fn field_init(field: &syn::Field) -> syn::Result<TokenStream2> {
         .ident
         .as_ref()
         .ok_or_else(|| syn::Error::new(field.span(), "fields need names"))?;
+    if let Some(a) = field.attrs.iter().find(|a| a.path().is_ident("metrics")) {
+        return Err(syn::Error::new(
+            a.path().span(),
+            "#[metrics(..)] goes on the struct; a field takes #[metric(..)] (a nested group, its own struct's #[metrics(..)])",
+        ));
+    }
     let attrs = MetricAttrs::parse(&field.attrs)?;
     let kind = classify(&field.ty)?;
     let (ty, family) = match kind {
@@ -319,8 +372,9 @@ fn field_init(field: &syn::Field) -> syn::Result<TokenStream2> {
                 ));
             }
             let fty = &field.ty;
+            let registry = registry_ident();
             return Ok(quote_spanned! {fty.span()=>
-                #ident: <#fty as ::nanometrics::Metrics>::register(registry)?
+                #ident: <#fty as ::nanometrics::Metrics>::register(#registry)?
             });
         }
         FieldKind::Metric { ty, family } => (ty, family),
@@ -335,9 +389,10 @@ fn field_init(field: &syn::Field) -> syn::Result<TokenStream2> {
     let name = attrs
         .name
         .as_ref()
-        .map_or_else(|| ident.to_string(), LitStr::value);
+        .map_or_else(|| ident.unraw().to_string(), LitStr::value);
     let ty_name = ty.to_string();
-    let mut chain = quote! { registry.metric(#name, #help) };
+    let registry = registry_ident();
+    let mut chain = quote! { #registry.metric(#name, #help) };
     if let Some(u) = &attrs.unit {
         chain = quote! { #chain.unit(#u) };
     }
@@ -379,7 +434,7 @@ fn field_init(field: &syn::Field) -> syn::Result<TokenStream2> {
             format!("labels are for families: make `{ident}` a Family<{ty_name}>"),
         ));
     }
-    if family && attrs.labels.is_none() {
+    if family && attrs.labels.is_none() && !attrs.state_set {
         return Err(syn::Error::new(
             ident.span(),
             format!("`{ident}` is a family: give its label names, #[metric(labels = [\"..\"])]"),
@@ -389,7 +444,7 @@ fn field_init(field: &syn::Field) -> syn::Result<TokenStream2> {
     let init = if attrs.info {
         quote! { #chain.info_family(&[#(#labels),*])? }
     } else if attrs.state_set {
-        quote! { #chain.state_set_family(&[#(#labels),*])? }
+        quote! { #chain.state_set(&[#(#labels),*])? }
     } else if family {
         quote! { #chain.family::<#ty_path>(&[#(#labels),*])? }
     } else {

@@ -27,19 +27,26 @@
 //! # Ok::<(), nanometrics::Error>(())
 //! ```
 //!
-//! - **Timing.** A span is timed from its first enter to its close (its
-//!   whole life, idle time included, as `tracing`'s own timings are), with
-//!   the monotonic clock read once at each end. Spans not selected are
-//!   never timed: no clock read, nothing stored.
+//! - **Timing.** A span is timed from its first enter to its close (idle
+//!   time between enters included), with the monotonic clock read once
+//!   at each end. Spans not selected are never timed: no clock read,
+//!   nothing stored. Several layers may time one span (each its own
+//!   fields).
 //! - **Labels.** `span` (the span's name), then the allowed fields in the
 //!   order given, from the span's attributes or a later `record` (a field
 //!   never given is the empty string). The family's cardinality limit
 //!   (default 1,000 series) sends the rest to its overflow series.
 //! - **Events.** `tracing_events_total{level}`, counted on a handle
-//!   resolved once per level (no lookup per event); `.no_events()` turns
-//!   it off.
+//!   resolved once per level (no lookup per event), for events at
+//!   `.event_level(..)` or more severe (default `INFO`); `.no_events()`
+//!   turns it off.
+//! - **Cost elsewhere.** The layer filters no callsite for the stack (a
+//!   layer that did would turn it off for every other layer too). Where
+//!   nothing else wants `trace!` or `debug!`, give it a per-layer filter
+//!   so that they stay off: `layer.with_filter(LevelFilter::INFO)`.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use ::tracing::field::{Field, Visit};
@@ -61,9 +68,16 @@ pub struct MetricsLayerBuilder {
     fields: Vec<String>,
     limit: usize,
     events: Option<String>,
+    event_level: Level,
 }
 
 impl MetricsLayerBuilder {
+    /// Counts events at `level` or more severe (default `INFO`).
+    pub fn event_level(mut self, level: Level) -> Self {
+        self.event_level = level;
+        self
+    }
+
     /// Times only the spans named so (default: every span).
     pub fn spans<I: IntoIterator<Item = S>, S: Into<String>>(mut self, names: I) -> Self {
         self.spans = Some(names.into_iter().map(Into::into).collect());
@@ -77,7 +91,8 @@ impl MetricsLayerBuilder {
     }
 
     /// The histogram family's name and HELP (default
-    /// `span_duration_seconds`, "Span durations, from first enter to close.").
+    /// `span_duration_seconds`, "Span durations, from first enter to close.");
+    /// its unit is `seconds`, so the name ends in `_seconds`.
     pub fn histogram(mut self, name: &str, help: &str) -> Self {
         self.name = name.into();
         self.help = help.into();
@@ -142,7 +157,11 @@ impl MetricsLayerBuilder {
             }
             None => None,
         };
+        static NEXT: AtomicU64 = AtomicU64::new(1);
         Ok(MetricsLayer {
+            // Relaxed: only uniqueness matters.
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            event_level: self.event_level,
             spans,
             selected: self.spans,
             fields: self.fields,
@@ -153,6 +172,10 @@ impl MetricsLayerBuilder {
 
 /// The layer; see the [module](self).
 pub struct MetricsLayer {
+    /// Tells this layer's timings from another's on one span.
+    id: u64,
+    /// Events at this level or more severe are counted.
+    event_level: Level,
     spans: Family<Histogram>,
     selected: Option<Vec<String>>,
     fields: Vec<String>,
@@ -181,6 +204,7 @@ impl MetricsLayer {
             fields: Vec::new(),
             limit: 1000,
             events: Some("tracing_events_total".into()),
+            event_level: Level::INFO,
         }
     }
 
@@ -211,10 +235,30 @@ fn level_index(l: &Level) -> usize {
     }
 }
 
-/// What a timed span carries: its label values and its first enter.
+/// What a timed span carries for one layer: its label values and its
+/// first enter.
 struct Timed {
     values: Vec<String>,
     start: Option<Instant>,
+}
+
+/// A span's timings, one per `MetricsLayer` that times it (a subscriber
+/// may stack several: each with its own fields).
+#[derive(Default)]
+struct Timings(Vec<(u64, Timed)>);
+
+impl Timings {
+    fn get_mut(&mut self, layer: u64) -> Option<&mut Timed> {
+        self.0
+            .iter_mut()
+            .find(|(id, _)| *id == layer)
+            .map(|(_, t)| t)
+    }
+
+    fn remove(&mut self, layer: u64) -> Option<Timed> {
+        let i = self.0.iter().position(|(id, _)| *id == layer)?;
+        Some(self.0.swap_remove(i).1)
+    }
 }
 
 /// Copies the allowed fields' values into their label slots.
@@ -255,41 +299,69 @@ where
             names: &self.fields,
             values: &mut values,
         });
-        span.extensions_mut().insert(Timed {
+        let timed = Timed {
             values,
             start: None,
-        });
+        };
+        let mut ext = span.extensions_mut();
+        match ext.get_mut::<Timings>() {
+            Some(t) => t.0.push((self.id, timed)),
+            None => ext.insert(Timings(vec![(self.id, timed)])),
+        }
     }
 
     fn on_record(&self, id: &Id, record: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
+        if !self.selected(span.name()) {
+            return;
+        }
+        // The values are formatted before the span's extensions are
+        // locked: a `Debug` that logs must not find them locked.
+        let mut values = vec![String::new(); self.fields.len()];
+        let mut given = vec![false; self.fields.len()];
+        record.record(&mut Recorded {
+            names: &self.fields,
+            values: &mut values,
+            given: &mut given,
+        });
+        if !given.contains(&true) {
+            return;
+        }
         let mut ext = span.extensions_mut();
-        if let Some(t) = ext.get_mut::<Timed>() {
-            record.record(&mut Fields {
-                names: &self.fields,
-                values: &mut t.values,
-            });
+        if let Some(t) = ext.get_mut::<Timings>().and_then(|t| t.get_mut(self.id)) {
+            for ((slot, v), g) in t.values.iter_mut().zip(values).zip(given) {
+                if g {
+                    *slot = v;
+                }
+            }
         }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut ext = span.extensions_mut();
-        if let Some(t) = ext.get_mut::<Timed>() {
+        if let Some(t) = ext.get_mut::<Timings>().and_then(|t| t.get_mut(self.id)) {
             t.start.get_or_insert_with(Instant::now);
         }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let Some(t) = span.extensions_mut().remove::<Timed>() else {
+        let timed = span
+            .extensions_mut()
+            .get_mut::<Timings>()
+            .and_then(|t| t.remove(self.id));
+        let Some(Timed {
+            values,
+            start: Some(start),
+        }) = timed
+        else {
             return;
         };
-        let Some(start) = t.start else { return };
         let secs = start.elapsed().as_secs_f64();
-        let mut labels: Vec<&str> = Vec::with_capacity(1 + t.values.len());
+        let mut labels: Vec<&str> = Vec::with_capacity(1 + values.len());
         labels.push(span.name());
-        labels.extend(t.values.iter().map(String::as_str));
+        labels.extend(values.iter().map(String::as_str));
         // A label value the registry refuses (a carriage return) loses
         // this one observation; nothing else.
         if let Ok(h) = self.spans.with_labels(&labels) {
@@ -298,8 +370,35 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if let Some(by_level) = &self.events {
-            by_level[level_index(event.metadata().level())].inc();
+        let level = event.metadata().level();
+        if let Some(by_level) = self.events.as_ref().filter(|_| *level <= self.event_level) {
+            by_level[level_index(level)].inc();
         }
+    }
+}
+
+/// [`Fields`], also noting which fields a `record` gave.
+struct Recorded<'a> {
+    names: &'a [String],
+    values: &'a mut [String],
+    given: &'a mut [bool],
+}
+
+impl Recorded<'_> {
+    fn put(&mut self, field: &Field, value: impl FnOnce() -> String) {
+        if let Some(i) = self.names.iter().position(|n| n == field.name()) {
+            self.values[i] = value();
+            self.given[i] = true;
+        }
+    }
+}
+
+impl Visit for Recorded<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, || value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, || format!("{value:?}"));
     }
 }

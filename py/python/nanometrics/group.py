@@ -14,22 +14,20 @@
 ``declare(cls, *args, **kwargs)`` records a metric without registering it;
 instantiating the group registers every declaration of the class (and of
 its bases) on a sub-registry of ``registry`` with the class's ``prefix``
-and the ``const_labels`` given, and binds the metrics to the instance's
-attributes. Two instances with the same registry, prefix and labels share
-one registration: the second gets the same series (as a Rust
+and the ``const_labels`` given, all or none, and binds the metrics to the
+instance's attributes. Two instances with the same registry, prefix and
+labels share one registration: the second gets the same series (as a Rust
 ``#[derive(Metrics)]`` registered twice does).
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
 from typing import Any, ClassVar, Dict, Generic, Mapping, Optional, Tuple, Type, TypeVar, overload
 
 from .registry import REGISTRY, CollectorRegistry
 
 T = TypeVar("T")
-_Key = Tuple[str, Tuple[Tuple[str, str], ...], type]
 _lock = threading.Lock()
 
 __all__ = ["MetricGroup", "declare", "Declared"]
@@ -79,36 +77,52 @@ def declare(cls: Type[T], *args: Any, **kwargs: Any) -> Declared[T]:
 
 class MetricGroup:
     """A class of declared metrics; see the module. ``prefix`` (a class
-    keyword) goes in front of every name; subclasses inherit declarations."""
+    keyword; a subclass without one keeps its base's) goes in front of
+    every name; subclasses inherit declarations, and a subclass's
+    attribute of the same name replaces the base's (``None`` removes it)."""
 
     _prefix: ClassVar[str] = ""
-    # Per registry, one registration per (prefix, labels, group class):
-    # what a second instance gets. Weak: a registry dropped takes its
-    # entries with it.
-    _registered: ClassVar["weakref.WeakKeyDictionary[CollectorRegistry, Dict[_Key, Dict[str, Any]]]"] = (
-        weakref.WeakKeyDictionary()
-    )
 
-    def __init_subclass__(cls, prefix: str = "", **kwargs: Any) -> None:
+    def __init_subclass__(cls, prefix: Optional[str] = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._prefix = prefix
+        if prefix is not None:
+            cls._prefix = prefix
+
+    @classmethod
+    def _declarations(cls) -> Dict[str, Declared[Any]]:
+        """The declarations in force: the most derived class's of each name."""
+        found: Dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            for name, member in vars(klass).items():
+                if not name.startswith("__"):
+                    found[name] = member
+        return {name: m for name, m in found.items() if isinstance(m, Declared)}
 
     def __init__(
         self,
         registry: CollectorRegistry = REGISTRY,
         const_labels: Optional[Mapping[str, str]] = None,
     ) -> None:
+        if not isinstance(registry, CollectorRegistry):
+            raise TypeError(f"registry must be a CollectorRegistry, not {registry!r}")
         labels = tuple(sorted((str(k), str(v)) for k, v in (const_labels or {}).items()))
-        key: _Key = (self._prefix, labels, type(self))
+        child = registry.sub_registry(self._prefix, dict(labels)) if (self._prefix or labels) else registry
+        # One registration per group class and registry: what a second
+        # instance gets (kept on the registry, dropped with it).
         with _lock:
-            done = MetricGroup._registered.setdefault(registry, {})
-            metrics = done.get(key)
+            metrics = child._groups.get(type(self))
             if metrics is None:
-                child = registry.sub_registry(self._prefix, dict(labels)) if (self._prefix or labels) else registry
                 metrics = {}
-                for klass in reversed(type(self).__mro__):
-                    for name, member in vars(klass).items():
-                        if isinstance(member, Declared):
-                            metrics[name] = member.register(child)
-                done[key] = metrics
+                try:
+                    for name, member in self._declarations().items():
+                        metrics[name] = member.register(child)
+                except BaseException:
+                    # All or nothing: what was registered goes again.
+                    for m in metrics.values():
+                        try:
+                            child.unregister(m)
+                        except KeyError:
+                            pass
+                    raise
+                child._groups[type(self)] = metrics
         self.__dict__.update(metrics)

@@ -16,7 +16,7 @@ from . import _native
 from ._names import _build_full_name, _escape, _validate_labelnames
 from .context_managers import ExceptionCounter, InprogressTracker, Timer
 from .metrics_core import Metric, _metrics_from
-from .registry import REGISTRY, CollectorRegistry, _BoundCollector
+from .registry import REGISTRY, CollectorRegistry, _BoundCollector, _namespace_in
 from .samples import Sample
 from .utils import INF
 
@@ -116,6 +116,7 @@ class MetricWrapperBase(_BoundCollector):
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"metric name must be str, got {name!r}")
+        namespace = _namespace_in(registry, namespace)
         self._name = _build_full_name(self._type, name, namespace, subsystem, unit)
         self._labelnames = _validate_labelnames(labelnames, self._reserved_labelnames)
         self._documentation = documentation
@@ -525,7 +526,7 @@ class Enum(MetricWrapperBase):
         registry: Optional[CollectorRegistry] = REGISTRY,
         states: Optional[Sequence[str]] = None,
     ) -> None:
-        full = _build_full_name(self._type, name, namespace, subsystem, unit)
+        full = _build_full_name(self._type, name, _namespace_in(registry, namespace), subsystem, unit)
         if full in labelnames:
             raise ValueError(f"Overlapping labels for Enum metric: {full}")
         if not states:

@@ -4,7 +4,7 @@ the default ``REGISTRY``, which Rust code in this process shares."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from . import _native
 from .metrics_core import Metric, _metrics_from
@@ -32,25 +32,35 @@ class CollectorRegistry:
         if target_info is not None:
             raise ValueError("target_info is not supported by nanometrics; declare an Info metric instead")
         self._native = _native_registry if _native_registry is not None else _native.Registry()
+        # Shared by a registry and its sub-registries (one tree, one table):
+        # a name is claimed once per set of constant labels.
         self._lock = threading.Lock()
-        self._names_to_collectors: Dict[str, Any] = {}
-        self._collector_to_names: Dict[Any, List[str]] = {}
+        self._names_to_collectors: Dict[Tuple[Tuple[Tuple[str, str], ...], str], Any] = {}
+        self._collector_to_names: Dict[Any, List[Tuple[Tuple[Tuple[str, str], ...], str]]] = {}
+        # What a sub-registry adds: a name prefix (applied here, before the
+        # name reaches the core) and constant labels (the core's).
+        self._prefix = ""
+        self._labels: Tuple[Tuple[str, str], ...] = ()
+        self._children: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], "CollectorRegistry"] = {}
+        # MetricGroup registrations made on this registry (group.py).
+        self._groups: Dict[Any, Dict[str, Any]] = {}
 
     def _claim(self, collector: Any, names: List[str]) -> None:
+        keys = [(self._labels, n) for n in names]
         with self._lock:
-            duplicates = set(self._names_to_collectors).intersection(names)
+            duplicates = {n for labels, n in keys if (labels, n) in self._names_to_collectors}
             if duplicates:
                 raise ValueError(
                     "Duplicated timeseries in CollectorRegistry: {} (a name may be declared once per registry)".format(duplicates)
                 )
-            for n in names:
-                self._names_to_collectors[n] = collector
-            self._collector_to_names[collector] = names
+            for k in keys:
+                self._names_to_collectors[k] = collector
+            self._collector_to_names[collector] = keys
 
     def _release(self, collector: Any) -> None:
         with self._lock:
-            for n in self._collector_to_names.pop(collector, []):
-                self._names_to_collectors.pop(n, None)
+            for k in self._collector_to_names.pop(collector, []):
+                self._names_to_collectors.pop(k, None)
 
     def register(self, collector: Any) -> None:
         """Registers a metric. nanometrics metrics register themselves at
@@ -74,10 +84,23 @@ class CollectorRegistry:
         """A child registry (nanometrics only): metric names declared with it
         get ``prefix_`` in front and every series the ``const_labels``; its
         metrics are exposed with this registry's (and its ancestors').
-        Asking again for the same prefix and labels gives the same child.
-        A label name already constant here raises ``ValueError``."""
-        labels = [(str(k), str(v)) for k, v in (const_labels or {}).items()]
-        return CollectorRegistry(_native_registry=self._native.sub_registry(prefix, labels))
+        Asking again for the same prefix and labels gives the same child
+        (the same object). A registry and its sub-registries claim names
+        together: a name twice with the same constant labels raises
+        ``ValueError``, as prometheus_client does. A label name already
+        constant here raises ``ValueError``."""
+        labels = tuple((str(k), str(v)) for k, v in (const_labels or {}).items())
+        with self._lock:
+            child = self._children.get((prefix, labels))
+            if child is None:
+                child = CollectorRegistry(_native_registry=self._native.sub_registry("", list(labels)))
+                child._lock = self._lock
+                child._names_to_collectors = self._names_to_collectors
+                child._collector_to_names = self._collector_to_names
+                child._prefix = "_".join(p for p in (self._prefix, prefix) if p)
+                child._labels = self._labels + labels
+                self._children[(prefix, labels)] = child
+            return child
 
     def unregister(self, collector: Any) -> None:
         """Removes a metric from the registry; its handles keep working but are
@@ -85,7 +108,7 @@ class CollectorRegistry:
         with self._lock:
             if collector not in self._collector_to_names:
                 raise KeyError(f"{collector!r} is not registered")
-        self._native.unregister(collector._core_name)
+        collector._native_registry.unregister(collector._core_name)
         collector._family.drop_functions(collector)
         collector._exposed = False
         self._release(collector)
@@ -106,3 +129,9 @@ class CollectorRegistry:
 
 
 REGISTRY = CollectorRegistry(_native_registry=_native.Registry.default())
+
+
+def _namespace_in(registry: Optional[CollectorRegistry], namespace: str) -> str:
+    """``namespace`` under ``registry``'s prefix (a sub-registry's)."""
+    prefix = registry._prefix if registry is not None else ""
+    return "_".join(p for p in (prefix, namespace) if p)
