@@ -90,6 +90,9 @@ impl Transport {
         };
         let deadline = Instant::now() + self.timeout;
         let mut attempt = 0u32;
+        // What the last retried try came to: the export's error if the
+        // timeout cuts the next one short.
+        let mut last_why: Option<String> = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let outcome = match &self.via {
@@ -98,9 +101,14 @@ impl Transport {
                 Via::Grpc(g) => tokio::time::timeout(left, g.attempt(body.clone(), left)).await,
             };
             let Ok(outcome) = outcome else {
-                return Err(
-                    format!("no answer within the export timeout ({:?})", self.timeout).into(),
-                );
+                return Err(match last_why {
+                    Some(why) => format!(
+                        "{why}, then no answer, until the export timeout ({:?})",
+                        self.timeout
+                    ),
+                    None => format!("no answer within the export timeout ({:?})", self.timeout),
+                }
+                .into());
             };
             let (after, why) = match outcome {
                 Attempt::Accepted(r) => {
@@ -139,6 +147,7 @@ impl Transport {
             }
             self.retries += 1;
             attempt += 1;
+            last_why = Some(why);
             tokio::time::sleep(backoff).await;
         }
     }
