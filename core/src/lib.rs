@@ -54,6 +54,8 @@
 //!   frames and subscriptions.
 //! - [`diagnostics`]: live shard threads, dropped float increments,
 //!   releasing parked handle references.
+//! - `process` (Linux): the process's CPU, memory, file descriptors,
+//!   threads and start time, read from `/proc` at each read.
 //!
 //! The crate root holds what a user declares and reads; encoder plumbing
 //! and diagnostics are only in their modules:
@@ -86,6 +88,8 @@ mod histogram;
 mod histogram_snapshot;
 mod labelkey;
 pub mod names;
+#[cfg(target_os = "linux")]
+pub mod process;
 pub mod realtime;
 mod registry;
 mod series_handle;
