@@ -34,6 +34,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 
+mod collectors;
 mod otlp;
 mod realtime;
 
@@ -58,6 +59,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 struct Functions {
     entries: Mutex<Vec<(usize, nm::Gauge, Py<PyAny>)>>,
+    /// Callables run at each read, before the gauges' (collectors that set
+    /// collected families).
+    hooks: Mutex<Vec<(usize, Py<PyAny>)>>,
 }
 
 thread_local! {
@@ -99,14 +103,37 @@ impl Functions {
         drop(removed); // after the unlock, as in `set`
     }
 
-    /// The collect hook: calls every callback and sets its gauge. A raised
-    /// exception stops the read (the scrape fails; `encode` re-raises it).
+    fn set_hook(&self, key: usize, f: Option<Py<PyAny>>) {
+        let old = {
+            let mut h = lock(&self.hooks);
+            let old = h.iter().position(|(k, _)| *k == key).map(|i| h.remove(i));
+            if let Some(f) = f {
+                h.push((key, f));
+            }
+            old
+        };
+        drop(old); // after the unlock, as in `set`
+    }
+
+    /// The collect hook: runs every hook, then calls every callback and
+    /// sets its gauge. A raised exception stops the read (the scrape
+    /// fails; `encode` re-raises it).
     fn run(&self) {
         // No callbacks (the usual case): no GIL.
-        if lock(&self.entries).is_empty() {
+        if lock(&self.entries).is_empty() && lock(&self.hooks).is_empty() {
             return;
         }
         Python::attach(|py| {
+            let hooks: Vec<Py<PyAny>> = lock(&self.hooks)
+                .iter()
+                .map(|(_, f)| f.clone_ref(py))
+                .collect();
+            for f in hooks {
+                if let Err(e) = f.call0(py) {
+                    PENDING.with(|p| *p.borrow_mut() = Some(e));
+                    std::panic::resume_unwind(Box::new(CallbackFailed));
+                }
+            }
             let entries: Vec<(nm::Gauge, Py<PyAny>)> = lock(&self.entries)
                 .iter()
                 .map(|(_, g, f)| (g.clone(), f.clone_ref(py)))
@@ -322,6 +349,31 @@ impl Registry {
             queue,
         };
         py.detach(|| realtime::watch(&self.inner, args))
+    }
+
+    /// Declares a family of counters, gauges or infos whose series Python
+    /// sets whole (`Collected.set`).
+    fn collected(
+        &self,
+        kind: &str,
+        name: &str,
+        documentation: &str,
+        labelnames: Vec<String>,
+    ) -> PyResult<collectors::Collected> {
+        collectors::Collected::declare(&self.inner, kind, name, documentation, labelnames)
+    }
+
+    /// Runs `f()` (with the GIL) at the start of each read of this
+    /// registry, under `key`; `f=None` removes it. An exception fails that
+    /// read.
+    #[pyo3(signature = (key, f=None))]
+    fn on_collect(&self, key: usize, f: Option<Py<PyAny>>) {
+        self.funcs.set_hook(key, f);
+    }
+
+    /// The process collector (Linux: `/proc/self`; elsewhere nothing).
+    fn process_collector(&self) -> PyResult<collectors::ProcessHandle> {
+        collectors::ProcessHandle::start(&self.inner)
     }
 
     /// Removes the family exposed as `name`; returns whether there was one.
@@ -1092,6 +1144,8 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Registry>()?;
     m.add_class::<Server>()?;
     m.add_class::<Family>()?;
+    m.add_class::<collectors::Collected>()?;
+    m.add_class::<collectors::ProcessHandle>()?;
     m.add_class::<CounterChild>()?;
     m.add_class::<GaugeChild>()?;
     m.add_class::<HistogramChild>()?;

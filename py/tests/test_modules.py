@@ -52,6 +52,12 @@ HOME = {
     "MetricGroup": "group",
     "declare": "group",
     "Declared": "group",
+    "ProcessCollector": "process_collector",
+    "PROCESS_COLLECTOR": "process_collector",
+    "PlatformCollector": "platform_collector",
+    "PLATFORM_COLLECTOR": "platform_collector",
+    "GCCollector": "gc_collector",
+    "GC_COLLECTOR": "gc_collector",
 }
 
 # Names outside __all__ that the one-module package had (its own, not the

@@ -19,6 +19,12 @@ follows series in real time with callbacks, iterators and thresholds
 from Rust code linked into this process (``nanometrics::global()``) share
 ``REGISTRY`` and its ``/metrics``.
 
+``REGISTRY`` holds prometheus_client's default collectors from import:
+``PROCESS_COLLECTOR`` (``process_*``, read by Rust from ``/proc``, plus
+``process_threads``), ``PLATFORM_COLLECTOR`` (``python_info``) and
+``GC_COLLECTOR`` (``python_gc_*``, following ``gc.callbacks``); none of
+them takes the GIL at a scrape.
+
 Differences from prometheus_client, each deliberate:
 
 * no ``_created`` samples; counters exposed in the text format only as
@@ -63,9 +69,12 @@ from .exposition import (
     start_http_server,
     write_to_textfile,
 )
+from .gc_collector import GC_COLLECTOR, GCCollector
 from .group import Declared, MetricGroup, declare
 from .metrics import Counter, Enum, Gauge, Histogram, Info, Summary
 from .metrics_core import Metric
+from .platform_collector import PLATFORM_COLLECTOR, PlatformCollector
+from .process_collector import PROCESS_COLLECTOR, ProcessCollector
 from .realtime import Threshold, Watch, set_tick_interval, tick_interval, watch
 from .registry import REGISTRY, CollectorRegistry
 from .samples import Sample
@@ -135,4 +144,10 @@ __all__ = (
     "MetricGroup",
     "declare",
     "Declared",
+    "ProcessCollector",
+    "PROCESS_COLLECTOR",
+    "PlatformCollector",
+    "PLATFORM_COLLECTOR",
+    "GCCollector",
+    "GC_COLLECTOR",
 )

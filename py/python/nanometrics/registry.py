@@ -105,6 +105,12 @@ class CollectorRegistry:
     def unregister(self, collector: Any) -> None:
         """Removes a metric from the registry; its handles keep working but are
         no longer exposed."""
+        if hasattr(collector, "_unregister"):
+            # A default collector (process, platform, gc): it removes what
+            # it registered, or raises KeyError if it is not registered.
+            collector._unregister()
+            self._release(collector)
+            return
         with self._lock:
             if collector not in self._collector_to_names:
                 raise KeyError(f"{collector!r} is not registered")

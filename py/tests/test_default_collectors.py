@@ -1,0 +1,91 @@
+"""The default collectors of prometheus_client, in REGISTRY from import:
+the process's figures (read by Rust from /proc), python_info, and the
+garbage collector's counters (equal to gc.get_stats()); each can be
+unregistered, and made again in another registry."""
+
+from __future__ import annotations
+
+import gc
+import platform
+import sys
+import time
+
+import pytest
+
+import nanometrics
+from nanometrics import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    REGISTRY,
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")
+
+
+@linux
+def test_the_process_figures_are_in_the_default_registry() -> None:
+    v = REGISTRY.get_sample_value
+    assert (v("process_resident_memory_bytes") or 0) > 1e6
+    assert (v("process_virtual_memory_bytes") or 0) >= (v("process_resident_memory_bytes") or 0)
+    assert (v("process_open_fds") or 0) >= 3
+    start = v("process_start_time_seconds") or 0
+    assert time.time() - 86400 < start <= time.time()
+    assert (v("process_cpu_seconds_total") or -1) >= 0
+    text = generate_latest().decode()
+    assert "# TYPE process_cpu_seconds_total counter" in text
+    assert "# TYPE process_resident_memory_bytes gauge" in text
+
+
+def test_python_info_and_the_gc_counters_are_prometheus_clients() -> None:
+    major, minor, patch = platform.python_version_tuple()
+    labels = {
+        "implementation": platform.python_implementation(),
+        "major": major,
+        "minor": minor,
+        "patchlevel": patch,
+        "version": platform.python_version(),
+    }
+    assert REGISTRY.get_sample_value("python_info", labels) == 1.0
+    gc.collect()
+    stats = gc.get_stats()
+    for gen, s in enumerate(stats):
+        got = REGISTRY.get_sample_value("python_gc_collections_total", {"generation": str(gen)})
+        assert got == float(s["collections"]), (gen, got, s)
+        got = REGISTRY.get_sample_value("python_gc_objects_collected_total", {"generation": str(gen)})
+        assert got == float(s["collected"]), (gen, got, s)
+
+
+@linux
+def test_each_can_be_unregistered_and_made_elsewhere() -> None:
+    reg = CollectorRegistry()
+    p = ProcessCollector(namespace="app", registry=reg)
+    pl = PlatformCollector(registry=reg)
+    g = GCCollector(registry=reg)
+    text = generate_latest(reg).decode()
+    assert "app_process_open_fds " in text and "python_info{" in text and "python_gc_collections_total{" in text
+    for c in (p, pl, g):
+        reg.unregister(c)
+    text = generate_latest(reg).decode()
+    assert "process_" not in text and "python_" not in text, text
+    for c in (p, pl, g):
+        with pytest.raises(KeyError):
+            reg.unregister(c)
+    # A name taken: the collector is refused, as prometheus_client's duplicate.
+    reg = CollectorRegistry()
+    nanometrics.Gauge("process_open_fds", "Mine.", registry=reg)
+    with pytest.raises(ValueError):
+        ProcessCollector(registry=reg)
+    with pytest.raises(ValueError, match="/proc/self"):
+        ProcessCollector(pid=lambda: 1, registry=CollectorRegistry())
+
+
+def test_the_defaults_are_the_ones_in_registry() -> None:
+    assert isinstance(PROCESS_COLLECTOR, ProcessCollector)
+    assert isinstance(PLATFORM_COLLECTOR, PlatformCollector)
+    assert isinstance(GC_COLLECTOR, GCCollector)
