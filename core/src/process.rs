@@ -37,13 +37,18 @@ use crate::snapshot::MetricKind;
 const TICKS_PER_SECOND: f64 = 100.0;
 
 /// The process's figures in a registry; dropping it stops updating them
-/// (the families stay, empty after the next read).
+/// (the families stay, with their last values: `Registry::unregister`
+/// removes them).
 #[derive(Debug)]
+#[must_use = "dropping the ProcessCollector stops its updates"]
 pub struct ProcessCollector {
     _hook: CollectHook,
 }
 
 struct Families {
+    /// Read once: `btime` moves with the wall clock (NTP), a start time
+    /// must not.
+    start_time: std::sync::OnceLock<Option<f64>>,
     cpu: CollectedFamily,
     rss: CollectedFamily,
     vsize: CollectedFamily,
@@ -61,48 +66,88 @@ impl ProcessCollector {
     ///
     /// A name the registry already has otherwise.
     pub fn register(registry: &Registry) -> Result<ProcessCollector, Error> {
-        let gauge = |name: &str, help: &str| {
-            registry
-                .metric(name, help)
-                .collected(MetricKind::Gauge, &[])
-        };
-        let f = Arc::new(Families {
-            cpu: registry
-                .metric(
-                    "process_cpu_seconds_total",
-                    "Total user and system CPU time spent in seconds.",
-                )
-                .unit("seconds")
-                .collected(MetricKind::Counter, &[])?,
-            rss: gauge(
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
-            )?,
-            vsize: gauge(
-                "process_virtual_memory_bytes",
-                "Virtual memory size in bytes.",
-            )?,
-            start: gauge(
-                "process_start_time_seconds",
-                "Start time of the process since unix epoch in seconds.",
-            )?,
-            open_fds: gauge("process_open_fds", "Number of open file descriptors.")?,
-            max_fds: gauge(
-                "process_max_fds",
-                "Maximum number of open file descriptors.",
-            )?,
-            threads: gauge("process_threads", "Number of OS threads in the process.")?,
-        });
+        let mut declared: Vec<&str> = Vec::new();
+        let families = Families::declare(registry, &mut declared).inspect_err(|_| {
+            // All or nothing: take back what this call declared.
+            for name in &declared {
+                registry.unregister(name);
+            }
+        })?;
+        let f = Arc::new(families);
         let hook = registry.on_collect(move || f.read());
         Ok(ProcessCollector { _hook: hook })
     }
 }
 
 impl Families {
+    fn declare<'a>(registry: &Registry, declared: &mut Vec<&'a str>) -> Result<Families, Error> {
+        let mut family = |kind: MetricKind, name: &'a str, help: &str, unit: Option<&str>| {
+            let mut b = registry.metric(name, help);
+            if let Some(u) = unit {
+                b = b.unit(u);
+            }
+            let f = b.collected(kind, &[])?;
+            declared.push(name);
+            Ok::<_, Error>(f)
+        };
+        use MetricKind::{Counter, Gauge};
+        Ok(Families {
+            start_time: std::sync::OnceLock::new(),
+            cpu: family(
+                Counter,
+                "process_cpu_seconds_total",
+                "Total user and system CPU time spent in seconds.",
+                Some("seconds"),
+            )?,
+            rss: family(
+                Gauge,
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                None,
+            )?,
+            vsize: family(
+                Gauge,
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes.",
+                None,
+            )?,
+            start: family(
+                Gauge,
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                None,
+            )?,
+            open_fds: family(
+                Gauge,
+                "process_open_fds",
+                "Number of open file descriptors.",
+                None,
+            )?,
+            max_fds: family(
+                Gauge,
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                None,
+            )?,
+            threads: family(
+                Gauge,
+                "process_threads",
+                "Number of OS threads in the process.",
+                None,
+            )?,
+        })
+    }
+
     fn read(&self) {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok();
+        // As bytes: the command name in both files may be any bytes.
+        let text = |path: &str| {
+            std::fs::read(path)
+                .ok()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        };
+        let stat = text("/proc/self/stat");
         let fields = stat.as_deref().and_then(stat_fields);
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let status = text("/proc/self/status").unwrap_or_default();
         let kb = |key: &str| status_value(&status, key).map(|v| v * 1024.0);
         let set = |f: &CollectedFamily, v: Option<CollectedValue>| {
             // One unlabelled series, or none when the figure is missing.
@@ -124,13 +169,13 @@ impl Families {
         set(&self.rss, gauge(kb("VmRSS:")));
         set(&self.vsize, gauge(kb("VmSize:")));
         set(&self.threads, gauge(status_value(&status, "Threads:")));
-        set(
-            &self.start,
-            gauge(fields.as_ref().and_then(|f| {
+        let start = *self.start_time.get_or_init(|| {
+            fields.as_ref().and_then(|f| {
                 let ticks: f64 = f.get(19)?.parse().ok()?;
                 Some(boot_time()? + ticks / TICKS_PER_SECOND)
-            })),
-        );
+            })
+        });
+        set(&self.start, gauge(start));
         set(
             &self.open_fds,
             gauge(
@@ -218,18 +263,35 @@ mod tests {
         let cpu = v("process_cpu_seconds_total");
         assert!(cpu >= 0.0);
         // CPU time grows with work.
-        let mut x = 0u64;
-        let t0 = std::time::Instant::now();
-        while t0.elapsed() < std::time::Duration::from_millis(120) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let cpu_now = || {
+            r.snapshot()
+                .family("process_cpu_seconds_total")
+                .unwrap()
+                .series[0]
+                .value
+                .as_f64()
+                .unwrap()
+        };
+        let (mut x, t0) = (0u64, std::time::Instant::now());
+        while cpu_now() < cpu + 0.05 {
+            for _ in 0..1_000_000 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(30),
+                "CPU time stood still at {cpu}"
+            );
         }
         std::hint::black_box(x);
-        let later = r.snapshot();
-        let cpu2 = later.family("process_cpu_seconds_total").unwrap().series[0]
+        let start2 = r
+            .snapshot()
+            .family("process_start_time_seconds")
+            .unwrap()
+            .series[0]
             .value
             .as_f64()
             .unwrap();
-        assert!(cpu2 >= cpu + 0.05, "{cpu} then {cpu2}");
+        assert_eq!(start2, start, "read once");
         for t in threads {
             t.join().unwrap();
         }
@@ -245,9 +307,16 @@ mod tests {
     }
 
     #[test]
-    fn a_name_taken_otherwise_is_an_error() {
+    fn a_name_taken_otherwise_is_an_error_and_nothing_stays() {
         let r = Registry::new();
         r.gauge("process_open_fds", "Mine.").unwrap();
         assert!(ProcessCollector::register(&r).is_err());
+        let names: Vec<String> = r
+            .snapshot()
+            .families
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
+        assert_eq!(names, ["process_open_fds"]);
     }
 }

@@ -85,7 +85,42 @@ def test_each_can_be_unregistered_and_made_elsewhere() -> None:
         ProcessCollector(pid=lambda: 1, registry=CollectorRegistry())
 
 
-def test_the_defaults_are_the_ones_in_registry() -> None:
+def test_the_defaults_are_in_registry() -> None:
     assert isinstance(PROCESS_COLLECTOR, ProcessCollector)
     assert isinstance(PLATFORM_COLLECTOR, PlatformCollector)
     assert isinstance(GC_COLLECTOR, GCCollector)
+    for c in (PLATFORM_COLLECTOR, GC_COLLECTOR) + ((PROCESS_COLLECTOR,) if sys.platform.startswith("linux") else ()):
+        assert c in REGISTRY._collector_to_names, c
+    # Unregistered from another registry: KeyError, and nothing moves.
+    with pytest.raises(KeyError):
+        CollectorRegistry().unregister(GC_COLLECTOR)
+    assert REGISTRY.get_sample_value("python_gc_collections_total", {"generation": "0"}) is not None
+
+
+def test_the_gc_counters_follow_automatic_collections() -> None:
+    before = gc.get_stats()[0]["collections"]
+    garbage = []
+    for i in range(200_000):  # cycles: generation 0 collects on its own
+        a: list = []
+        a.append(a)
+        garbage.append(i)
+    del garbage
+    stats = gc.get_stats()
+    assert stats[0]["collections"] > before
+    for gen, s in enumerate(stats):
+        for key, name in (("collections", "python_gc_collections_total"),
+                          ("collected", "python_gc_objects_collected_total"),
+                          ("uncollectable", "python_gc_objects_uncollectable_total")):
+            assert REGISTRY.get_sample_value(name, {"generation": str(gen)}) == float(s[key]), (gen, key)
+
+
+@linux
+def test_a_sub_registry_prefixes_the_default_collectors() -> None:
+    reg = CollectorRegistry()
+    child = reg.sub_registry("svc")
+    ProcessCollector(registry=child)
+    PlatformCollector(registry=child)
+    GCCollector(registry=child)
+    text = generate_latest(reg).decode()
+    for name in ("svc_process_open_fds", "svc_python_info{", "svc_python_gc_collections_total{"):
+        assert name in text, (name, text)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import platform as pf
 from typing import Any, Optional
 
-from .registry import REGISTRY, CollectorRegistry
+from .registry import REGISTRY, CollectorRegistry, _namespace_in
 
 __all__ = ("PlatformCollector", "PLATFORM_COLLECTOR")
 
@@ -31,10 +31,11 @@ class PlatformCollector:
             "patchlevel": patchlevel,
             "version": p.python_version(),
         }
-        registry._claim(self, ["python_info"])
+        self._name = _namespace_in(registry, "python_info")
+        registry._claim(self, [self._name])
         try:
             self._family = registry._native.collected(
-                "gauge", "python_info", "Python platform information", list(labels)
+                "gauge", self._name, "Python platform information", list(labels)
             )
             self._family.set([(list(labels.values()), 1.0)])
         except BaseException:
@@ -42,7 +43,7 @@ class PlatformCollector:
             raise
 
     def _unregister(self) -> None:
-        if self._registry is None or not self._registry._native.unregister("python_info"):
+        if self._registry is None or not self._registry._native.unregister(self._name):
             raise KeyError(f"{self!r} is not registered")
         self._registry = None
 

@@ -11,9 +11,10 @@ Beside prometheus_client's six families it exposes ``process_threads``
 
 from __future__ import annotations
 
+import sys
 from typing import Callable, List, Optional, Union
 
-from .registry import REGISTRY, CollectorRegistry
+from .registry import REGISTRY, CollectorRegistry, _namespace_in
 
 __all__ = ("ProcessCollector", "PROCESS_COLLECTOR")
 
@@ -43,12 +44,14 @@ class ProcessCollector:
         if pid() != "self" or proc != "/proc":
             raise ValueError("nanometrics' ProcessCollector reads this process's /proc/self only")
         self._registry = registry
-        self._names: List[str] = [f"{namespace}_{n}" if namespace else n for n in _NAMES]
+        prefix = _namespace_in(registry, namespace)
+        self._names: List[str] = [f"{prefix}_{n}" if prefix else n for n in _NAMES]
         self._handle: object = None
-        if registry is None:
+        # Nothing where there is no /proc (as prometheus_client: no names).
+        if registry is None or not sys.platform.startswith("linux"):
             return
-        # The core declares the families; a namespace is its prefix there.
-        self._native = registry._native.sub_registry(namespace, []) if namespace else registry._native
+        # The core declares the families; the prefix is its prefix there.
+        self._native = registry._native.sub_registry(prefix, []) if prefix else registry._native
         claimed = self._names + [n[: -len("_total")] for n in self._names if n.endswith("_total")]
         registry._claim(self, claimed)
         try:

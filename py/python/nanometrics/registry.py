@@ -105,15 +105,17 @@ class CollectorRegistry:
     def unregister(self, collector: Any) -> None:
         """Removes a metric from the registry; its handles keep working but are
         no longer exposed."""
+        with self._lock:
+            claimed = collector in self._collector_to_names
+        # A default collector is unregistered from the registry it is in.
+        if not claimed or (hasattr(collector, "_unregister") and collector._registry is not self):
+            raise KeyError(f"{collector!r} is not registered")
         if hasattr(collector, "_unregister"):
             # A default collector (process, platform, gc): it removes what
-            # it registered, or raises KeyError if it is not registered.
+            # it registered.
             collector._unregister()
             self._release(collector)
             return
-        with self._lock:
-            if collector not in self._collector_to_names:
-                raise KeyError(f"{collector!r} is not registered")
         collector._native_registry.unregister(collector._core_name)
         collector._family.drop_functions(collector)
         collector._exposed = False
