@@ -124,3 +124,28 @@ def test_a_sub_registry_prefixes_the_default_collectors() -> None:
     text = generate_latest(reg).decode()
     for name in ("svc_process_open_fds", "svc_python_info{", "svc_python_gc_collections_total{"):
         assert name in text, (name, text)
+
+
+def test_a_native_collect_hook_runs_at_each_read_and_its_error_fails_that_read() -> None:
+    reg = CollectorRegistry()
+    fam = reg._native.collected("gauge", "hooked", "Set by a hook.", [])
+    calls = []
+
+    def hook() -> None:
+        calls.append(1)
+        fam.set([([], float(len(calls)))])
+
+    reg._native.on_collect(1, hook)
+    assert reg.get_sample_value("hooked") == 1.0
+    assert reg.get_sample_value("hooked") == 2.0
+
+    def broken() -> None:
+        raise RuntimeError("collector down")
+
+    reg._native.on_collect(2, broken)
+    with pytest.raises(RuntimeError, match="collector down"):
+        generate_latest(reg)
+    reg._native.on_collect(2, None)
+    assert b"hooked 4.0" in generate_latest(reg)
+    with pytest.raises(ValueError):
+        fam.set([(["extra"], 1.0)])
