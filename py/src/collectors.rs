@@ -9,8 +9,12 @@ use pyo3::prelude::*;
 
 use crate::value_error;
 
-/// A collected family (`nanometrics::CollectedFamily`) of counters or
-/// gauges, set whole from Python.
+/// One histogram series from Python: label values, cumulative `(upper
+/// bound, count)` buckets ending with `+Inf`, and the sum.
+type HistogramSeries = (Vec<String>, Vec<(f64, u64)>, f64);
+
+/// A collected family (`nanometrics::CollectedFamily`) set whole from
+/// Python: counters, gauges, infos, state sets, histograms, summaries.
 #[pyclass(frozen, module = "nanometrics._native")]
 pub(crate) struct Collected {
     family: nm::CollectedFamily,
@@ -29,9 +33,12 @@ impl Collected {
             "counter" => (nm::MetricKind::Counter, true),
             "gauge" => (nm::MetricKind::Gauge, false),
             "info" => (nm::MetricKind::Info, false),
+            "stateset" => (nm::MetricKind::StateSet, false),
+            "histogram" => (nm::MetricKind::Histogram, false),
+            "summary" => (nm::MetricKind::Summary, false),
             other => {
                 return Err(PyValueError::new_err(format!(
-                    "a collected family is a counter, gauge or info, not {other:?}"
+                    "a collected family is a counter, gauge, info, stateset, histogram or summary, not {other:?}"
                 )))
             }
         };
@@ -60,6 +67,28 @@ impl Collected {
                 };
                 (labels, value)
             }))
+            .map_err(value_error)
+    }
+
+    /// Replaces every series of a histogram family: `[(label values,
+    /// cumulative [(upper bound, count)] ending with +Inf, sum), ...]`.
+    fn set_histograms(&self, series: Vec<HistogramSeries>) -> PyResult<()> {
+        self.family
+            .set(series.into_iter().map(|(labels, buckets, sum)| {
+                (labels, nm::CollectedValue::Histogram { buckets, sum })
+            }))
+            .map_err(value_error)
+    }
+
+    /// Replaces every series of a summary family: `[(label values, count,
+    /// sum), ...]`.
+    fn set_summaries(&self, series: Vec<(Vec<String>, u64, f64)>) -> PyResult<()> {
+        self.family
+            .set(
+                series.into_iter().map(|(labels, count, sum)| {
+                    (labels, nm::CollectedValue::Summary { count, sum })
+                }),
+            )
             .map_err(value_error)
     }
 }

@@ -23,7 +23,11 @@ from Rust code linked into this process (``nanometrics::global()``) share
 ``PROCESS_COLLECTOR`` (``process_*``, read by Rust from ``/proc``, plus
 ``process_threads``), ``PLATFORM_COLLECTOR`` (``python_info``) and
 ``GC_COLLECTOR`` (``python_gc_*``, following ``gc.callbacks``); none of
-them takes the GIL at a scrape.
+them takes the GIL at a scrape. Custom collectors (``register(obj)``, an
+object whose ``collect()`` yields ``nanometrics.core.GaugeMetricFamily``,
+``CounterMetricFamily``, ...) are read at each scrape, with the GIL;
+their summaries' quantiles and samples' timestamps are not exposed, and a
+gauge histogram fails the scrape.
 
 Differences from prometheus_client, each deliberate:
 
@@ -42,7 +46,7 @@ Differences from prometheus_client, each deliberate:
   ``CONTENT_TYPE_LATEST`` names 0.0.4;
 * ``start_http_server`` listens on 127.0.0.1 unless ``addr`` says otherwise
   (prometheus_client: 0.0.0.0), has no TLS, and returns ``(server,
-  server)``; custom collectors (``register(obj)``) are not supported;
+  server)``;
 * the children of a labelled ``Info`` share one set of keys.
 
 The code lives in modules named as prometheus_client's: ``registry``

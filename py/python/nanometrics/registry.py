@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from . import _native
+from . import _custom, _native
 from .metrics_core import Metric, _metrics_from
 
 __all__ = ("CollectorRegistry", "REGISTRY", "Metric")
@@ -44,6 +44,8 @@ class CollectorRegistry:
         self._children: Dict[Tuple[str, Tuple[Tuple[str, str], ...]], "CollectorRegistry"] = {}
         # MetricGroup registrations made on this registry (group.py).
         self._groups: Dict[Any, Dict[str, Any]] = {}
+        # Custom collectors registered here (_custom.py), by object.
+        self._custom: Dict[Any, Any] = {}
 
     def _claim(self, collector: Any, names: List[str]) -> None:
         keys = [(self._labels, n) for n in names]
@@ -75,10 +77,17 @@ class CollectorRegistry:
                 "nanometrics metrics are bound to the registry they were declared with; "
                 "pass registry= at construction instead of register()"
             )
-        raise TypeError(
-            "custom collectors are not supported by nanometrics: declare Counter/Gauge/... "
-            "(Gauge.set_function computes a value at scrape time)"
-        )
+        collect = getattr(collector, "collect", None)
+        if not callable(collect):
+            raise TypeError(f"{collector!r} is not a collector: it has no collect()")
+        # Its names: from describe() when it has one, else from collect()
+        # (as prometheus_client's default registry does).
+        describe = getattr(collector, "describe", None)
+        families = list(describe() if callable(describe) else collect())
+        self._claim(collector, _custom.names_of(families))
+        bridge = _custom.CustomCollector(self, collector, self._prefix)
+        self._custom[collector] = bridge
+        self._native.on_collect(id(bridge), bridge.run)
 
     def sub_registry(self, prefix: str = "", const_labels: Optional[Mapping[str, str]] = None) -> "CollectorRegistry":
         """A child registry (nanometrics only): metric names declared with it
@@ -110,6 +119,12 @@ class CollectorRegistry:
         # A default collector is unregistered from the registry it is in.
         if not claimed or (hasattr(collector, "_unregister") and collector._registry is not self):
             raise KeyError(f"{collector!r} is not registered")
+        bridge = self._custom.pop(collector, None)
+        if bridge is not None:
+            self._native.on_collect(id(bridge), None)
+            bridge.unregister()
+            self._release(collector)
+            return
         if hasattr(collector, "_unregister"):
             # A default collector (process, platform, gc): it removes what
             # it registered.

@@ -1,0 +1,141 @@
+"""Custom collectors, as prometheus_client's: an object with collect()
+yielding metric families is exposed at each scrape (text and
+OpenMetrics, get_sample_value), with its values of the moment; a name
+twice is refused; a collector that raises fails that scrape only; it can
+be unregistered; the exposition passes the conformance checker."""
+
+from __future__ import annotations
+
+from typing import Iterator, List
+
+import pytest
+
+from nanometrics import CollectorRegistry, Counter, generate_latest
+from nanometrics.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+    StateSetMetricFamily,
+    SummaryMetricFamily,
+    UnknownMetricFamily,
+)
+from nanometrics.openmetrics.exposition import generate_latest as om_latest
+
+
+class Queue:
+    def __init__(self) -> None:
+        self.depth = 3.0
+        self.served = 10.0
+        self.fail = False
+
+    def collect(self) -> Iterator[Metric]:
+        if self.fail:
+            raise RuntimeError("queue down")
+        yield GaugeMetricFamily("queue_depth", "Queued.", value=self.depth)
+        c = CounterMetricFamily("jobs_total", "Jobs.", labels=["queue"])
+        c.add_metric(["fast"], self.served)
+        c.add_metric(["slow"], 1)
+        yield c
+        h = HistogramMetricFamily("wait_seconds", "Wait.", labels=["queue"])
+        h.add_metric(["fast"], [("0.1", 2), ("1.0", 5), ("+Inf", 6)], 3.5)
+        yield h
+        yield SummaryMetricFamily("size_bytes", "Sizes.", count_value=4, sum_value=100.0)
+        yield InfoMetricFamily("build", "Build.", value={"version": "1.2"})
+        yield StateSetMetricFamily("mode", "Mode.", value={"on": True, "off": False})
+        yield UnknownMetricFamily("legacy", "Legacy.", value=7)
+
+
+def test_a_collector_is_read_at_each_scrape() -> None:
+    reg = CollectorRegistry()
+    q = Queue()
+    reg.register(q)
+    v = reg.get_sample_value
+    assert v("queue_depth") == 3.0
+    assert v("jobs_total", {"queue": "fast"}) == 10.0
+    assert v("wait_seconds_bucket", {"queue": "fast", "le": "1.0"}) == 5.0
+    assert v("wait_seconds_count", {"queue": "fast"}) == 6.0
+    assert v("wait_seconds_sum", {"queue": "fast"}) == 3.5
+    assert v("size_bytes_count") == 4.0
+    assert v("build_info", {"version": "1.2"}) == 1.0
+    assert v("mode", {"mode": "on"}) == 1.0 and v("mode", {"mode": "off"}) == 0.0
+    assert v("legacy") == 7.0
+    q.depth, q.served = 5.0, 11.0
+    assert v("queue_depth") == 5.0
+    assert v("jobs_total", {"queue": "fast"}) == 11.0
+    text = generate_latest(reg).decode()
+    assert "# TYPE jobs_total counter" in text and 'jobs_total{queue="slow"} 1.0' in text
+    om = om_latest(reg).decode()
+    assert "# TYPE build info" in om and "# TYPE mode stateset" in om
+
+
+def test_the_exposition_passes_the_conformance_checker(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    reg = CollectorRegistry()
+    reg.register(Queue())
+    checker = Path(__file__).resolve().parents[2] / "tools/conformance/check_exposition.py"
+    for flag, body in (("--text", generate_latest(reg)), ("--openmetrics", om_latest(reg))):
+        f = tmp_path / f"x{flag}.txt"
+        f.write_bytes(body)
+        out = subprocess.run([sys.executable, str(checker), flag, str(f)], capture_output=True, text=True)
+        assert out.returncode == 0 and "all checks passed" in out.stdout, out.stdout + out.stderr
+
+
+def test_duplicates_failures_and_unregister() -> None:
+    reg = CollectorRegistry()
+    q = Queue()
+    reg.register(q)
+    with pytest.raises(ValueError, match="Duplicated"):
+        Counter("jobs", "Mine.", registry=reg)
+    with pytest.raises(ValueError, match="Duplicated"):
+        reg.register(Queue())
+    q.fail = True
+    with pytest.raises(RuntimeError, match="queue down"):
+        generate_latest(reg)
+    q.fail = False
+    assert b"queue_depth 3.0" in generate_latest(reg)
+    reg.unregister(q)
+    assert b"queue_depth" not in generate_latest(reg)
+    with pytest.raises(KeyError):
+        reg.unregister(q)
+    with pytest.raises(TypeError, match="collect"):
+        reg.register(object())
+
+
+class WithDescribe:
+    def describe(self) -> List[Metric]:
+        return [GaugeMetricFamily("described", "Described.")]
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("described", "Described.", value=1)
+
+
+def test_describe_names_the_families_and_a_gauge_histogram_fails_the_scrape() -> None:
+    reg = CollectorRegistry()
+    reg.register(WithDescribe())
+    assert reg.get_sample_value("described") == 1.0
+
+    class GH:
+        def collect(self) -> Iterator[Metric]:
+            yield GaugeHistogramMetricFamily("gh", "GH.", buckets=[("+Inf", 1)], gsum_value=1)
+
+    reg2 = CollectorRegistry()
+    reg2.register(GH())
+    with pytest.raises(ValueError, match="gauge histogram"):
+        generate_latest(reg2)
+
+
+def test_family_constructors_follow_prometheus_client() -> None:
+    with pytest.raises(ValueError):
+        GaugeMetricFamily("g", "G.", value=1, labels=["a"])
+    with pytest.raises(ValueError):
+        SummaryMetricFamily("s", "S.", count_value=1)
+    c = CounterMetricFamily("c_total", "C.", value=2)
+    assert c.name == "c" and c.samples[0].name == "c_total"
+    h = HistogramMetricFamily("h", "H.", buckets=[("1.0", 1), ("+Inf", 2)], sum_value=3)
+    assert [s.name for s in h.samples] == ["h_bucket", "h_bucket", "h_count", "h_sum"]
