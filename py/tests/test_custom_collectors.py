@@ -139,3 +139,46 @@ def test_family_constructors_follow_prometheus_client() -> None:
     assert c.name == "c" and c.samples[0].name == "c_total"
     h = HistogramMetricFamily("h", "H.", buckets=[("1.0", 1), ("+Inf", 2)], sum_value=3)
     assert [s.name for s in h.samples] == ["h_bucket", "h_bucket", "h_count", "h_sum"]
+
+
+class Shifting:
+    """Label names that differ between samples and between scrapes, one
+    name yielded twice, a state set, under a sub-registry."""
+
+    def __init__(self) -> None:
+        self.round = 0
+
+    def collect(self) -> Iterator[Metric]:
+        self.round += 1
+        info = InfoMetricFamily("build", "Build.", labels=["svc"])
+        info.add_metric(["a"], {"v": "1"})
+        info.add_metric(["b"], {"v": "2", "commit": "x"})
+        yield info
+        odd = self.round % 2 == 1
+        g = GaugeMetricFamily("temp", "Temp.", labels=["room"] if odd else ["room", "floor"])
+        g.add_metric(["k"] if odd else ["k", "2"], 20.0 + self.round)
+        yield g
+        yield GaugeMetricFamily("twice", "Twice.", value=1)
+        again = GaugeMetricFamily("twice", "Twice.", labels=["x"])
+        again.add_metric(["y"], 2)
+        yield again
+        yield StateSetMetricFamily("mode", "Mode.", value={"on": True})
+
+
+def test_labels_that_differ_names_twice_and_a_sub_registry() -> None:
+    reg = CollectorRegistry()
+    child = reg.sub_registry("app")
+    child.register(Shifting())
+    text = generate_latest(reg).decode()
+    assert 'app_build_info{svc="b",v="2",commit="x"} 1.0' in text, text
+    assert 'app_build_info{svc="a",v="1",commit=""} 1.0' in text, text
+    assert 'app_temp{room="k",floor="2"} 22.0' in text, text
+    assert 'app_twice{x=""} 1.0' in text and 'app_twice{x="y"} 2.0' in text
+    assert 'app_mode{app_mode="on"} 1.0' in text
+    # Next scrape: other label names for temp, declared anew.
+    text = generate_latest(reg).decode()
+    assert 'app_temp{room="k"} 23.0' in text, text
+    with pytest.raises(ValueError, match="Duplicated"):
+        child.register(Shifting())
+    # A unit ends the name, as prometheus_client has it.
+    assert GaugeMetricFamily("t", "T.", unit="celsius").name == "t_celsius"

@@ -26,6 +26,9 @@ class Metric:
     """A family of samples, as ``prometheus_client.metrics_core.Metric``."""
 
     def __init__(self, name: str, documentation: str, typ: str, unit: str = "") -> None:
+        # As prometheus_client: the unit ends the name.
+        if unit and not name.endswith("_" + unit):
+            name += "_" + unit
         self.name = name
         self.documentation = documentation
         self.type = typ
@@ -162,8 +165,9 @@ class HistogramMetricFamily(_Family):
     def add_metric(self, labels: Sequence[str], buckets: Sequence[Tuple[str, float]],
                    sum_value: Optional[float], timestamp: Optional[float] = None) -> None:
         lab = _label_values(self._labelnames, labels)
-        for le, count in buckets:
-            self.add_sample(self.name + "_bucket", {**lab, "le": le}, count, timestamp)
+        # (le, count) or prometheus_client's (le, count, exemplar).
+        for b in buckets:
+            self.add_sample(self.name + "_bucket", {**lab, "le": b[0]}, b[1], timestamp)
         if sum_value is not None:
             self.add_sample(self.name + "_count", lab, buckets[-1][1], timestamp)
             self.add_sample(self.name + "_sum", lab, sum_value, timestamp)

@@ -84,7 +84,7 @@ class CollectorRegistry:
         # (as prometheus_client's default registry does).
         describe = getattr(collector, "describe", None)
         families = list(describe() if callable(describe) else collect())
-        self._claim(collector, _custom.names_of(families))
+        self._claim(collector, _custom.names_of(families, self._prefix))
         bridge = _custom.CustomCollector(self, collector, self._prefix)
         self._custom[collector] = bridge
         self._native.on_collect(id(bridge), bridge.run)
