@@ -28,6 +28,7 @@ impl Collected {
         name: &str,
         documentation: &str,
         labelnames: Vec<String>,
+        unit: &str,
     ) -> PyResult<Collected> {
         let (k, counter) = match kind {
             "counter" => (nm::MetricKind::Counter, true),
@@ -43,10 +44,11 @@ impl Collected {
             }
         };
         let names: Vec<&str> = labelnames.iter().map(String::as_str).collect();
-        let family = r
-            .metric(name, documentation)
-            .collected(k, &names)
-            .map_err(value_error)?;
+        let mut builder = r.metric(name, documentation);
+        if !unit.is_empty() {
+            builder = builder.unit(unit);
+        }
+        let family = builder.collected(k, &names).map_err(value_error)?;
         Ok(Collected { family, counter })
     }
 }

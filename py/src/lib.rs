@@ -351,16 +351,18 @@ impl Registry {
         py.detach(|| realtime::watch(&self.inner, args))
     }
 
-    /// Declares a family of counters, gauges or infos whose series Python
-    /// sets whole (`Collected.set`).
+    /// Declares a family whose series Python sets whole (`Collected.set`,
+    /// `set_histograms`, `set_summaries`); `unit` as a declaration's.
+    #[pyo3(signature = (kind, name, documentation, labelnames, unit=""))]
     fn collected(
         &self,
         kind: &str,
         name: &str,
         documentation: &str,
         labelnames: Vec<String>,
+        unit: &str,
     ) -> PyResult<collectors::Collected> {
-        collectors::Collected::declare(&self.inner, kind, name, documentation, labelnames)
+        collectors::Collected::declare(&self.inner, kind, name, documentation, labelnames, unit)
     }
 
     /// Runs `f()` (with the GIL) at the start of each read of this

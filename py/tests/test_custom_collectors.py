@@ -87,7 +87,7 @@ def test_the_exposition_passes_the_conformance_checker(tmp_path) -> None:  # typ
 
 
 def test_duplicates_failures_and_unregister() -> None:
-    reg = CollectorRegistry()
+    reg = CollectorRegistry(auto_describe=True)
     q = Queue()
     reg.register(q)
     with pytest.raises(ValueError, match="Duplicated"):
@@ -166,7 +166,7 @@ class Shifting:
 
 
 def test_labels_that_differ_names_twice_and_a_sub_registry() -> None:
-    reg = CollectorRegistry()
+    reg = CollectorRegistry(auto_describe=True)
     child = reg.sub_registry("app")
     child.register(Shifting())
     text = generate_latest(reg).decode()
@@ -182,3 +182,39 @@ def test_labels_that_differ_names_twice_and_a_sub_registry() -> None:
         child.register(Shifting())
     # A unit ends the name, as prometheus_client has it.
     assert GaugeMetricFamily("t", "T.", unit="celsius").name == "t_celsius"
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def collect(self) -> Iterator[Metric]:
+        self.calls += 1
+        yield GaugeMetricFamily("room_temperature", "Temp.", value=21, unit="celsius")
+
+
+def test_auto_describe_units_and_unregister_across_the_tree() -> None:
+    # A registry that does not auto-describe does not call collect() to
+    # register (prometheus_client's rule); REGISTRY does.
+    reg = CollectorRegistry()
+    c = Counting()
+    reg.register(c)
+    assert c.calls == 0
+    om = om_latest(reg).decode()
+    assert "# UNIT room_temperature_celsius celsius" in om, om
+    assert "room_temperature_celsius 21.0" in om
+    reg.unregister(c)
+    d = Counting()
+    nanometrics_registry = __import__("nanometrics").REGISTRY
+    nanometrics_registry.register(d)
+    try:
+        assert d.calls == 1
+    finally:
+        nanometrics_registry.unregister(d)
+    # Registered through a sub-registry, unregistered through its parent.
+    parent = CollectorRegistry()
+    e = Counting()
+    parent.sub_registry("x").register(e)
+    assert b"x_room_temperature_celsius" in generate_latest(parent)
+    parent.unregister(e)
+    assert b"room_temperature" not in generate_latest(parent)

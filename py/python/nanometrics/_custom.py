@@ -51,14 +51,14 @@ class CustomCollector:
     def _full(self, name: str) -> str:
         return f"{self.prefix}_{name}" if self.prefix else name
 
-    def _family(self, name: str, kind: str, doc: str, labelnames: Tuple[str, ...]) -> Any:
+    def _family(self, name: str, kind: str, doc: str, labelnames: Tuple[str, ...], unit: str = "") -> Any:
         known = self.families.get((name, kind))
         if known is not None and known[0] == labelnames:
             return known[1]
         if known is not None:
             # Other label names than before: the family is declared anew.
             self.registry._native.unregister(self._full(name))
-        fam = self.registry._native.collected(kind, self._full(name), doc, list(labelnames))
+        fam = self.registry._native.collected(kind, self._full(name), doc, list(labelnames), unit)
         self.families[(name, kind)] = (labelnames, fam)
         return fam
 
@@ -119,7 +119,7 @@ class CustomCollector:
                     d["sum"] = float(s.value)
                 elif s.name == m.name + "_count":
                     d["count"] = int(s.value)
-            fam = self._family(m.name, typ, m.documentation, labelnames)
+            fam = self._family(m.name, typ, m.documentation, labelnames, m.unit)
             if typ == "histogram":
                 fam.set_histograms([(list(v), sorted(d["buckets"]), d["sum"]) for v, d in series.items()])
             else:
@@ -133,7 +133,7 @@ class CustomCollector:
             # A state set's state label is named like the family, prefix
             # included.
             labelnames = tuple(self._full(m.name) if k == m.name else k for k in labelnames)
-        fam = self._family(name, kind, m.documentation, labelnames)
+        fam = self._family(name, kind, m.documentation, labelnames, "" if kind in ("info", "stateset") else m.unit)
         fam.set([([str(s.labels.get(k, "")) for k in label_keys], float(s.value)) for s in m.samples])
         return (name, kind)
 

@@ -32,6 +32,9 @@ class CollectorRegistry:
         if target_info is not None:
             raise ValueError("target_info is not supported by nanometrics; declare an Info metric instead")
         self._native = _native_registry if _native_registry is not None else _native.Registry()
+        # Whether register() may call collect() to learn a collector's names
+        # (prometheus_client: True for REGISTRY only).
+        self._auto_describe = auto_describe
         # Shared by a registry and its sub-registries (one tree, one table):
         # a name is claimed once per set of constant labels.
         self._lock = threading.Lock()
@@ -80,10 +83,16 @@ class CollectorRegistry:
         collect = getattr(collector, "collect", None)
         if not callable(collect):
             raise TypeError(f"{collector!r} is not a collector: it has no collect()")
-        # Its names: from describe() when it has one, else from collect()
-        # (as prometheus_client's default registry does).
+        # Its names, as prometheus_client learns them: from describe() when
+        # it has one, else from collect() if the registry auto-describes
+        # (REGISTRY does), else none (nothing to refuse as a duplicate).
         describe = getattr(collector, "describe", None)
-        families = list(describe() if callable(describe) else collect())
+        if callable(describe):
+            families = list(describe())
+        elif self._auto_describe:
+            families = list(collect())
+        else:
+            families = []
         self._claim(collector, _custom.names_of(families, self._prefix))
         bridge = _custom.CustomCollector(self, collector, self._prefix)
         self._custom[collector] = bridge
@@ -106,6 +115,8 @@ class CollectorRegistry:
                 child._lock = self._lock
                 child._names_to_collectors = self._names_to_collectors
                 child._collector_to_names = self._collector_to_names
+                child._custom = self._custom
+                child._auto_describe = self._auto_describe
                 child._prefix = "_".join(p for p in (self._prefix, prefix) if p)
                 child._labels = self._labels + labels
                 self._children[(prefix, labels)] = child
@@ -121,7 +132,7 @@ class CollectorRegistry:
             raise KeyError(f"{collector!r} is not registered")
         bridge = self._custom.pop(collector, None)
         if bridge is not None:
-            self._native.on_collect(id(bridge), None)
+            bridge.registry._native.on_collect(id(bridge), None)
             bridge.unregister()
             self._release(collector)
             return
@@ -151,7 +162,7 @@ class CollectorRegistry:
         return None
 
 
-REGISTRY = CollectorRegistry(_native_registry=_native.Registry.default())
+REGISTRY = CollectorRegistry(auto_describe=True, _native_registry=_native.Registry.default())
 
 
 def _namespace_in(registry: Optional[CollectorRegistry], namespace: str) -> str:
