@@ -962,15 +962,7 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    }
+    use crate::test_vars::vars;
 
     #[test]
     fn environment_configuration() {

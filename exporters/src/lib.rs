@@ -63,3 +63,5 @@ pub mod push;
 #[cfg(feature = "http")]
 pub mod sse;
 mod sync;
+#[cfg(all(test, feature = "http"))]
+mod test_vars;

@@ -261,16 +261,19 @@ impl Timings {
     }
 }
 
-/// Copies the allowed fields' values into their label slots.
+/// Copies the allowed fields' values into their label slots, noting which
+/// fields were given.
 struct Fields<'a> {
     names: &'a [String],
     values: &'a mut [String],
+    given: &'a mut [bool],
 }
 
 impl Fields<'_> {
     fn put(&mut self, field: &Field, value: impl FnOnce() -> String) {
         if let Some(i) = self.names.iter().position(|n| n == field.name()) {
             self.values[i] = value();
+            self.given[i] = true;
         }
     }
 }
@@ -298,6 +301,7 @@ where
         attrs.record(&mut Fields {
             names: &self.fields,
             values: &mut values,
+            given: &mut vec![false; self.fields.len()],
         });
         let timed = Timed {
             values,
@@ -319,7 +323,7 @@ where
         // locked: a `Debug` that logs must not find them locked.
         let mut values = vec![String::new(); self.fields.len()];
         let mut given = vec![false; self.fields.len()];
-        record.record(&mut Recorded {
+        record.record(&mut Fields {
             names: &self.fields,
             values: &mut values,
             given: &mut given,
@@ -374,31 +378,5 @@ where
         if let Some(by_level) = self.events.as_ref().filter(|_| *level <= self.event_level) {
             by_level[level_index(level)].inc();
         }
-    }
-}
-
-/// [`Fields`], also noting which fields a `record` gave.
-struct Recorded<'a> {
-    names: &'a [String],
-    values: &'a mut [String],
-    given: &'a mut [bool],
-}
-
-impl Recorded<'_> {
-    fn put(&mut self, field: &Field, value: impl FnOnce() -> String) {
-        if let Some(i) = self.names.iter().position(|n| n == field.name()) {
-            self.values[i] = value();
-            self.given[i] = true;
-        }
-    }
-}
-
-impl Visit for Recorded<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, || value.to_string());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.put(field, || format!("{value:?}"));
     }
 }

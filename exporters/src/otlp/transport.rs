@@ -28,8 +28,6 @@ pub(crate) struct Transport {
     timeout: Duration,
     /// Retries so far (all exports).
     pub(crate) retries: u64,
-    /// The last partial success's message.
-    pub(crate) partial: Option<String>,
     /// Data points partial successes said were rejected (all exports).
     pub(crate) rejected_points: u64,
 }
@@ -75,7 +73,6 @@ impl Transport {
             // At most a day: deadlines are computed from it.
             timeout: c.timeout.min(Duration::from_secs(86_400)),
             retries: 0,
-            partial: None,
             rejected_points: 0,
         })
     }
@@ -121,7 +118,6 @@ impl Transport {
                             p.rejected_data_points, p.error_message
                         );
                         eprintln!("nanometrics otlp: {msg}");
-                        self.partial = Some(msg);
                         self.rejected_points = self
                             .rejected_points
                             .saturating_add(u64::try_from(p.rejected_data_points).unwrap_or(0));
