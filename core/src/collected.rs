@@ -26,7 +26,7 @@ use crate::series_handle::SeriesHandle;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value, Values};
 use crate::sync::lock_std;
-use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesWithCacheFn};
+use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesReadFn};
 
 /// One collected series' value, as the library that keeps it has it.
 #[derive(Clone, Debug, PartialEq)]
@@ -342,12 +342,13 @@ impl LockedFamily for LockedCollected<'_> {
                 values: e.values.clone(),
             },
             value: e.value.clone(),
+            exemplars: Vec::new(),
         }));
     }
 
-    fn for_each(&self, _: &Reader, f: &mut SeriesWithCacheFn<'_>) {
+    fn for_each(&self, _: &Reader, _exemplars: bool, f: &mut SeriesReadFn<'_>) {
         for e in &self.0.entries {
-            f(&e.values, &e.text, &e.value);
+            f(&e.values, &e.text, &e.value, &[]);
         }
     }
 

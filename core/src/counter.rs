@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::error::Error;
+use crate::exemplar::{Exemplar, ExemplarSnapshot};
 use crate::shard::{self, add_u64, slot_index, Lease, LeaseArc, RangeKind, SlotRef};
 
 // === impl Counter ===
@@ -73,6 +74,41 @@ impl Counter {
         shard::with_chunk(self.at, move |c| add_u64(&c.slots[off], n));
     }
 
+    /// Adds `n` and makes `exemplar` (with the value `n` and the time now)
+    /// the series' latest exemplar, which OpenMetrics and OTLP export with
+    /// it. Wait-free, like [`inc_by`](Self::inc_by); it costs more (a
+    /// reference count, a clock read and an atomic swap: figures in
+    /// `docs/benchmarks.md`), so pass one for a sample of increments, e.g.
+    /// one per traced request. Increments without one cost what they did.
+    ///
+    /// ```
+    /// use nanometrics::Exemplar;
+    /// # let c = nanometrics::Registry::new().counter("x_total", "x")?;
+    /// c.inc_by_with_exemplar(2, &Exemplar::new([("trace_id", "abc")])?);
+    /// let e = c.exemplar().unwrap();
+    /// assert_eq!((c.get(), e.value), (2, 2.0));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc_by_with_exemplar(&self, n: u64, exemplar: &Exemplar) {
+        self.inc_by(n);
+        self.lease.exemplars.record(1, 0, exemplar, n as f64);
+    }
+
+    /// The latest exemplar given to
+    /// [`inc_by_with_exemplar`](Self::inc_by_with_exemplar), if any.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().counter("x_total", "x")?;
+    /// c.inc();
+    /// assert_eq!(c.exemplar(), None);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn exemplar(&self) -> Option<ExemplarSnapshot> {
+        let _r = shard::reader();
+        read_exemplars(&self.lease).pop().flatten()
+    }
+
     /// Current total over all threads, including exited ones.
     ///
     /// ```
@@ -87,8 +123,11 @@ impl Counter {
     }
 
     pub(crate) fn read(&self, r: &shard::Reader) -> u64 {
-        let _ = &self.lease;
         r.sum(self.at)
+    }
+
+    pub(crate) fn exemplars(&self, _r: &shard::Reader, out: &mut Vec<Option<ExemplarSnapshot>>) {
+        self.lease.exemplars.read(out);
     }
 
     pub(crate) fn series_id(&self) -> usize {
@@ -316,6 +355,47 @@ impl FloatCounter {
         Ok(())
     }
 
+    /// [`inc_by`](Self::inc_by) that also makes `exemplar` (with the value
+    /// `v` and the time now) the series' latest exemplar, as
+    /// [`Counter::inc_by_with_exemplar`] does. A rejected `v` records no
+    /// exemplar.
+    ///
+    /// ```
+    /// use nanometrics::Exemplar;
+    /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
+    /// let e = Exemplar::new([("trace_id", "abc")])?;
+    /// c.inc_by_with_exemplar(0.5, &e);
+    /// c.inc_by_with_exemplar(-1.0, &e); // rejected: neither counted nor kept
+    /// assert_eq!(c.exemplar().map(|e| e.value), Some(0.5));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn inc_by_with_exemplar(&self, v: f64, exemplar: &Exemplar) {
+        if (0.0..f64::INFINITY).contains(&v) {
+            self.add_unchecked(v);
+            self.lease.exemplars.record(1, 0, exemplar, v);
+        } else {
+            crate::diagnostics::count_rejected_increment();
+        }
+    }
+
+    /// The latest exemplar given to
+    /// [`inc_by_with_exemplar`](Self::inc_by_with_exemplar), if any.
+    ///
+    /// ```
+    /// # let c = nanometrics::Registry::new().float_counter("x_total", "x")?;
+    /// assert_eq!(c.exemplar(), None);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn exemplar(&self) -> Option<ExemplarSnapshot> {
+        let _r = shard::reader();
+        read_exemplars(&self.lease).pop().flatten()
+    }
+
+    pub(crate) fn exemplars(&self, _r: &shard::Reader, out: &mut Vec<Option<ExemplarSnapshot>>) {
+        self.lease.exemplars.read(out);
+    }
+
     #[inline(always)]
     fn add_unchecked(&self, v: f64) {
         let off = slot_index(self.at.off as usize);
@@ -371,4 +451,11 @@ impl FloatCounter {
     pub(crate) fn series_id(&self) -> usize {
         self.at.id()
     }
+}
+
+/// The series' exemplar slots, read (the caller holds the state lock).
+fn read_exemplars(lease: &LeaseArc) -> Vec<Option<ExemplarSnapshot>> {
+    let mut out = Vec::new();
+    lease.exemplars.read(&mut out);
+    out
 }

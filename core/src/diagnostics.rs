@@ -1,7 +1,7 @@
 //! What the process's shards are doing, for tests, diagnostics and memory
 //! control: how many threads hold a block, how many float-counter
 //! increments were dropped, and releasing the series references this thread
-//! keeps parked.
+//! keeps parked, how many references an exemplar's labels have.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -68,4 +68,24 @@ pub fn live_shard_threads() -> usize {
 /// ```
 pub fn release_parked_handles() {
     crate::shard::release_parked();
+}
+
+/// How many references to `exemplar`'s labels exist, the caller's
+/// included: each clone, and each exemplar slot that holds it as its
+/// latest (until a newer exemplar replaces it, or its series goes), count
+/// one. For leak tests.
+///
+/// ```
+/// use nanometrics::{diagnostics::exemplar_references, Exemplar, Registry};
+/// let e = Exemplar::new([("trace_id", "abc")])?;
+/// assert_eq!(exemplar_references(&e), 1);
+/// let c = Registry::new().counter("x_total", "x")?;
+/// c.inc_by_with_exemplar(1, &e);
+/// assert_eq!(exemplar_references(&e), 2); // the counter's slot
+/// c.inc_by_with_exemplar(1, &Exemplar::new([("trace_id", "def")])?);
+/// assert_eq!(exemplar_references(&e), 1); // replaced
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn exemplar_references(exemplar: &crate::Exemplar) -> usize {
+    exemplar.references()
 }

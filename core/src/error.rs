@@ -49,6 +49,11 @@ pub enum Error {
     /// that does not parse, a zero window or period, a statistic the
     /// family's type does not have, hysteresis levels in the wrong order.
     InvalidWatch(String),
+    /// An exemplar's label names must follow the label-name rule (not
+    /// starting with `__`) and be unique, its values hold no carriage
+    /// return, and names and values together at most 128 characters
+    /// (OpenMetrics).
+    InvalidExemplar(String),
 }
 
 impl fmt::Display for Error {
@@ -70,6 +75,7 @@ impl fmt::Display for Error {
             Error::InvalidValue(msg) => write!(f, "invalid value: {msg}"),
             Error::Capacity(msg) => write!(f, "capacity exhausted: {msg}"),
             Error::InvalidWatch(msg) => write!(f, "invalid watch: {msg}"),
+            Error::InvalidExemplar(msg) => write!(f, "invalid exemplar: {msg}"),
         }
     }
 }

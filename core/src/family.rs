@@ -22,13 +22,14 @@ use crate::bucket_layout::Layout;
 use crate::buckets::Buckets;
 use crate::counter::{Counter, FloatCounter, UpDownCounter};
 use crate::error::Error;
+use crate::exemplar::ExemplarSnapshot;
 use crate::gauge::Gauge;
 use crate::histogram::Histogram;
 use crate::series_handle::SeriesHandle;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value, Values};
 use crate::summary::Summary;
-use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesWithCacheFn};
+use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesReadFn};
 
 /// Default cardinality limit of a family: label sets beyond it share one
 /// overflow series.
@@ -92,6 +93,12 @@ pub(crate) mod sealed {
         const KIND: MetricKind;
         fn create(cfg: &Self::Config) -> Result<Self, Error>;
         fn read(&self, r: &Reader) -> Value;
+        /// The series' latest exemplars (one per bucket, or one for a
+        /// counter) into `out`; empty for types without exemplars or when
+        /// none was recorded.
+        fn exemplars(&self, _r: &Reader, out: &mut Vec<Option<ExemplarSnapshot>>) {
+            out.clear();
+        }
         /// The series' identity while this handle lives.
         fn series_id(&self) -> usize;
         /// Runs `f` on this thread's lookup cache for this metric type;
@@ -147,6 +154,9 @@ impl sealed::Sealed for Counter {
     fn read(&self, r: &Reader) -> Value {
         Value::Counter(Counter::read(self, r))
     }
+    fn exemplars(&self, r: &Reader, out: &mut Vec<Option<ExemplarSnapshot>>) {
+        Counter::exemplars(self, r, out)
+    }
     fn series_id(&self) -> usize {
         Counter::series_id(self)
     }
@@ -165,6 +175,9 @@ impl sealed::Sealed for FloatCounter {
     }
     fn read(&self, r: &Reader) -> Value {
         Value::FloatCounter(FloatCounter::read(self, r))
+    }
+    fn exemplars(&self, r: &Reader, out: &mut Vec<Option<ExemplarSnapshot>>) {
+        FloatCounter::exemplars(self, r, out)
     }
     fn series_id(&self) -> usize {
         FloatCounter::series_id(self)
@@ -244,6 +257,9 @@ impl sealed::Sealed for Histogram {
     }
     fn read(&self, r: &Reader) -> Value {
         Value::Histogram(Box::new(Histogram::read(self, r)))
+    }
+    fn exemplars(&self, r: &Reader, out: &mut Vec<Option<ExemplarSnapshot>>) {
+        Histogram::read_exemplars(self, r, out)
     }
     fn series_id(&self) -> usize {
         Histogram::series_id(self)
@@ -884,12 +900,21 @@ impl<M: Metric> LockedFamily for LockedTable<'_, M> {
                 values: e.values.clone(),
             },
             value: e.metric.read(r),
+            exemplars: {
+                let mut ex = Vec::new();
+                e.metric.exemplars(r, &mut ex);
+                ex
+            },
         }));
     }
 
-    fn for_each(&self, r: &Reader, f: &mut SeriesWithCacheFn<'_>) {
+    fn for_each(&self, r: &Reader, exemplars: bool, f: &mut SeriesReadFn<'_>) {
+        let mut ex = Vec::new();
         for e in &self.0.entries {
-            f(&e.values, &e.text, &e.metric.read(r));
+            if exemplars {
+                e.metric.exemplars(r, &mut ex);
+            }
+            f(&e.values, &e.text, &e.metric.read(r), &ex);
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::bucket_layout::Layout;
 use crate::error::Error;
+use crate::exemplar::{Exemplar, ExemplarSnapshot};
 use crate::histogram_snapshot::HistogramSnapshot;
 use crate::shard::{self, staging, HistTotals, Lease, LeaseArc, RangeKind, SlotRef};
 use crate::Stats;
@@ -156,6 +157,66 @@ impl Histogram {
             #[inline(always)]
             move |c| staging::record(c, off, totals, v),
         )
+    }
+
+    /// Records `v` and makes `exemplar` (with the value `v` and the time
+    /// now) the latest exemplar of the bucket `v` falls in, which
+    /// OpenMetrics and OTLP export with that bucket. Wait-free, like
+    /// [`observe`](Self::observe); it costs more (a bucket search, a
+    /// reference count, a clock read and an atomic swap: figures in
+    /// `docs/benchmarks.md`), so pass one for a sample of observations,
+    /// e.g. one per traced request. Observations without one cost what
+    /// they did. NaN records nothing.
+    ///
+    /// ```
+    /// use nanometrics::{Buckets, Exemplar, Registry};
+    /// let h = Registry::new().histogram("x", "x", Buckets::explicit(vec![0.1, 1.0]))?;
+    /// h.observe_with_exemplar(0.05, &Exemplar::new([("trace_id", "a")])?);
+    /// h.observe_with_exemplar(0.07, &Exemplar::new([("trace_id", "b")])?);
+    /// h.observe_with_exemplar(5.0, &Exemplar::new([("trace_id", "c")])?);
+    /// let ex = h.exemplars();
+    /// assert_eq!(ex.len(), 3); // le="0.1", le="1.0", le="+Inf"
+    /// assert_eq!(ex[0].as_ref().map(|e| e.value), Some(0.07)); // the latest
+    /// assert!(ex[1].is_none());
+    /// assert_eq!(ex[2].as_ref().map(|e| e.value), Some(5.0));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    #[inline]
+    pub fn observe_with_exemplar(&self, v: f64, exemplar: &Exemplar) {
+        if v.is_nan() {
+            return;
+        }
+        self.observe(v);
+        let bounds = self.totals.layout.finite_bounds();
+        let bucket = bounds.partition_point(|b| *b < v);
+        self.lease
+            .exemplars
+            .record(bounds.len() + 1, bucket, exemplar, v);
+    }
+
+    /// The latest exemplar of each bucket, in the order of
+    /// [`HistogramSnapshot::buckets`] (the `+Inf` bucket last); empty when
+    /// none was ever recorded.
+    ///
+    /// ```
+    /// # let h = nanometrics::Registry::new().histogram("x", "x", nanometrics::Buckets::default())?;
+    /// h.observe(1.0);
+    /// assert!(h.exemplars().is_empty());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn exemplars(&self) -> Vec<Option<ExemplarSnapshot>> {
+        let r = shard::reader();
+        let mut out = Vec::new();
+        self.read_exemplars(&r, &mut out);
+        out
+    }
+
+    pub(crate) fn read_exemplars(
+        &self,
+        _r: &shard::Reader,
+        out: &mut Vec<Option<ExemplarSnapshot>>,
+    ) {
+        self.lease.exemplars.read(out);
     }
 
     /// [`observe`](Self::observe) under the name the `metrics` crate uses.

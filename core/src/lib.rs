@@ -37,6 +37,10 @@
 //!   [`MetricBuilder::state_set_family`]): gauges exposed as OpenMetrics
 //!   `info` and `stateset`.
 //! - [`Family`]: one series per label-value set.
+//! - [`Exemplar`]: a trace id (or any small label set) kept as the latest
+//!   exemplar of a counter or histogram bucket
+//!   ([`Histogram::observe_with_exemplar`],
+//!   [`Counter::inc_by_with_exemplar`]), read as [`ExemplarSnapshot`]s.
 //! - [`Snapshot`]: the one thing exporters read; [`Registry::on_collect`]
 //!   hooks run before each read.
 //! - [`Error`]: every rule a declaration can break.
@@ -80,6 +84,7 @@ mod collected;
 mod counter;
 pub mod diagnostics;
 mod error;
+mod exemplar;
 mod family;
 mod gauge;
 mod group;
@@ -112,6 +117,7 @@ pub use buckets::Buckets;
 pub use collected::{CollectedFamily, CollectedValue};
 pub use counter::{Counter, FloatCounter, UpDownCounter};
 pub use error::Error;
+pub use exemplar::{Exemplar, ExemplarSnapshot, EXEMPLAR_MAX_CHARS};
 pub use family::{
     Family, Metric, DEFAULT_CARDINALITY_LIMIT, OVERFLOW_COUNTER_HELP, OVERFLOW_COUNTER_NAME,
     OVERFLOW_LABEL_VALUE,

@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use crate::exemplar::ExemplarSnapshot;
 use crate::histogram_snapshot::HistogramSnapshot;
 
 /// Label values of one series, shared with snapshots.
@@ -344,6 +345,10 @@ pub struct SeriesSnapshot {
     /// its cumulative values. A series removed and created again starts
     /// anew.
     pub created: std::time::SystemTime,
+    /// The latest exemplar of each bucket (histograms: in the order of
+    /// their `buckets`) or of the series (counters: one entry); empty when
+    /// none was ever recorded, and for the other types.
+    pub exemplars: Vec<Option<ExemplarSnapshot>>,
 }
 
 /// All series exposed under one name.

@@ -14,6 +14,31 @@ pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, Order
 #[cfg(nanometrics_loom)]
 pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+#[cfg(nanometrics_loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// `std::cell::UnsafeCell` with loom's access API (`with`, `with_mut`), so
+/// that loom checks that every access to data handed between threads
+/// through an atomic pointer is ordered after the write it reads.
+#[cfg(not(nanometrics_loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(nanometrics_loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(v: T) -> UnsafeCell<T> {
+        UnsafeCell(std::cell::UnsafeCell::new(v))
+    }
+
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
 /// Locks `m`, ignoring poisoning: every critical section in this crate leaves
 /// its data consistent at every await-free step, and a panic elsewhere must
 /// not turn every later scrape into a panic.

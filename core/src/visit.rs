@@ -21,6 +21,7 @@
 
 use std::sync::Arc;
 
+use crate::exemplar::ExemplarSnapshot;
 use crate::series_handle::SeriesHandle;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value};
@@ -32,8 +33,9 @@ use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value}
 pub(crate) trait LockedFamily {
     /// Appends every series, each labelled with `labels` and its values.
     fn read(&self, r: &Reader, labels: &Arc<FamilyLabels>, out: &mut Vec<SeriesSnapshot>);
-    /// Hands every series' label values and value to `f`, copying nothing.
-    fn for_each(&self, r: &Reader, f: &mut SeriesWithCacheFn<'_>);
+    /// Hands every series' label values, render cache and value to `f`,
+    /// copying nothing; and its exemplars when `exemplars` (else none).
+    fn for_each(&self, r: &Reader, exemplars: bool, f: &mut SeriesReadFn<'_>);
     /// Appends every series' labels and a handle to it (no shard read).
     fn handles(&self, labels: &Arc<FamilyLabels>, out: &mut Vec<(LabelSet, SeriesHandle)>);
 }
@@ -46,6 +48,15 @@ pub(crate) trait Lockable: Send + Sync {
 /// What [`SeriesGroup::for_each_series_with_cache`] calls per series: its label
 /// values, its [`RenderCache`], its value.
 pub type SeriesWithCacheFn<'f> = dyn FnMut(&[Box<str>], &RenderCache, &Value) + 'f;
+
+/// What [`SeriesGroup::for_each_series_with_exemplars`] calls per series:
+/// its label values, its [`RenderCache`], its value and its latest
+/// exemplars (see [`SeriesSnapshot::exemplars`]).
+pub type SeriesWithExemplarsFn<'f> =
+    dyn FnMut(&[Box<str>], &RenderCache, &Value, &[Option<ExemplarSnapshot>]) + 'f;
+
+/// The one per-series callback of [`LockedFamily::for_each`].
+pub(crate) type SeriesReadFn<'f> = SeriesWithExemplarsFn<'f>;
 
 /// Bytes an exporter keeps per series across reads, derived from what never
 /// changes for a series (its family's name and constant labels, its label
@@ -185,7 +196,9 @@ impl SeriesGroup<'_> {
     /// ```
     pub fn for_each_series(&self, f: &mut dyn FnMut(&[Box<str>], &Value)) {
         self.locked
-            .for_each(self.reader, &mut |values, _, value| f(values, value));
+            .for_each(self.reader, false, &mut |values, _, value, _| {
+                f(values, value)
+            });
     }
 
     /// [`for_each_series`](Self::for_each_series), also lending each
@@ -204,6 +217,27 @@ impl SeriesGroup<'_> {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn for_each_series_with_cache(&self, f: &mut SeriesWithCacheFn<'_>) {
-        self.locked.for_each(self.reader, f);
+        self.locked
+            .for_each(self.reader, false, &mut |values, text, value, _| {
+                f(values, text, value)
+            });
+    }
+
+    /// [`for_each_series_with_cache`](Self::for_each_series_with_cache),
+    /// also lending each series' latest exemplars: one per bucket of a
+    /// histogram (in the order of its `buckets`), one for a counter, none
+    /// when none was recorded.
+    ///
+    /// ```
+    /// # let r = nanometrics::Registry::new();
+    /// let c = r.counter("x_total", "x")?;
+    /// c.inc_by_with_exemplar(2, &nanometrics::Exemplar::new([("trace_id", "abc")])?);
+    /// r.visit(|f| f.for_each_group(|g| g.for_each_series_with_exemplars(&mut |_, _, _, ex| {
+    ///     assert_eq!(ex[0].as_ref().map(|e| e.value), Some(2.0));
+    /// })));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn for_each_series_with_exemplars(&self, f: &mut SeriesWithExemplarsFn<'_>) {
+        self.locked.for_each(self.reader, true, f);
     }
 }

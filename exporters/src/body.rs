@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use nanometrics::names::{family_name, sample_name};
 use nanometrics::visit::{FamilyView, SeriesGroup};
-use nanometrics::{FamilySnapshot, MetricKind, Value};
+use nanometrics::{ExemplarSnapshot, FamilySnapshot, MetricKind, Value};
 
 use crate::format::{write_f64, write_help, write_i64, write_label_value, write_labels, write_u64};
 
@@ -101,20 +101,64 @@ fn line<'a>(
     out.push(b'\n');
 }
 
-/// One series, any kind; `labels` is called once per line written.
+/// Appends ` # {labels} value timestamp` (OpenMetrics' exemplar, after a
+/// counter's `_total` or a histogram bucket's count), or nothing. The text
+/// format has no exemplars: its callers pass `None`.
+fn write_exemplar(out: &mut Vec<u8>, e: Option<&ExemplarSnapshot>) {
+    let Some(e) = e else {
+        return;
+    };
+    out.extend_from_slice(b" # ");
+    if e.exemplar.labels().len() == 0 {
+        out.extend_from_slice(b"{}");
+    } else {
+        write_labels(out, e.exemplar.labels(), None);
+    }
+    out.push(b' ');
+    write_f64(out, e.value);
+    out.push(b' ');
+    let since = e
+        .timestamp
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    write_f64(out, since.as_secs_f64());
+}
+
+/// The exemplar of slot `i` when the format carries exemplars.
+fn exemplar(
+    fmt: Format,
+    exemplars: &[Option<ExemplarSnapshot>],
+    i: usize,
+) -> Option<&ExemplarSnapshot> {
+    match fmt {
+        Format::OpenMetrics => exemplars.get(i).and_then(Option::as_ref),
+        Format::Text => None,
+    }
+}
+
+/// One series, any kind; `labels` is called once per line written;
+/// `exemplars` as [`nanometrics::SeriesSnapshot::exemplars`].
 fn series<'a, I>(
     out: &mut Vec<u8>,
     fmt: Format,
     names: &Names<'_>,
     labels: impl Fn() -> I,
     value: &Value,
+    exemplars: &[Option<ExemplarSnapshot>],
 ) where
     I: Iterator<Item = (&'a str, &'a str)>,
 {
     let (h, s) = (&*names.header, &*names.sample);
+    let ex = |i| exemplar(fmt, exemplars, i);
     match value {
-        Value::Counter(v) => line(out, s, "", labels(), None, |o| write_u64(o, *v)),
-        Value::FloatCounter(v) => line(out, s, "", labels(), None, |o| write_f64(o, *v)),
+        Value::Counter(v) => line(out, s, "", labels(), None, |o| {
+            write_u64(o, *v);
+            write_exemplar(o, ex(0));
+        }),
+        Value::FloatCounter(v) => line(out, s, "", labels(), None, |o| {
+            write_f64(o, *v);
+            write_exemplar(o, ex(0));
+        }),
         Value::Summary(d) => {
             // No quantile lines: a count and a sum, as prometheus_client's
             // Summary exposes. OpenMetrics forbids a negative `_sum`
@@ -127,9 +171,10 @@ fn series<'a, I>(
         Value::Gauge(v) => line(out, s, "", labels(), None, |o| write_f64(o, *v)),
         Value::UpDownCounter(v) => line(out, s, "", labels(), None, |o| write_i64(o, *v)),
         Value::Histogram(hist) => {
-            for (bound, count) in &hist.buckets {
+            for (i, (bound, count)) in hist.buckets.iter().enumerate() {
                 line(out, h, "_bucket", labels(), Some(*bound), |o| {
-                    write_u64(o, *count)
+                    write_u64(o, *count);
+                    write_exemplar(o, ex(i));
                 });
             }
             match fmt {
@@ -160,7 +205,7 @@ fn series<'a, I>(
 pub(crate) fn snapshot_family(out: &mut Vec<u8>, fmt: Format, f: &FamilySnapshot) {
     let names = header(out, fmt, &f.name, &f.help, f.unit.as_deref(), f.kind);
     for s in &f.series {
-        series(out, fmt, &names, || s.labels.iter(), &s.value);
+        series(out, fmt, &names, || s.labels.iter(), &s.value, &s.exemplars);
     }
 }
 
@@ -170,17 +215,30 @@ pub(crate) fn snapshot_family(out: &mut Vec<u8>, fmt: Format, f: &FamilySnapshot
 /// label values and its number.
 pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
     let names = header(out, fmt, f.name, f.help, f.unit, f.kind);
+    // Only OpenMetrics carries exemplars, and only counters and histograms
+    // have them: the others skip reading them.
+    let with_exemplars =
+        fmt == Format::OpenMetrics && matches!(f.kind, MetricKind::Counter | MetricKind::Histogram);
+    let each = |g: &SeriesGroup<'_>, f: &mut nanometrics::visit::SeriesWithExemplarsFn<'_>| {
+        if with_exemplars {
+            g.for_each_series_with_exemplars(f)
+        } else {
+            g.for_each_series_with_cache(&mut |values, text, value| f(values, text, value, &[]))
+        }
+    };
     f.for_each_group(|g| match f.kind {
-        MetricKind::Histogram | MetricKind::Summary => g.for_each_series(&mut |values, value| {
-            let labels = || {
-                g.const_labels()
-                    .chain(g.label_names().zip(values.iter().map(|v| &**v)))
-            };
-            series(out, fmt, &names, labels, value);
-        }),
+        MetricKind::Histogram | MetricKind::Summary => {
+            each(g, &mut |values, _, value, exemplars| {
+                let labels = || {
+                    g.const_labels()
+                        .chain(g.label_names().zip(values.iter().map(|v| &**v)))
+                };
+                series(out, fmt, &names, labels, value, exemplars);
+            })
+        }
         _ => {
             let frags = fragments(&names.sample, g);
-            g.for_each_series_with_cache(&mut |values, text, value| {
+            each(g, &mut |values, text, value, exemplars| {
                 // The line up to the value never changes for a series: made
                 // once, copied on every scrape after.
                 out.extend_from_slice(text.get_or_init(|| {
@@ -198,6 +256,7 @@ pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
                     Value::UpDownCounter(v) => write_i64(out, *v),
                     Value::Histogram(_) | Value::Summary(_) => {}
                 }
+                write_exemplar(out, exemplar(fmt, exemplars, 0));
                 out.push(b'\n');
             })
         }

@@ -224,6 +224,7 @@ class Sample:
     labels: tuple[tuple[str, str], ...]  # unescaped, in written order
     value_text: str
     value: float
+    exemplar: Optional[tuple[tuple[str, str], ...]] = None  # its labels, if it has one
 
     def label(self, name: str) -> Optional[str]:
         for key, value in self.labels:
@@ -359,6 +360,7 @@ class Scanner:
         value = parse_number(value_text)
         if value is None:
             raise LineError(f"value {value_text!r} is not a number")
+        exemplar = None
         if self.fmt == "text":
             self.blanks()
             if not self.at_end():
@@ -374,7 +376,7 @@ class Scanner:
                     raise LineError(f"timestamp {stamp!r} is not a number")
             if self.text.startswith(" # ", self.pos):  # exemplar
                 self.pos += 3
-                self.labels()
+                exemplar = self.labels()
                 self.blanks(required=True)
                 if parse_number(self.word()) is None:
                     raise LineError("exemplar value is not a number")
@@ -384,7 +386,7 @@ class Scanner:
                         raise LineError("exemplar timestamp is not a number")
         if not self.at_end():
             raise LineError(f"unexpected {self.text[self.pos:]!r} at column {self.pos + 1}")
-        return Sample(line, name, labels, value_text, value)
+        return Sample(line, name, labels, value_text, value, exemplar)
 
 
 def unescape_help(text: str, fmt: Format, bad: list[str]) -> str:
@@ -792,6 +794,31 @@ def check_statesets_and_infos(families: Sequence[Family], fmt: Format, report: R
                 report.fail("openmetrics-info", f"{sample.show()}: info value is {sample.value_text}, not 1")
 
 
+def check_exemplars(families: Sequence[Family], fmt: Format, report: Report) -> None:
+    """OpenMetrics: exemplars only on a counter's `_total` and a histogram's
+    (or gauge histogram's) `_bucket`; their label names and values at most 128
+    characters together."""
+    for family in families:
+        for sample in family.samples:
+            if sample.exemplar is None:
+                continue
+            suffix = family.suffix_of(sample.name, fmt)
+            allowed = (family.type == "counter" and suffix == "_total") or (
+                family.type in ("histogram", "gaugehistogram") and suffix == "_bucket"
+            )
+            if not allowed:
+                report.fail(
+                    "openmetrics-exemplar",
+                    f"{sample.show()}: only counter _total and histogram _bucket samples may have exemplars",
+                )
+            chars = sum(len(k) + len(v) for k, v in sample.exemplar)
+            if chars > 128:
+                report.fail("openmetrics-exemplar", f"{sample.show()}: exemplar labels have {chars} characters (limit 128)")
+            names = [k for k, _ in sample.exemplar]
+            if len(set(names)) != len(names):
+                report.fail("openmetrics-exemplar", f"{sample.show()}: exemplar label names repeat")
+
+
 def check_invariants(families: Sequence[Family], fmt: Format, report: Report) -> None:
     check_series(families, fmt, report)
     check_metadata(families, fmt, report)
@@ -799,6 +826,7 @@ def check_invariants(families: Sequence[Family], fmt: Format, report: Report) ->
     check_summaries(families, fmt, report)
     check_counters(families, fmt, report)
     check_statesets_and_infos(families, fmt, report)
+    check_exemplars(families, fmt, report)
 
 
 def check_parser_agrees(

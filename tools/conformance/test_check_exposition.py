@@ -280,6 +280,20 @@ BAD_OPENMETRICS = [
     ("invalid-label-name", edit(OM, '{engine="0"}', '{0engine="0"}'), "openmetrics-abnf", PARSER),
     ("unquoted-help-quote", edit(OM, "# HELP build Build.", '# HELP build "Build".'), "openmetrics-abnf", PARSER),
     ("two-spaces", edit(OM, "mystery 42", "mystery  42"), "openmetrics-abnf", PARSER),
+    ("exemplar-on-a-gauge", edit(OM, "mystery 42", 'mystery 42 # {a="b"} 1.0'), "openmetrics-exemplar", PARSER),
+    (
+        "exemplar-on-a-histogram-count",
+        edit(OM, 'request_duration_seconds_count{route="/"} 4', 'request_duration_seconds_count{route="/"} 4 # {a="b"} 1.0'),
+        "openmetrics-exemplar",
+        PARSER,
+    ),
+    (
+        "exemplar-too-long",
+        edit(OM, '# {trace_id="KOO5S4vxi0o"}', '# {trace_id="' + "x" * 121 + '"}'),
+        "openmetrics-exemplar",
+        PARSER,
+    ),
+    ("exemplar-label-twice", edit(OM, '# {trace_id="KOO5S4vxi0o"}', '# {a="1",a="2"}'), "openmetrics-exemplar", PARSER),
     ("counter-without-total", edit(OM, 'http_requests_total{method="POST"', 'http_requests{method="POST"'), "openmetrics-families", PARSER),
 ]
 

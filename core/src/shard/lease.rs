@@ -4,6 +4,7 @@
 //! *park* the count in a thread-local slot instead of touching the shared
 //! reference count when they can (module `parked`).
 
+use super::exemplar_slots::ExemplarSlots;
 use super::reader::Reader;
 use super::slots::{RangeKind, SlotRef};
 use super::state::state;
@@ -24,6 +25,8 @@ pub(crate) struct Lease {
     high: AtomicU64,
     /// Serialises resets of the series (`FloatCounter::reset`).
     resetting: Mutex<()>,
+    /// The series' latest exemplars (counters and histograms).
+    pub(crate) exemplars: ExemplarSlots,
 }
 
 impl Lease {
@@ -35,6 +38,7 @@ impl Lease {
             at,
             high: AtomicU64::new(0.0f64.to_bits()),
             resetting: Mutex::new(()),
+            exemplars: ExemplarSlots::new(),
         });
         Ok((at, LeaseArc::new(lease)))
     }
@@ -354,6 +358,7 @@ mod tests {
             at,
             high: AtomicU64::new(0),
             resetting: Mutex::new(()),
+            exemplars: ExemplarSlots::new(),
         });
         (Arc::downgrade(&arc), LeaseArc::new(arc))
     }

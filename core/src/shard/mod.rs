@@ -9,6 +9,7 @@
 //! | `lease.rs` | [`Lease`] (a series' range) and [`LeaseArc`] (a handle's reference, parked on drop) |
 //! | `reader.rs` | [`Reader`], the read view |
 //! | `staging.rs` | the histogram staging + seqlock protocol, writer and reader |
+//! | `exemplar_slots.rs` | `ExemplarSlots`: each bucket's latest exemplar, swapped in wait-free |
 //!
 //! # Layout
 //!
@@ -50,6 +51,7 @@
 //!   series starts at zero.
 
 mod block;
+mod exemplar_slots;
 mod lease;
 mod narrow;
 mod owner;

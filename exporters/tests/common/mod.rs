@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nanometrics::{Buckets, Registry, Snapshot, Value};
+use nanometrics::{Buckets, Exemplar, Registry, Snapshot, Value};
 
 /// A loopback port nothing listens on (just now): for a server a test starts.
 pub fn free_port() -> u16 {
@@ -143,15 +143,27 @@ pub fn expected_samples(snap: &Snapshot, openmetrics: bool) -> Vec<String> {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
+            // OpenMetrics carries exemplars (counters: one; histograms: one
+            // per bucket); the text format has none.
+            let exemplar = |i: usize| {
+                let e = s.exemplars.get(i)?.as_ref()?;
+                openmetrics.then(|| exemplar_fields(e))
+            };
             let mut push = |name: String,
                             extra: Option<(String, String)>,
                             v: f64,
-                            labels: &Vec<(String, String)>| {
+                            labels: &Vec<(String, String)>,
+                            ex: Option<String>| {
                 let mut l = labels.clone();
                 l.extend(extra);
                 l.sort();
                 let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}={}", hex(v))).collect();
-                lines.push(format!("{name}\t{}\t{}", l.join(","), value_bits(v)));
+                let mut line = format!("{name}\t{}\t{}", l.join(","), value_bits(v));
+                if let Some(ex) = ex {
+                    line.push('\t');
+                    line.push_str(&ex);
+                }
+                lines.push(line);
             };
             labels.sort();
             match &s.value {
@@ -161,7 +173,7 @@ pub fn expected_samples(snap: &Snapshot, openmetrics: bool) -> Vec<String> {
                     } else {
                         format!("{}_total", f.name)
                     };
-                    push(name, None, *v as f64, &labels)
+                    push(name, None, *v as f64, &labels, exemplar(0))
                 }
                 Value::FloatCounter(v) => {
                     let name = if f.name.ends_with("_total") {
@@ -169,29 +181,42 @@ pub fn expected_samples(snap: &Snapshot, openmetrics: bool) -> Vec<String> {
                     } else {
                         format!("{}_total", f.name)
                     };
-                    push(name, None, *v, &labels)
+                    push(name, None, *v, &labels, exemplar(0))
                 }
                 Value::Summary(d) => {
-                    push(format!("{}_count", f.name), None, d.count as f64, &labels);
+                    push(
+                        format!("{}_count", f.name),
+                        None,
+                        d.count as f64,
+                        &labels,
+                        None,
+                    );
                     if !openmetrics || d.sum >= 0.0 {
-                        push(format!("{}_sum", f.name), None, d.sum, &labels);
+                        push(format!("{}_sum", f.name), None, d.sum, &labels, None);
                     }
                 }
-                Value::Gauge(v) => push(f.name.clone(), None, *v, &labels),
-                Value::UpDownCounter(v) => push(f.name.clone(), None, *v as f64, &labels),
+                Value::Gauge(v) => push(f.name.clone(), None, *v, &labels, None),
+                Value::UpDownCounter(v) => push(f.name.clone(), None, *v as f64, &labels, None),
                 Value::Histogram(h) => {
-                    for (b, c) in &h.buckets {
+                    for (i, (b, c)) in h.buckets.iter().enumerate() {
                         push(
                             format!("{}_bucket", f.name),
                             Some(("le".into(), le(*b))),
                             *c as f64,
                             &labels,
+                            exemplar(i),
                         );
                     }
                     let negative = h.buckets.first().is_some_and(|(b, _)| *b < 0.0);
                     if !openmetrics || (!negative && h.sum >= 0.0) {
-                        push(format!("{}_count", f.name), None, h.count as f64, &labels);
-                        push(format!("{}_sum", f.name), None, h.sum, &labels);
+                        push(
+                            format!("{}_count", f.name),
+                            None,
+                            h.count as f64,
+                            &labels,
+                            None,
+                        );
+                        push(format!("{}_sum", f.name), None, h.sum, &labels, None);
                     }
                 }
             }
@@ -199,6 +224,29 @@ pub fn expected_samples(snap: &Snapshot, openmetrics: bool) -> Vec<String> {
     }
     lines.sort();
     lines
+}
+
+/// An exemplar as `parse_exposition.py` prints it: labels, value bits,
+/// and the timestamp as the encoder writes it (seconds, shortest
+/// round-trip decimal), split into seconds and nanoseconds as the parser
+/// reads it.
+fn exemplar_fields(e: &nanometrics::ExemplarSnapshot) -> String {
+    let l: Vec<String> = e
+        .exemplar
+        .labels()
+        .map(|(k, v)| format!("{k}={}", hex(v)))
+        .collect();
+    let secs = e
+        .timestamp
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut written = Vec::new();
+    nanometrics_exporters::format::write_f64(&mut written, secs);
+    let written = String::from_utf8(written).unwrap();
+    let (whole, frac) = written.split_once('.').unwrap();
+    let stamp = format!("{whole}.{frac:0<9}");
+    format!("{}\t{}\t{stamp}", l.join(","), value_bits(e.value))
 }
 
 /// How prometheus_client reports an `le` label: the text as written (the
@@ -241,6 +289,26 @@ pub fn hostile_registry() -> Registry {
             .unwrap()
             .inc_by(i as u64 + 1);
     }
+    // Exemplars: hostile label values, an empty label set, exactly the
+    // 128-character limit, a trace context. (No `"`: prometheus_client's
+    // parser toggles quoting on every `"` of an exemplar, escaped or not,
+    // so `encode_conformance.rs` checks that one without it.)
+    let ex = |pairs: &[(&str, &str)]| Exemplar::new(pairs.iter().copied()).unwrap();
+    let c200 = f.with_labels(&[hostile[0], "200"]).unwrap();
+    c200.inc_by_with_exemplar(
+        5,
+        &ex(&[
+            ("trace_id", "back\\slash new\nline"),
+            ("user", "emoji 🦀✨ {}=, #"),
+        ]),
+    );
+    f.with_labels(&[hostile[1], "201"])
+        .unwrap()
+        .inc_by_with_exemplar(1, &ex(&[]));
+    let long = "v".repeat(128 - "k".len());
+    f.with_labels(&[hostile[2], "202"])
+        .unwrap()
+        .inc_by_with_exemplar(u64::MAX / 2, &ex(&[("k", &long)]));
     let g = r
         .gauge_family(
             "vllm:gpu_cache_usage_perc",
@@ -274,6 +342,11 @@ pub fn hostile_registry() -> Registry {
         for k in 0..50 {
             hm.record(0.0003 * (k as f64 + 1.0) * (i as f64 + 1.0));
         }
+        // Exemplars in the first bucket, on a bound, in the middle and in
+        // +Inf; two into one bucket (the later one stays).
+        for v in [0.0001, 0.004, 0.0041, 0.5, 1e9] {
+            hm.observe_with_exemplar(v, &Exemplar::for_trace([i as u8 + 1; 16], [0xa5; 8]));
+        }
     }
     let big = r
         .histogram(
@@ -283,6 +356,7 @@ pub fn hostile_registry() -> Registry {
         )
         .unwrap();
     big.record(3e6);
+    big.observe_with_exemplar(1e6, &ex(&[("trace_id", "on the bound")]));
     let neg = r
         .histogram(
             "temperature_delta",
@@ -293,6 +367,7 @@ pub fn hostile_registry() -> Registry {
     for v in [-12.0, -3.0, 0.0, 4.0, 100.0] {
         neg.record(v);
     }
+    neg.observe_with_exemplar(-11.5, &ex(&[("trace_id", "cold")]));
     // Bounds of magnitude 1e6 and more below zero: `le` as Go's %g.
     let far = r
         .histogram(
@@ -323,7 +398,9 @@ pub fn hostile_registry() -> Registry {
         .float_counter_family("cpu_seconds_total", "A float counter.", &["mode"])
         .unwrap();
     cpu.with_labels(&["user"]).unwrap().inc_by(0.1);
-    cpu.with_labels(&["user"]).unwrap().inc_by(0.2);
+    cpu.with_labels(&["user"])
+        .unwrap()
+        .inc_by_with_exemplar(0.2, &ex(&[("span_id", "00f067aa0ba902b7")]));
     cpu.with_labels(&["sys \"k\""]).unwrap().inc_by(1e300);
     r.float_counter("float_whole_total", "Whole steps.")
         .unwrap()
