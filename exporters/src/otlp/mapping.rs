@@ -15,7 +15,9 @@ use nanometrics::{
     Value,
 };
 
+use super::attributes::{attributes_size, write_attributes};
 use super::config::Temporality;
+use super::exemplar;
 use super::wire;
 
 fn nanos(t: SystemTime) -> u64 {
@@ -139,6 +141,7 @@ struct PlannedPoint<'s> {
     id: SeriesId,
     start: u64,
     point: Point<'s>,
+    exemplars: Vec<exemplar::Planned<'s>>,
     /// Bytes of the point's message.
     len: usize,
 }
@@ -184,6 +187,8 @@ const POINT_START: u8 = 2;
 const POINT_TIME: u8 = 3;
 const NUMBER_AS_DOUBLE: u8 = 4;
 const NUMBER_AS_INT: u8 = 6;
+const NUMBER_EXEMPLARS: u8 = 5;
+const HISTOGRAM_EXEMPLARS: u8 = 8;
 const HISTOGRAM_COUNT: u8 = 4;
 const HISTOGRAM_SUM: u8 = 5;
 const HISTOGRAM_BUCKET_COUNTS: u8 = 6;
@@ -195,41 +200,10 @@ const SUMMARY_SUM: u8 = 5;
 const SUMMARY_QUANTILES: u8 = 6;
 const QUANTILE_QUANTILE: u8 = 1;
 const QUANTILE_VALUE: u8 = 2;
-const KEY_VALUE_KEY: u8 = 1;
-const KEY_VALUE_VALUE: u8 = 2;
-const ANY_VALUE_STRING: u8 = 1;
 
 /// `AggregationTemporality`.
 const CUMULATIVE: u8 = 2;
 const DELTA: u8 = 1;
-
-/// Bytes of the `AnyValue` of a string, and of the `KeyValue` of a pair.
-fn any_len(v: &str) -> usize {
-    wire::string_member_size(v)
-}
-
-fn key_value_len(k: &str, v: &str) -> usize {
-    wire::string_size(k) + wire::len_field_size(any_len(v))
-}
-
-fn attributes_size<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> usize {
-    pairs
-        .map(|(k, v)| wire::len_field_size(key_value_len(k, v)))
-        .sum()
-}
-
-fn write_attributes<'a>(
-    buf: &mut Vec<u8>,
-    tag: u8,
-    pairs: impl Iterator<Item = (&'a str, &'a str)>,
-) {
-    for (k, v) in pairs {
-        wire::len_header(buf, tag, key_value_len(k, v));
-        wire::string(buf, KEY_VALUE_KEY, k);
-        wire::len_header(buf, KEY_VALUE_VALUE, any_len(v));
-        wire::string_member(buf, ANY_VALUE_STRING, v);
-    }
-}
 
 fn quantile_len(q: f64, v: f64) -> usize {
     wire::double_size(q) + wire::double_size(v)
@@ -417,11 +391,16 @@ impl Mapper {
             }
         };
         seen.proposed = sent.map(|value| State { start, value });
-        let len = point_len(seen.attrs.len(), point_start, now, &point);
+        // A delta point carries the exemplars recorded since its start; a
+        // cumulative one every bucket's latest.
+        let exemplars = exemplar::plan(&s.exemplars, if delta { point_start } else { 0 });
+        let len = point_len(seen.attrs.len(), point_start, now, &point)
+            + exemplar::size(&exemplars);
         PlannedPoint {
             id,
             start: point_start,
             point,
+            exemplars,
             len,
         }
     }
@@ -579,12 +558,14 @@ fn write_point(buf: &mut Vec<u8>, p: &PlannedPoint<'_>, attrs: &[u8], now: u64) 
             wire::fixed64(buf, POINT_START, p.start);
             wire::fixed64(buf, POINT_TIME, now);
             wire::sfixed64_present(buf, NUMBER_AS_INT, *i);
+            exemplar::write(buf, NUMBER_EXEMPLARS, &p.exemplars);
             buf.extend_from_slice(attrs);
         }
         Point::Double(x) => {
             wire::fixed64(buf, POINT_START, p.start);
             wire::fixed64(buf, POINT_TIME, now);
             wire::double_present(buf, NUMBER_AS_DOUBLE, *x);
+            exemplar::write(buf, NUMBER_EXEMPLARS, &p.exemplars);
             buf.extend_from_slice(attrs);
         }
         Point::Hist {
@@ -602,6 +583,7 @@ fn write_point(buf: &mut Vec<u8>, p: &PlannedPoint<'_>, attrs: &[u8], now: u64) 
             }
             wire::packed_fixed64(buf, HISTOGRAM_BUCKET_COUNTS, per_bucket.iter().copied());
             wire::packed_double(buf, HISTOGRAM_BOUNDS, finite_bounds(h));
+            exemplar::write(buf, HISTOGRAM_EXEMPLARS, &p.exemplars);
             buf.extend_from_slice(attrs);
             if let Some((min, max)) = extremes {
                 wire::double_present(buf, HISTOGRAM_MIN, *min);
@@ -812,6 +794,10 @@ mod tests {
             .unwrap();
         h.observe(-1.0);
         h.observe(0.5);
+        let ex = nanometrics::Exemplar::new([("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), ("user", "é")]).unwrap();
+        h.observe_with_exemplar(0.7, &ex);
+        h.observe_with_exemplar(f64::INFINITY, &nanometrics::Exemplar::new(Vec::<(&str, &str)>::new()).unwrap());
+        c.with_labels(&["fast"]).unwrap().inc_by_with_exemplar(1, &nanometrics::Exemplar::for_trace([7; 16], [8; 8]));
         r.histogram("idle_seconds", "I.", Buckets::default())
             .unwrap();
         let s = r.summary("size_bytes", "S.").unwrap();
@@ -835,6 +821,61 @@ mod tests {
                 let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
                 assert_eq!(metrics.len(), 8);
                 m.commit(p);
+            }
+        }
+    }
+
+    #[test]
+    fn exemplars_carry_trace_ids_and_deltas_only_new_ones() {
+        use nanometrics::{Buckets, Exemplar};
+        use opentelemetry_proto::tonic::metrics::v1::exemplar;
+        let r = nanometrics::Registry::new();
+        let h = r
+            .histogram("lat_seconds", "L.", Buckets::explicit(vec![0.1, 1.0]))
+            .unwrap();
+        let c = r.counter("jobs_total", "J.").unwrap();
+        let traced = Exemplar::for_trace([0xab; 16], [0xcd; 8]);
+        h.observe_with_exemplar(0.05, &traced);
+        h.observe_with_exemplar(0.5, &Exemplar::new([("trace_id", "short"), ("k", "v")]).unwrap());
+        c.inc_by_with_exemplar(2, &traced);
+        let hist_exemplars = |req: &ExportMetricsServiceRequest| {
+            let m = req.resource_metrics[0].scope_metrics[0]
+                .metrics
+                .iter()
+                .find(|m| m.name == "lat_seconds")
+                .unwrap();
+            match &m.data {
+                Some(metric::Data::Histogram(h)) => h.data_points[0].exemplars.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        for temporality in [Temporality::Cumulative, Temporality::Delta] {
+            let mut m = Mapper::new(&[], temporality);
+            let t0 = SystemTime::now() + Duration::from_secs(1);
+            let (req, p) = Decoded::request(&mut m, &r.snapshot(), t0).unwrap();
+            m.commit(p);
+            let ex = hist_exemplars(&req);
+            assert_eq!(ex.len(), 2);
+            assert_eq!(ex[0].trace_id, vec![0xab; 16]);
+            assert_eq!(ex[0].span_id, vec![0xcd; 8]);
+            assert!(ex[0].filtered_attributes.is_empty(), "ids are not attributes");
+            assert_eq!(ex[0].value, Some(exemplar::Value::AsDouble(0.05)));
+            assert!(ex[0].time_unix_nano > 0);
+            // Not 32 hex digits: an attribute, like any other label.
+            assert!(ex[1].trace_id.is_empty());
+            let keys: Vec<_> = ex[1].filtered_attributes.iter().map(|kv| kv.key.as_str()).collect();
+            assert_eq!(keys, ["k", "trace_id"]);
+            let counter = sum_point(&req, "jobs");
+            assert_eq!(counter.exemplars.len(), 1);
+            assert_eq!(counter.exemplars[0].value, Some(exemplar::Value::AsDouble(2.0)));
+            // The next export: cumulative points carry the latest again; a
+            // delta point only those recorded since the last export (none).
+            let (req, _) =
+                Decoded::request(&mut m, &r.snapshot(), t0 + Duration::from_secs(1)).unwrap();
+            let again = hist_exemplars(&req).len();
+            match temporality {
+                Temporality::Cumulative => assert_eq!(again, 2),
+                Temporality::Delta => assert_eq!(again, 0),
             }
         }
     }

@@ -35,7 +35,9 @@
 //!   `nanometrics_otlp_rejected_points_total` (a partial success's count),
 //!   `nanometrics_otlp_last_success_timestamp_seconds`.
 
+mod attributes;
 mod config;
+mod exemplar;
 #[cfg(feature = "otlp-grpc")]
 mod grpc;
 mod mapping;
