@@ -178,14 +178,15 @@ fn check_name(k: &str) -> Result<(), Error> {
     let mut b = k.bytes();
     let ok = matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    // The messages start as prometheus_client's do.
     if !ok {
         return Err(Error::InvalidExemplar(format!(
-            "invalid label name {k:?}: names must match [a-zA-Z_][a-zA-Z0-9_]*"
+            "Invalid label metric name: {k} (exemplar label names must match [a-zA-Z_][a-zA-Z0-9_]*)"
         )));
     }
     if k.starts_with("__") {
         return Err(Error::InvalidExemplar(format!(
-            "reserved label name {k:?}: names starting with \"__\" are reserved"
+            "Reserved label metric name: {k} (names starting with \"__\" are reserved)"
         )));
     }
     Ok(())

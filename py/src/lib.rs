@@ -30,7 +30,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 
@@ -408,9 +408,12 @@ impl Registry {
 
     /// Every family as `(family_name, sample_name, help, unit, kind,
     /// series)`, the two names by `nanometrics::names`; each series is
-    /// `(labels, value)` with `labels` a list of `(name, value)` pairs and
-    /// `value` a float, or for a histogram `(count, sum, [(le, cumulative
-    /// count), ...])`, for a summary `(count, sum)`.
+    /// `(labels, value, exemplars)` with `labels` a list of `(name, value)`
+    /// pairs and `value` a float, or for a histogram `(count, sum, [(le,
+    /// cumulative count), ...])`, for a summary `(count, sum)`; `exemplars`
+    /// has an entry per bucket (a histogram's) or one (a counter's), each
+    /// `None` or `(labels, value, timestamp)`, and is empty when none was
+    /// recorded.
     fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let r = self.inner.clone();
         let snap = py
@@ -429,7 +432,12 @@ impl Registry {
                     nm::Value::Summary(h) => (h.count, h.sum).into_pyobject(py)?.into_any(),
                     v => v.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
                 };
-                series.append((labels, value))?;
+                let exemplars: Vec<Option<ExemplarTuple<'_>>> = s
+                    .exemplars
+                    .iter()
+                    .map(|e| e.as_ref().map(exemplar_tuple))
+                    .collect();
+                series.append((labels, value, exemplars))?;
             }
             out.append((
                 nm::names::family_name(&f.name, f.kind),
@@ -779,10 +787,45 @@ fn already_bound() -> PyErr {
     PyRuntimeError::new_err("this metric object is already bound to a series")
 }
 
-fn no_exemplars(e: &Bound<'_, PyAny>) -> PyErr {
-    PyValueError::new_err(format!(
-        "exemplars are not supported by nanometrics (got {e}); pass exemplar=None"
-    ))
+/// An `exemplar=` argument as prometheus_client takes it: a mapping of
+/// label names to values; `None` or an empty one is no exemplar.
+fn exemplar_arg(e: Option<&Bound<'_, PyAny>>) -> PyResult<Option<nm::Exemplar>> {
+    let Some(e) = e.filter(|e| !e.is_none()) else {
+        return Ok(None);
+    };
+    if !e.is_truthy()? {
+        return Ok(None);
+    }
+    let not_a_mapping = || {
+        PyTypeError::new_err(format!(
+            "an exemplar is a dict of str label names to str values, got {}",
+            e.get_type()
+                .name()
+                .map_or_else(|_| "?".into(), |n| n.to_string())
+        ))
+    };
+    let items = e.call_method0("items").map_err(|_| not_a_mapping())?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for item in items.try_iter()? {
+        pairs.push(item?.extract().map_err(|_| not_a_mapping())?);
+    }
+    match nm::Exemplar::new(pairs) {
+        Ok(x) => Ok(Some(x)),
+        Err(nm::Error::InvalidExemplar(m)) => Err(PyValueError::new_err(m)),
+        Err(other) => Err(value_error(other)),
+    }
+}
+
+/// An exemplar as `collect()` hands it to Python: `(labels, value,
+/// timestamp)`.
+type ExemplarTuple<'a> = (Vec<(&'a str, &'a str)>, f64, f64);
+
+fn exemplar_tuple(e: &nm::ExemplarSnapshot) -> ExemplarTuple<'_> {
+    let ts = e
+        .timestamp
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    (e.exemplar.labels().collect(), e.value, ts)
 }
 
 /// The core handle type a kind of child binds to, and where its family is.
@@ -854,16 +897,19 @@ impl CounterChild {
     }
 
     /// Adds `amount` (default 1), which must be non-negative and finite.
+    /// With `exemplar` (a dict of labels, e.g. a trace id), the increment
+    /// becomes the series' latest exemplar, exposed in OpenMetrics and OTLP.
     #[pyo3(signature = (amount=1.0, exemplar=None))]
     fn inc(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let c = self.c.get()?;
-        if let Some(e) = exemplar.filter(|e| !e.is_none()) {
-            return Err(no_exemplars(e));
-        }
-        if c.try_inc_by(amount).is_err() {
+        if !(0.0..f64::INFINITY).contains(&amount) {
             return Err(PyValueError::new_err(format!(
                 "Counters can only be incremented by non-negative amounts (a counter never goes down; got {amount})."
             )));
+        }
+        match exemplar_arg(exemplar)? {
+            None => c.inc_by(amount),
+            Some(e) => c.inc_by_with_exemplar(amount, &e),
         }
         Ok(())
     }
@@ -1010,13 +1056,16 @@ impl HistogramChild {
     }
 
     /// Records one observation (NaN is ignored).
+    /// With `exemplar` (a dict of labels, e.g. a trace id), the
+    /// observation becomes its bucket's latest exemplar, exposed in
+    /// OpenMetrics and OTLP.
     #[pyo3(signature = (amount, exemplar=None))]
     fn observe(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let h = self.h.get()?;
-        if let Some(e) = exemplar.filter(|e| !e.is_none()) {
-            return Err(no_exemplars(e));
+        match exemplar_arg(exemplar)? {
+            None => h.observe(amount),
+            Some(e) => h.observe_with_exemplar(amount, &e),
         }
-        h.observe(amount);
         Ok(())
     }
 

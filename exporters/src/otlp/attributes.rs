@@ -37,4 +37,3 @@ pub(super) fn write_attributes<'a>(
         wire::string_member(buf, ANY_VALUE_STRING, v);
     }
 }
-

@@ -35,7 +35,10 @@ fn nanos(t: SystemTime) -> u64 {
 
 /// The labels that are attributes: all but a trace or span id sent as one.
 fn attributes<'a>(e: &'a ExemplarSnapshot) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-    let (trace, span) = (e.exemplar.trace_id().is_some(), e.exemplar.span_id().is_some());
+    let (trace, span) = (
+        e.exemplar.trace_id().is_some(),
+        e.exemplar.span_id().is_some(),
+    );
     e.exemplar
         .labels()
         .filter(move |(k, _)| !(trace && *k == "trace_id" || span && *k == "span_id"))
@@ -51,8 +54,13 @@ pub(super) fn plan(exemplars: &[Option<ExemplarSnapshot>], since: u64) -> Vec<Pl
         .map(|e| (e, nanos(e.timestamp)))
         .filter(|(_, time)| *time >= since)
         .map(|(e, time)| {
-            let ids = e.exemplar.trace_id().map_or(0, |t| wire::len_field_size(t.len()))
-                + e.exemplar.span_id().map_or(0, |s| wire::len_field_size(s.len()));
+            let ids = e
+                .exemplar
+                .trace_id()
+                .map_or(0, |t| wire::len_field_size(t.len()))
+                + e.exemplar
+                    .span_id()
+                    .map_or(0, |s| wire::len_field_size(s.len()));
             let len = wire::fixed64_size(time)
                 + wire::PRESENT_I64_SIZE
                 + ids

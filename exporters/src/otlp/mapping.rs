@@ -394,8 +394,8 @@ impl Mapper {
         // A delta point carries the exemplars recorded since its start; a
         // cumulative one every bucket's latest.
         let exemplars = exemplar::plan(&s.exemplars, if delta { point_start } else { 0 });
-        let len = point_len(seen.attrs.len(), point_start, now, &point)
-            + exemplar::size(&exemplars);
+        let len =
+            point_len(seen.attrs.len(), point_start, now, &point) + exemplar::size(&exemplars);
         PlannedPoint {
             id,
             start: point_start,
@@ -794,10 +794,19 @@ mod tests {
             .unwrap();
         h.observe(-1.0);
         h.observe(0.5);
-        let ex = nanometrics::Exemplar::new([("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"), ("user", "é")]).unwrap();
+        let ex = nanometrics::Exemplar::new([
+            ("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"),
+            ("user", "é"),
+        ])
+        .unwrap();
         h.observe_with_exemplar(0.7, &ex);
-        h.observe_with_exemplar(f64::INFINITY, &nanometrics::Exemplar::new(Vec::<(&str, &str)>::new()).unwrap());
-        c.with_labels(&["fast"]).unwrap().inc_by_with_exemplar(1, &nanometrics::Exemplar::for_trace([7; 16], [8; 8]));
+        h.observe_with_exemplar(
+            f64::INFINITY,
+            &nanometrics::Exemplar::new(Vec::<(&str, &str)>::new()).unwrap(),
+        );
+        c.with_labels(&["fast"])
+            .unwrap()
+            .inc_by_with_exemplar(1, &nanometrics::Exemplar::for_trace([7; 16], [8; 8]));
         r.histogram("idle_seconds", "I.", Buckets::default())
             .unwrap();
         let s = r.summary("size_bytes", "S.").unwrap();
@@ -836,7 +845,10 @@ mod tests {
         let c = r.counter("jobs_total", "J.").unwrap();
         let traced = Exemplar::for_trace([0xab; 16], [0xcd; 8]);
         h.observe_with_exemplar(0.05, &traced);
-        h.observe_with_exemplar(0.5, &Exemplar::new([("trace_id", "short"), ("k", "v")]).unwrap());
+        h.observe_with_exemplar(
+            0.5,
+            &Exemplar::new([("trace_id", "short"), ("k", "v")]).unwrap(),
+        );
         c.inc_by_with_exemplar(2, &traced);
         let hist_exemplars = |req: &ExportMetricsServiceRequest| {
             let m = req.resource_metrics[0].scope_metrics[0]
@@ -858,16 +870,26 @@ mod tests {
             assert_eq!(ex.len(), 2);
             assert_eq!(ex[0].trace_id, vec![0xab; 16]);
             assert_eq!(ex[0].span_id, vec![0xcd; 8]);
-            assert!(ex[0].filtered_attributes.is_empty(), "ids are not attributes");
+            assert!(
+                ex[0].filtered_attributes.is_empty(),
+                "ids are not attributes"
+            );
             assert_eq!(ex[0].value, Some(exemplar::Value::AsDouble(0.05)));
             assert!(ex[0].time_unix_nano > 0);
             // Not 32 hex digits: an attribute, like any other label.
             assert!(ex[1].trace_id.is_empty());
-            let keys: Vec<_> = ex[1].filtered_attributes.iter().map(|kv| kv.key.as_str()).collect();
+            let keys: Vec<_> = ex[1]
+                .filtered_attributes
+                .iter()
+                .map(|kv| kv.key.as_str())
+                .collect();
             assert_eq!(keys, ["k", "trace_id"]);
             let counter = sum_point(&req, "jobs");
             assert_eq!(counter.exemplars.len(), 1);
-            assert_eq!(counter.exemplars[0].value, Some(exemplar::Value::AsDouble(2.0)));
+            assert_eq!(
+                counter.exemplars[0].value,
+                Some(exemplar::Value::AsDouble(2.0))
+            );
             // The next export: cumulative points carry the latest again; a
             // delta point only those recorded since the last export (none).
             let (req, _) =

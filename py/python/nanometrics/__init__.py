@@ -40,8 +40,11 @@ Differences from prometheus_client, each deliberate:
 * metric and label names outside the classic character set are escaped to
   underscores when declared (``a-b`` becomes ``a_b``), as prometheus_client
   escapes them when it writes them; two names that escape alike collide;
-* exemplars and multi-process mode are not supported (passing an exemplar
-  raises ``ValueError``; ``multiprocess_mode`` is validated and ignored);
+* multi-process mode is not supported (``multiprocess_mode`` is validated
+  and ignored); exemplars (``inc(exemplar=...)``, ``observe(exemplar=...)``)
+  are validated before the update, so a bad one raises and changes nothing
+  (prometheus_client updates, then raises), and a custom collector's
+  exemplars are not exposed;
 * ``generate_latest`` writes the text format 0.0.4, so
   ``CONTENT_TYPE_LATEST`` names 0.0.4;
 * ``start_http_server`` listens on 127.0.0.1 unless ``addr`` says otherwise

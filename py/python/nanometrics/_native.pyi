@@ -29,7 +29,8 @@ TEXT_CONTENT_TYPE: str
 OPENMETRICS_CONTENT_TYPE: str
 
 _Value = Union[float, Tuple[int, float, List[Tuple[float, int]]], Tuple[int, float]]
-_Series = Tuple[List[Tuple[str, str]], _Value]
+_Exemplar = Tuple[List[Tuple[str, str]], float, float]
+_Series = Tuple[List[Tuple[str, str]], _Value, List[Optional[_Exemplar]]]
 
 @final
 class Registry:

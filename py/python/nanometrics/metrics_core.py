@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .samples import Sample
+from .samples import Exemplar, Sample
 from .utils import _float_to_go_string
 
 __all__ = (
@@ -43,9 +43,11 @@ class Metric:
         timestamp: Optional[float] = None,
         exemplar: Any = None,
     ) -> None:
-        """Adds a sample (as prometheus_client; a timestamp or exemplar is
-        kept on the sample and not exposed: nanometrics exposes neither)."""
-        self.samples.append(Sample(name, labels, value))
+        """Adds a sample (as prometheus_client). Its timestamp and exemplar
+        are kept on the sample; a custom collector's are not exposed
+        (nanometrics exposes the exemplars of its own counters and
+        histograms)."""
+        self.samples.append(Sample(name, labels, value, timestamp, exemplar))
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -226,35 +228,48 @@ class StateSetMetricFamily(_Family):
             self.add_sample(self.name, {**lab, self.name: state}, 1 if enabled else 0, timestamp)
 
 
+def _exemplar(exemplars: Sequence[Any], i: int) -> Optional[Exemplar]:
+    """Entry ``i`` of a series' exemplars from the native collect()."""
+    if i >= len(exemplars) or exemplars[i] is None:
+        return None
+    labels, value, timestamp = exemplars[i]
+    return Exemplar(dict(labels), value, timestamp)
+
+
 def _metrics_from(native: Any) -> Iterator[Metric]:
     # Family and sample names come from the core's naming rules
     # (nanometrics::names), as in every exposition.
     for name, sample, help_, unit, kind, series in native.collect():
         if kind == "counter":
             m = Metric(name, help_, "counter", unit)
-            for labels, v in series:
-                m.add_sample(sample, dict(labels), v)
+            for labels, v, exemplars in series:
+                m.add_sample(sample, dict(labels), v, exemplar=_exemplar(exemplars, 0))
         elif kind == "histogram":
             m = Metric(name, help_, "histogram", unit)
-            for labels, (count, total, buckets) in series:
+            for labels, (count, total, buckets), exemplars in series:
                 lab = dict(labels)
-                for le, c in buckets:
-                    m.add_sample(name + "_bucket", {**lab, "le": _float_to_go_string(le)}, float(c))
+                for i, (le, c) in enumerate(buckets):
+                    m.add_sample(
+                        name + "_bucket",
+                        {**lab, "le": _float_to_go_string(le)},
+                        float(c),
+                        exemplar=_exemplar(exemplars, i),
+                    )
                 m.add_sample(name + "_count", lab, float(count))
                 m.add_sample(name + "_sum", lab, total)
         elif kind == "summary":
             m = Metric(name, help_, "summary", unit)
-            for labels, (count, total) in series:
+            for labels, (count, total), _ in series:
                 lab = dict(labels)
                 m.add_sample(name + "_count", lab, float(count))
                 m.add_sample(name + "_sum", lab, total)
         elif kind == "info":
             m = Metric(name, help_, "info", unit)
-            for labels, v in series:
+            for labels, v, _ in series:
                 m.add_sample(sample, dict(labels), v)
         else:
             typ = "stateset" if kind == "stateset" else "gauge"
             m = Metric(name, help_, typ, unit)
-            for labels, v in series:
+            for labels, v, _ in series:
                 m.add_sample(name, dict(labels), v)
         yield m
