@@ -25,14 +25,14 @@ python3 ci/module_cycles.py core/src
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p nanometrics-exporters -p nanometrics-benches --all-targets --features nats,otlp,tracing --locked -- -D warnings
-cargo clippy -p nanometrics-exporters --all-targets --features otlp-grpc,bridge-metrics,bridge-prometheus,bridge-otel,tracing --locked -- -D warnings
+cargo clippy -p nanometrics-exporters --all-targets --features otlp-grpc,bridge-metrics,bridge-prometheus,bridge-otel,tracing-opentelemetry --locked -- -D warnings
 
 step "fuzz targets (their own workspace): clippy -D warnings"
 cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --locked -- -D warnings
 
 step "cargo doc -D warnings (broken links, private links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
-RUSTDOCFLAGS="-D warnings" cargo doc -p nanometrics-exporters --features nats,otlp-grpc,bridge-metrics,bridge-prometheus,bridge-otel,tracing --no-deps --locked --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p nanometrics-exporters --features nats,otlp-grpc,bridge-metrics,bridge-prometheus,bridge-otel,tracing-opentelemetry --no-deps --locked --quiet
 
 step "cargo test (unit, integration, stress, property, doc)"
 cargo test --workspace --locked 2>&1 | tee -a "$log"
@@ -41,7 +41,7 @@ step "NATS sink against a real nats-server (feature nats)"
 cargo test -p nanometrics-exporters --features nats --locked --test nats_sink 2>&1 | tee -a "$log"
 
 step "OTLP exporter (HTTP and gRPC) against a decoding receiver; the bridges (features otlp-grpc, bridge-*)"
-features=otlp-grpc,bridge-metrics,bridge-prometheus,bridge-otel,tracing
+features=otlp-grpc,bridge-metrics,bridge-prometheus,bridge-otel,tracing-opentelemetry
 cargo test -p nanometrics-exporters --features $features --locked --test otlp_exporter --test backend_switching --test bridge_metrics --test bridge_prometheus --test bridge_otel --test bridge_tracing --lib 2>&1 | tee -a "$log"
 cargo test -p nanometrics-exporters --features $features --locked --doc 2>&1 | tee -a "$log"
 

@@ -1,7 +1,9 @@
 //! The `tracing` layer: span durations land in the right buckets with the
 //! allowed fields as labels (given at creation or recorded later), only
 //! selected spans are timed, a re-entered span counts once from its first
-//! enter, events are counted by level, and the cardinality cap holds.
+//! enter, events are counted by level, the cardinality cap holds, and a
+//! span's trace (a `traceparent` field, or `tracing-opentelemetry`'s ids)
+//! is its bucket's exemplar.
 #![cfg(feature = "tracing")]
 
 use std::time::Duration;
@@ -182,4 +184,159 @@ fn two_layers_time_one_span_each_with_its_fields() {
     };
     assert_eq!(label(&a, "model").as_deref(), Some("llama"));
     assert_eq!(label(&b, "route").as_deref(), Some("/v1"));
+}
+
+/// The exemplars of `name`'s series: `(bucket, trace_id, span_id)`.
+fn exemplars(r: &Registry, name: &str) -> Vec<(usize, String, String)> {
+    let snap = r.snapshot();
+    let Some(f) = snap.family(name) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for s in &f.series {
+        for (i, e) in s.exemplars.iter().enumerate() {
+            if let Some(e) = e {
+                let get = |k: &str| {
+                    e.exemplar
+                        .labels()
+                        .find(|(n, _)| *n == k)
+                        .map(|(_, v)| v.to_string())
+                        .unwrap_or_default()
+                };
+                out.push((i, get("trace_id"), get("span_id")));
+            }
+        }
+    }
+    out
+}
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+#[test]
+fn a_traceparent_on_the_span_or_an_ancestor_is_the_bucket_exemplar() {
+    let r = Registry::new();
+    let layer = MetricsLayer::builder(r.clone())
+        .spans(["generate"])
+        .buckets(Buckets::explicit(vec![0.01, 10.0]))
+        .build()
+        .unwrap();
+    with_layer(layer, || {
+        // The request's span (not timed) has the caller's context; the
+        // timed span below it takes it.
+        let request = tracing::info_span!(
+            "request",
+            traceparent = format!("00-{TRACE}-00f067aa0ba902b7-01")
+        );
+        let _r = request.enter();
+        let g = tracing::info_span!("generate");
+        g.in_scope(|| std::thread::sleep(Duration::from_millis(20)));
+    });
+    assert_eq!(
+        exemplars(&r, "span_duration_seconds"),
+        [(1, TRACE.to_string(), "00f067aa0ba902b7".to_string())]
+    );
+    assert_eq!(
+        r.snapshot().family("span_duration_seconds").unwrap().series[0]
+            .labels
+            .get("span"),
+        Some("generate")
+    );
+}
+
+#[test]
+fn malformed_or_unsampled_traceparents_and_no_exemplars_give_none() {
+    for tp in [
+        format!("00-{TRACE}-00f067aa0ba902b7-00"), // not sampled
+        format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+        format!("00-{TRACE}-0000000000000000-01"),
+        format!("ff-{TRACE}-00f067aa0ba902b7-01"),
+        format!("00-{}-00f067aa0ba902b7-01", TRACE.to_uppercase()),
+        format!("00-{TRACE}-00f067aa0ba902b7"),
+        "garbage".to_string(),
+    ] {
+        let r = Registry::new();
+        let layer = MetricsLayer::builder(r.clone()).build().unwrap();
+        with_layer(layer, || {
+            tracing::info_span!("s", traceparent = tp.as_str()).in_scope(|| {});
+        });
+        assert_eq!(exemplars(&r, "span_duration_seconds"), [], "{tp}");
+        assert_eq!(
+            r.snapshot()
+                .family("span_duration_seconds")
+                .unwrap()
+                .series
+                .len(),
+            1
+        );
+    }
+    let r = Registry::new();
+    let layer = MetricsLayer::builder(r.clone())
+        .no_exemplars()
+        .build()
+        .unwrap();
+    with_layer(layer, || {
+        let tp = format!("00-{TRACE}-00f067aa0ba902b7-01");
+        tracing::info_span!("s", traceparent = tp.as_str()).in_scope(|| {});
+    });
+    assert_eq!(exemplars(&r, "span_duration_seconds"), []);
+}
+
+/// With `tracing-opentelemetry`'s layer in the stack (either side of
+/// ours), a timed span's bucket exemplar is the trace and span ids that
+/// layer gave it; an unsampled trace gives none.
+#[cfg(feature = "tracing-opentelemetry")]
+#[test]
+fn the_opentelemetry_ids_of_a_timed_span_are_its_exemplar() {
+    use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    for (ours_outside, sampler) in [
+        (true, Sampler::AlwaysOn),
+        (false, Sampler::AlwaysOn),
+        (true, Sampler::AlwaysOff),
+    ] {
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(sampler.clone())
+            .build();
+        let r = Registry::new();
+        let ours = MetricsLayer::builder(r.clone())
+            .spans(["generate"])
+            .build()
+            .unwrap();
+        let mut ids = None;
+        let run = |ids: &mut Option<(String, String)>| {
+            let g = tracing::info_span!("generate");
+            g.in_scope(|| std::thread::sleep(Duration::from_millis(2)));
+            let cx = g.context();
+            let sc = cx.span().span_context().clone();
+            *ids = Some((
+                hex(&sc.trace_id().to_bytes()),
+                hex(&sc.span_id().to_bytes()),
+            ));
+        };
+        if ours_outside {
+            let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+            let stack = tracing_subscriber::registry().with(otel).with(ours);
+            tracing::subscriber::with_default(stack, || run(&mut ids));
+        } else {
+            let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+            let stack = tracing_subscriber::registry().with(ours).with(otel);
+            tracing::subscriber::with_default(stack, || run(&mut ids));
+        }
+        let (trace, span) = ids.unwrap();
+        let got = exemplars(&r, "span_duration_seconds");
+        if matches!(sampler, Sampler::AlwaysOn) {
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert_eq!(
+                (&got[0].1, &got[0].2),
+                (&trace, &span),
+                "ours outside: {ours_outside}"
+            );
+            assert_ne!(trace, "0".repeat(32));
+        } else {
+            assert_eq!(got, [], "an unsampled trace");
+        }
+    }
 }

@@ -36,6 +36,13 @@
 //!   order given, from the span's attributes or a later `record` (a field
 //!   never given is the empty string). The family's cardinality limit
 //!   (default 1,000 series) sends the rest to its overflow series.
+//! - **Exemplars.** A timed span's duration carries the span's trace as
+//!   its bucket's exemplar (`trace_id`, `span_id`; OpenMetrics and OTLP
+//!   export it): with the feature `tracing-opentelemetry`, the ids
+//!   `tracing-opentelemetry`'s layer gave the span, read at its first
+//!   enter when that trace is sampled; otherwise a W3C `traceparent`
+//!   field (`00-<trace id>-<parent id>-01`, sampled) of the span or its
+//!   nearest ancestor that has one. `.no_exemplars()` turns them off.
 //! - **Events.** `tracing_events_total{level}`, counted on a handle
 //!   resolved once per level (no lookup per event), for events at
 //!   `.event_level(..)` or more severe (default `INFO`); `.no_events()`
@@ -52,7 +59,7 @@ use std::time::Instant;
 use ::tracing::field::{Field, Visit};
 use ::tracing::span::{Attributes, Id, Record};
 use ::tracing::{Event, Level, Subscriber};
-use nanometrics::{Buckets, Counter, Error, Family, Histogram, Registry};
+use nanometrics::{Buckets, Counter, Error, Exemplar, Family, Histogram, Registry};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -69,9 +76,16 @@ pub struct MetricsLayerBuilder {
     limit: usize,
     events: Option<String>,
     event_level: Level,
+    exemplars: bool,
 }
 
 impl MetricsLayerBuilder {
+    /// No exemplars on span durations (see the [module](self)).
+    pub fn no_exemplars(mut self) -> Self {
+        self.exemplars = false;
+        self
+    }
+
     /// Counts events at `level` or more severe (default `INFO`).
     pub fn event_level(mut self, level: Level) -> Self {
         self.event_level = level;
@@ -166,6 +180,7 @@ impl MetricsLayerBuilder {
             selected: self.spans,
             fields: self.fields,
             events,
+            exemplars: self.exemplars,
         })
     }
 }
@@ -181,6 +196,8 @@ pub struct MetricsLayer {
     fields: Vec<String>,
     /// One handle per level, TRACE to ERROR.
     events: Option<[Counter; 5]>,
+    /// Span durations carry the span's trace as their exemplar.
+    exemplars: bool,
 }
 
 impl fmt::Debug for MetricsLayer {
@@ -205,6 +222,7 @@ impl MetricsLayer {
             limit: 1000,
             events: Some("tracing_events_total".into()),
             event_level: Level::INFO,
+            exemplars: true,
         }
     }
 
@@ -235,11 +253,75 @@ fn level_index(l: &Level) -> usize {
     }
 }
 
-/// What a timed span carries for one layer: its label values and its
-/// first enter.
+/// What a timed span carries for one layer: its label values, its first
+/// enter, and its trace as an exemplar (when known).
 struct Timed {
     values: Vec<String>,
     start: Option<Instant>,
+    trace: Option<Exemplar>,
+}
+
+/// The field a span gives its W3C trace context in.
+const TRACEPARENT: &str = "traceparent";
+
+/// A span's `traceparent` field, as an exemplar; kept on every span that
+/// has one, timed or not, for its descendants.
+struct TraceParent(Exemplar);
+
+/// The trace and parent ids of a W3C `traceparent`
+/// (`00-<32 hex>-<16 hex>-<2 hex>`, lower-case), as an exemplar; `None`
+/// when it is not one, its ids are all zeros (invalid), or its flags say
+/// the trace is not sampled.
+fn parse_traceparent(v: &str) -> Option<Exemplar> {
+    let parts: Vec<&str> = v.trim().split('-').collect();
+    let [version, trace, parent, flags] = parts[..] else {
+        return None;
+    };
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if !(hex(version, 2) && version != "ff" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)) {
+        return None;
+    }
+    if trace.bytes().all(|b| b == b'0') || parent.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    // Only a sampled trace: one that was not is nowhere to be found.
+    if u8::from_str_radix(flags, 16).ok()? & 1 == 0 {
+        return None;
+    }
+    Exemplar::new([("span_id", parent), ("trace_id", trace)]).ok()
+}
+
+/// A span's `traceparent` field, visited.
+struct TraceParentField(Option<Exemplar>);
+
+impl Visit for TraceParentField {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == TRACEPARENT {
+            self.0 = parse_traceparent(value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == TRACEPARENT {
+            self.0 = parse_traceparent(&format!("{value:?}"));
+        }
+    }
+}
+
+/// The trace `tracing-opentelemetry` gave span `id`, when it is sampled.
+#[cfg(feature = "tracing-opentelemetry")]
+fn otel_trace(id: &Id) -> Option<Exemplar> {
+    use opentelemetry::trace::TraceContextExt;
+    let cx =
+        ::tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))?;
+    let span = cx.span();
+    let sc = span.span_context();
+    (sc.is_valid() && sc.is_sampled())
+        .then(|| Exemplar::for_trace(sc.trace_id().to_bytes(), sc.span_id().to_bytes()))
 }
 
 /// A span's timings, one per `MetricsLayer` that times it (a subscriber
@@ -293,6 +375,16 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // A span with a `traceparent` field keeps it for its descendants,
+        // selected or not (a look at the callsite's field names costs the
+        // others nothing more).
+        if self.exemplars && attrs.metadata().fields().field(TRACEPARENT).is_some() {
+            let mut tp = TraceParentField(None);
+            attrs.record(&mut tp);
+            if let (Some(e), Some(span)) = (tp.0, ctx.span(id)) {
+                span.extensions_mut().replace(TraceParent(e));
+            }
+        }
         if !self.selected(attrs.metadata().name()) {
             return;
         }
@@ -306,6 +398,7 @@ where
         let timed = Timed {
             values,
             start: None,
+            trace: None,
         };
         let mut ext = span.extensions_mut();
         match ext.get_mut::<Timings>() {
@@ -343,10 +436,29 @@ where
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut ext = span.extensions_mut();
-        if let Some(t) = ext.get_mut::<Timings>().and_then(|t| t.get_mut(self.id)) {
-            t.start.get_or_insert_with(Instant::now);
+        let first = {
+            let mut ext = span.extensions_mut();
+            match ext.get_mut::<Timings>().and_then(|t| t.get_mut(self.id)) {
+                Some(t) if t.start.is_none() => {
+                    t.start = Some(Instant::now());
+                    true
+                }
+                _ => false,
+            }
+        };
+        // The OpenTelemetry ids, once, with the extensions unlocked (the
+        // OpenTelemetry layer locks them).
+        #[cfg(feature = "tracing-opentelemetry")]
+        if first && self.exemplars {
+            if let Some(trace) = otel_trace(id) {
+                let mut ext = span.extensions_mut();
+                if let Some(t) = ext.get_mut::<Timings>().and_then(|t| t.get_mut(self.id)) {
+                    t.trace = Some(trace);
+                }
+            }
         }
+        #[cfg(not(feature = "tracing-opentelemetry"))]
+        let _ = first;
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
@@ -358,18 +470,31 @@ where
         let Some(Timed {
             values,
             start: Some(start),
+            trace,
         }) = timed
         else {
             return;
         };
         let secs = start.elapsed().as_secs_f64();
+        // Its own OpenTelemetry trace, else the nearest `traceparent`.
+        let trace = trace.filter(|_| self.exemplars).or_else(|| {
+            self.exemplars
+                .then(|| {
+                    span.scope()
+                        .find_map(|s| s.extensions().get::<TraceParent>().map(|t| t.0.clone()))
+                })
+                .flatten()
+        });
         let mut labels: Vec<&str> = Vec::with_capacity(1 + values.len());
         labels.push(span.name());
         labels.extend(values.iter().map(String::as_str));
         // A label value the registry refuses (a carriage return) loses
         // this one observation; nothing else.
         if let Ok(h) = self.spans.with_labels(&labels) {
-            h.observe(secs);
+            match trace {
+                Some(e) => h.observe_with_exemplar(secs, &e),
+                None => h.observe(secs),
+            }
         }
     }
 
