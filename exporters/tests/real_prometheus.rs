@@ -78,6 +78,8 @@ fn start_prometheus(target: SocketAddr) -> Prometheus {
             dir.join("data").display()
         ))
         .arg(format!("--web.listen-address={addr}"))
+        // Exemplars scraped from OpenMetrics are stored and queryable.
+        .arg("--enable-feature=exemplar-storage")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -138,6 +140,39 @@ fn wait_for(p: &Prometheus, q: &str, want: f64) {
         "query {q:?}: wanted {want}, last answer {last:?}\n{}",
         p.log_tail()
     );
+}
+
+/// The `(trace_id, span_id)` label pairs of the exemplars Prometheus
+/// stored for `q` over the last ten minutes.
+fn query_exemplars(addr: SocketAddr, q: &str) -> Vec<(String, String)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let path = format!(
+        "/api/v1/query_exemplars?query={}&start={}&end={}",
+        encode_query(q),
+        now - 600,
+        now + 60
+    );
+    let Some(body) = api_get(addr, &path) else {
+        return Vec::new();
+    };
+    // ..."labels":{"span_id":"…","trace_id":"…"},"value":"0.01",...
+    let field = |labels: &str, k: &str| {
+        labels
+            .split(&format!("\"{k}\":\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .map(str::to_string)
+    };
+    body.split("\"labels\":{")
+        .skip(1)
+        .filter_map(|rest| {
+            let labels = rest.split('}').next()?;
+            Some((field(labels, "trace_id")?, field(labels, "span_id")?))
+        })
+        .collect()
 }
 
 #[test]
@@ -309,6 +344,33 @@ fn prometheus_scrapes_the_demo() {
         "a later, larger token total",
         |v| v > first,
     );
+    // Exemplars: Prometheus (with exemplar-storage) keeps the trace ids
+    // the demo recorded with its TTFTs, durations and request counts. The
+    // demo's trace ids say whose they are: worker, then request number n,
+    // with span id n + 1 (see `trace_of` in the demo's engine.rs).
+    for q in [
+        format!("dynamo_component_time_to_first_token_seconds_bucket{{{ns}}}"),
+        format!("dynamo_component_request_duration_seconds_bucket{{{ns}}}"),
+        format!("dynamo_component_requests_total{{{ns}}}"),
+    ] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = Vec::new();
+        while got.is_empty() && Instant::now() < deadline {
+            got = query_exemplars(prom.addr, &q);
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        assert!(!got.is_empty(), "no exemplars for {q}\n{}", prom.log_tail());
+        for (trace, span) in &got {
+            let worker = u64::from_str_radix(&trace[..16], 16).unwrap();
+            let n = u64::from_str_radix(&trace[16..], 16).unwrap();
+            assert!(worker < 2, "trace {trace}: no such worker");
+            assert_eq!(
+                span,
+                &format!("{:016x}", n + 1),
+                "trace {trace}: span {span}"
+            );
+        }
+    }
     drop(prom);
     drop(demo);
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nanometrics::Gauge;
+use nanometrics::{Exemplar, Gauge};
 
 use crate::rng::Rng;
 use crate::workload::{CLIENTS_PER_WORKER, ERRORS_PER_MILLE, MODELS};
@@ -38,10 +38,23 @@ struct Seq {
     blocks: u32,
     arrived: Instant,
     last_token: Option<Instant>,
+    /// The request's trace, as a tracing system would hand it over: its
+    /// TTFT, duration and outcome are recorded with it as their exemplar.
+    trace: Exemplar,
+}
+
+/// The trace of a worker's `n`th request: trace id = worker, then `n`
+/// (big-endian); span id = `n + 1`. Made up, but a real trace context
+/// (W3C: 16 and 8 bytes), and one a reader can check against the demo.
+fn trace_of(worker: usize, n: u64) -> Exemplar {
+    let mut trace = [0u8; 16];
+    trace[..8].copy_from_slice(&(worker as u64).to_be_bytes());
+    trace[8..].copy_from_slice(&n.to_be_bytes());
+    Exemplar::for_trace(trace, (n + 1).to_be_bytes())
 }
 
 impl Seq {
-    fn arrive(rng: &mut Rng, now: Instant) -> Seq {
+    fn arrive(rng: &mut Rng, now: Instant, trace: Exemplar) -> Seq {
         let mut pick = rng.below(MODELS.iter().map(|m| m.weight).sum());
         let mut model = 0;
         while pick >= MODELS[model].weight {
@@ -62,6 +75,7 @@ impl Seq {
             blocks: (prompt + output).div_ceil(KV_BLOCK_TOKENS),
             arrived: now,
             last_token: None,
+            trace,
         }
     }
 }
@@ -113,6 +127,7 @@ pub fn worker(
     let share =
         |blocks: u32| (f64::from(blocks) / f64::from(kv_capacity) * 1048576.0).round() / 1048576.0;
     let mut kv_share = 0.0;
+    let mut arrivals = 0u64;
 
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -123,7 +138,8 @@ pub fn worker(
         } else {
             let now = Instant::now();
             while running.len() + waiting.len() < CLIENTS_PER_WORKER {
-                waiting.push_back(Seq::arrive(&mut rng, now));
+                waiting.push_back(Seq::arrive(&mut rng, now, trace_of(id, arrivals)));
+                arrivals += 1;
             }
         }
 
@@ -169,7 +185,8 @@ pub fn worker(
             if !failed {
                 match s.last_token {
                     None => {
-                        m.ttft.record_duration(now - s.arrived);
+                        let ttft = (now - s.arrived).as_secs_f64();
+                        m.ttft.observe_with_exemplar(ttft, &s.trace);
                         t.first_tokens += 1;
                     }
                     Some(prev) => m.itl.record_duration(now - prev),
@@ -181,13 +198,14 @@ pub fn worker(
             }
             if failed || s.generated == s.output {
                 if failed {
-                    h.error.inc();
+                    h.error.inc_by_with_exemplar(1, &s.trace);
                     t.error += 1;
                 } else {
-                    h.ok.inc();
+                    h.ok.inc_by_with_exemplar(1, &s.trace);
                     t.ok += 1;
                 }
-                m.duration.record_duration(now - s.arrived);
+                m.duration
+                    .observe_with_exemplar((now - s.arrived).as_secs_f64(), &s.trace);
                 m.inflight.dec();
                 kv_used -= s.blocks;
                 running.swap_remove(i);

@@ -23,6 +23,9 @@
 //!   (`requests_total{model,status}`, `tokens_total{model,kind}`) once and
 //!   keeps them; every per-token update after that is a handle update with no
 //!   lookup, lock or allocation.
+//! - **Exemplars**: each request carries a trace id; its TTFT, duration
+//!   and outcome are recorded with it, so `/metrics` in OpenMetrics links
+//!   each bucket to its latest request's trace.
 //! - **Live reads** from another thread that never slow the workers down: the
 //!   main thread prints a one-screen table every second (counter totals and
 //!   rates, in-flight requests, KV-cache usage, and histogram count, mean, p50,
