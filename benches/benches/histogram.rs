@@ -10,6 +10,12 @@
 //! - `histogram/contended_2t`: two threads recording into the same series at
 //!   once (start/end barriers, time per op per thread); thread 1 starts half
 //!   way through the values.
+//! - `histogram/with_exemplar`: one thread recording with an exemplar each
+//!   time (one of 16 prebuilt trace ids, round robin, so the bucket's
+//!   exemplar changes every record), beside the same records without one
+//!   and the floor; `prometheus_client`'s `HistogramWithExemplars` with
+//!   the same labels (as `&'static str`s: no allocation either) and the
+//!   time of the record, as nanometrics keeps it.
 //!
 //! The `metrics` crate is not measured here: it ships no histogram storage
 //! (that lives in metrics-util or an exporter), and `Histogram::from_arc` over
@@ -140,9 +146,48 @@ fn contended_2t(c: &mut Criterion) {
     g.finish();
 }
 
+fn with_exemplar(c: &mut Criterion) {
+    let mut g = c.benchmark_group("histogram/with_exemplar");
+    let h = Arc::new(Histograms::new());
+    // Trace ids as a tracing system hands them over: 32 hex digits.
+    let ids: Vec<&'static str> = (0..16u32)
+        .map(|i| &*format!("{:032x}", 0x4bf9_2f35_u128 * (u128::from(i) + 1)).leak())
+        .collect();
+    let ours: Arc<Vec<nanometrics::Exemplar>> = Arc::new(
+        ids.iter()
+            .map(|id| nanometrics::Exemplar::new([("trace_id", *id)]).unwrap())
+            .collect(),
+    );
+    let theirs: Arc<Vec<[(&'static str, &'static str); 1]>> =
+        Arc::new(ids.iter().map(|id| [("trace_id", *id)]).collect());
+    let peer = Arc::new(
+        prometheus_client::metrics::exemplar::HistogramWithExemplars::<
+            [(&'static str, &'static str); 1],
+        >::new(BOUNDS.iter().copied()),
+    );
+
+    bench_uncontended(&mut g, "nanometrics", h.clone(), move |h, t, i| {
+        black_box(&h.nanometrics).observe_with_exemplar(h.value(t, i), &ours[i as usize & 15])
+    });
+    bench_uncontended(&mut g, "nanometrics_without", h.clone(), |h, t, i| {
+        black_box(&h.nanometrics).record(h.value(t, i))
+    });
+    bench_uncontended(&mut g, "plain_store", h.clone(), |h, t, i| {
+        black_box(&h.plain).store(h.value(t, i).to_bits(), Ordering::Relaxed)
+    });
+    bench_uncontended(&mut g, "prometheus_client", h, move |h, t, i| {
+        black_box(&*peer).observe(
+            h.value(t, i),
+            Some(theirs[i as usize & 15]),
+            Some(std::time::SystemTime::now()),
+        )
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = uncontended, contended_2t
+    targets = uncontended, contended_2t, with_exemplar
 }
 criterion_main!(benches);

@@ -230,9 +230,12 @@ fn hot_path(c: &mut Criterion) {
         nanometrics_exporters::otlp::OtlpExporter::start(registry.clone(), config).unwrap();
     // Under way before the measurement starts.
     exporter.export_now().unwrap();
+    let t0 = std::time::Instant::now();
     bench_uncontended(&mut g, "nanometrics", hot, |c, _, _| black_box(c).inc());
+    // Exports every 100 ms went on while it ran (unless a filter skipped it).
     let stats = exporter.stats();
-    assert!(stats.exports >= 2 && stats.failures == 0, "{stats:?}");
+    let ran = t0.elapsed() > std::time::Duration::from_millis(500);
+    assert!(stats.failures == 0 && (!ran || stats.exports >= 2), "{stats:?}");
     exporter.shutdown().unwrap();
     g.finish();
 }

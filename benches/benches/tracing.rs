@@ -3,7 +3,11 @@
 //! registry alone), `nanometrics` with the `MetricsLayer` timing the span
 //! into a histogram family labelled by span name and one field, and
 //! `not_selected` with the layer installed but the span not among those it
-//! times (what the layer costs the spans it does not time).
+//! times (what the layer costs the spans it does not time). In
+//! `tracing/span_traced`, each span has a W3C `traceparent` field:
+//! `nanometrics` records its duration with the trace as the bucket's
+//! exemplar (parsing the field, building the exemplar), `no_exemplars`
+//! with the layer's `.no_exemplars()`, and `no_layer` as above.
 
 use std::hint::black_box;
 
@@ -53,9 +57,53 @@ fn span(c: &mut Criterion) {
     g.finish();
 }
 
+fn span_traced(c: &mut Criterion) {
+    let mut g = c.benchmark_group("tracing/span_traced");
+    let run = |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+               name: &str,
+               dispatch: tracing::Dispatch| {
+        tracing::dispatcher::with_default(&dispatch, || {
+            g.bench_function(criterion::BenchmarkId::new(name, 1), |b| {
+                b.iter(|| {
+                    let s = tracing::info_span!(
+                        "decode",
+                        model = "llama",
+                        traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                    );
+                    let _e = black_box(&s).enter();
+                })
+            });
+        });
+    };
+    let layer = |exemplars: bool| {
+        let b = MetricsLayer::builder(nanometrics::Registry::new())
+            .fields(["model"])
+            .no_events();
+        if exemplars { b } else { b.no_exemplars() }
+            .build()
+            .unwrap()
+    };
+    run(
+        &mut g,
+        "nanometrics",
+        tracing::Dispatch::new(tracing_subscriber::registry().with(layer(true))),
+    );
+    run(
+        &mut g,
+        "no_exemplars",
+        tracing::Dispatch::new(tracing_subscriber::registry().with(layer(false))),
+    );
+    run(
+        &mut g,
+        "no_layer",
+        tracing::Dispatch::new(tracing_subscriber::registry()),
+    );
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = span
+    targets = span, span_traced
 }
 criterion_main!(benches);
