@@ -47,6 +47,8 @@ GROUPS: List[Tuple[str, str, List[str]]] = [
      ["nanometrics", "plain_store", "prometheus", "prometheus_client", "opentelemetry"]),
     ("histogram/contended_2t", "2 threads on one series, per op per thread",
      ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
+    ("histogram/with_exemplar", "1 thread, each record with an exemplar (one of 16 trace ids)",
+     ["nanometrics", "nanometrics_without", "plain_store", "prometheus_client"]),
     ("labels/lookup_inc_2", "lookup of 2 label values per call, then inc",
      ["nanometrics", "prometheus", "prometheus_client", "opentelemetry"]),
     ("labels/lookup_inc_2_contended_2t", "the same on 2 threads, one series, per op per thread",
@@ -67,6 +69,8 @@ GROUPS: List[Tuple[str, str, List[str]]] = [
      ["nanometrics", "idle"]),
     ("tracing/span", "a span created, entered and closed: no layer, the MetricsLayer timing it, the layer not timing it",
      ["nanometrics", "no_layer", "not_selected"]),
+    ("tracing/span_traced", "the same with a `traceparent` field: the layer with exemplars, without, no layer",
+     ["nanometrics", "no_exemplars", "no_layer"]),
 ]
 
 # (group, peer, minimum peer_ns / nanometrics_ns), from DESIGN.md.

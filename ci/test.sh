@@ -44,6 +44,8 @@ step "OTLP exporter (HTTP and gRPC) against a decoding receiver; the bridges (fe
 features=otlp-grpc,bridge-metrics,bridge-prometheus,bridge-otel,tracing-opentelemetry
 cargo test -p nanometrics-exporters --features $features --locked --test otlp_exporter --test backend_switching --test bridge_metrics --test bridge_prometheus --test bridge_otel --test bridge_tracing --lib 2>&1 | tee -a "$log"
 cargo test -p nanometrics-exporters --features $features --locked --doc 2>&1 | tee -a "$log"
+# The tracing layer without tracing-opentelemetry (its own code path).
+cargo test -p nanometrics-exporters --features tracing --locked --test bridge_tracing 2>&1 | tee -a "$log"
 
 step "Python package: build the extension into .venv (maturin), then pytest"
 ci/py.sh 2>&1 | tee -a "$log"

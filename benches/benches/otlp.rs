@@ -235,7 +235,10 @@ fn hot_path(c: &mut Criterion) {
     // Exports every 100 ms went on while it ran (unless a filter skipped it).
     let stats = exporter.stats();
     let ran = t0.elapsed() > std::time::Duration::from_millis(500);
-    assert!(stats.failures == 0 && (!ran || stats.exports >= 2), "{stats:?}");
+    assert!(
+        stats.failures == 0 && (!ran || stats.exports >= 2),
+        "{stats:?}"
+    );
     exporter.shutdown().unwrap();
     g.finish();
 }

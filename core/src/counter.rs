@@ -77,7 +77,8 @@ impl Counter {
     /// Adds `n` and makes `exemplar` (with the value `n` and the time now)
     /// the series' latest exemplar, which OpenMetrics and OTLP export with
     /// it. Wait-free, like [`inc_by`](Self::inc_by); it costs more (a
-    /// reference count, a clock read and an atomic swap: figures in
+    /// clock read, a copy of the labels' bytes and an atomic swap; no
+    /// allocation once the thread has a spare record: figures in
     /// `docs/benchmarks.md`), so pass one for a sample of increments, e.g.
     /// one per traced request. Increments without one cost what they did.
     ///

@@ -24,8 +24,8 @@ pub const EXEMPLAR_MAX_CHARS: usize = 128;
 /// The label names follow the label-name rule (`[a-zA-Z_][a-zA-Z0-9_]*`, not
 /// starting with `__`); names and values together hold at most
 /// [`EXEMPLAR_MAX_CHARS`] characters. A `trace_id` of 32 hex digits and a
-/// `span_id` of 16 (W3C trace context) are also exported as OTLP's trace
-/// and span ids.
+/// `span_id` of 16 (W3C trace context; not all zeros), given together,
+/// are exported as OTLP's trace and span ids.
 ///
 /// ```
 /// use nanometrics::Exemplar;
@@ -43,8 +43,35 @@ pub struct Exemplar(Arc<Labels>);
 struct Labels {
     /// Sorted by name, names unique.
     pairs: Box<[(Box<str>, Box<str>)]>,
+    /// The pairs as one run of bytes (each name and value a `u16` length,
+    /// then its bytes): what a recording copies into its slot's record, so
+    /// that recording touches no reference count.
+    packed: Box<[u8]>,
     trace_id: Option<[u8; 16]>,
     span_id: Option<[u8; 8]>,
+}
+
+impl Labels {
+    /// Labels already valid (sorted, unique, within the limits).
+    fn of(pairs: Vec<(Box<str>, Box<str>)>) -> Labels {
+        let mut packed = Vec::new();
+        for (k, v) in &pairs {
+            for part in [k, v] {
+                // At most 128 characters of at most 4 bytes each.
+                packed.extend_from_slice(&(part.len() as u16).to_le_bytes());
+                packed.extend_from_slice(part.as_bytes());
+            }
+        }
+        let find = |name: &str| pairs.iter().find(|(k, _)| &**k == name).map(|(_, v)| &**v);
+        let trace_id = find("trace_id").and_then(hex::<16>);
+        let span_id = find("span_id").and_then(hex::<8>);
+        Labels {
+            pairs: pairs.into_boxed_slice(),
+            packed: packed.into_boxed_slice(),
+            trace_id,
+            span_id,
+        }
+    }
 }
 
 impl fmt::Debug for Exemplar {
@@ -100,14 +127,28 @@ impl Exemplar {
                 w[0].0
             )));
         }
-        let find = |name: &str| pairs.iter().find(|(k, _)| &**k == name).map(|(_, v)| &**v);
-        let trace_id = find("trace_id").and_then(hex::<16>);
-        let span_id = find("span_id").and_then(hex::<8>);
-        Ok(Exemplar(Arc::new(Labels {
-            pairs: pairs.into_boxed_slice(),
-            trace_id,
-            span_id,
-        })))
+        Ok(Exemplar(Arc::new(Labels::of(pairs))))
+    }
+
+    /// The labels as one run of bytes (see `Labels::packed`).
+    pub(crate) fn packed(&self) -> &[u8] {
+        &self.0.packed
+    }
+
+    /// The exemplar whose [`packed`](Self::packed) bytes these are.
+    pub(crate) fn unpack(mut b: &[u8]) -> Exemplar {
+        fn part(b: &mut &[u8]) -> Box<str> {
+            let n = usize::from(u16::from_le_bytes([b[0], b[1]]));
+            let s = String::from_utf8_lossy(&b[2..2 + n]).into_owned();
+            *b = &b[2 + n..];
+            s.into_boxed_str()
+        }
+        let mut pairs = Vec::new();
+        while !b.is_empty() {
+            let k = part(&mut b);
+            pairs.push((k, part(&mut b)));
+        }
+        Exemplar(Arc::new(Labels::of(pairs)))
     }
 
     /// The W3C trace context of a span: `trace_id` (32 lower-case hex
@@ -122,15 +163,10 @@ impl Exemplar {
     /// );
     /// ```
     pub fn for_trace(trace_id: [u8; 16], span_id: [u8; 8]) -> Exemplar {
-        let pairs = vec![
+        Exemplar(Arc::new(Labels::of(vec![
             (Box::from("span_id"), to_hex(&span_id).into()),
             (Box::from("trace_id"), to_hex(&trace_id).into()),
-        ];
-        Exemplar(Arc::new(Labels {
-            pairs: pairs.into_boxed_slice(),
-            trace_id: Some(trace_id),
-            span_id: Some(span_id),
-        }))
+        ])))
     }
 
     /// The labels, sorted by name.
@@ -144,12 +180,8 @@ impl Exemplar {
         self.0.pairs.iter().map(|(k, v)| (&**k, &**v))
     }
 
-    /// See [`diagnostics::exemplar_references`](crate::diagnostics::exemplar_references).
-    pub(crate) fn references(&self) -> usize {
-        Arc::strong_count(&self.0)
-    }
-
-    /// The `trace_id` label as 16 bytes, when it is 32 hex digits.
+    /// The `trace_id` label as 16 bytes, when it is 32 hex digits, not all
+    /// zeros (W3C: an invalid id).
     ///
     /// ```
     /// let e = nanometrics::Exemplar::new([("trace_id", "not hex")])?;
@@ -160,7 +192,8 @@ impl Exemplar {
         self.0.trace_id
     }
 
-    /// The `span_id` label as 8 bytes, when it is 16 hex digits.
+    /// The `span_id` label as 8 bytes, when it is 16 hex digits, not all
+    /// zeros.
     ///
     /// ```
     /// let e = nanometrics::Exemplar::new([("span_id", "00f067aa0ba902b7")])?;
@@ -202,7 +235,7 @@ fn hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     for (i, o) in out.iter_mut().enumerate() {
         *o = digit(b[2 * i])? << 4 | digit(b[2 * i + 1])?;
     }
-    Some(out)
+    (out != [0u8; N]).then_some(out)
 }
 
 fn to_hex(bytes: &[u8]) -> String {

@@ -899,18 +899,21 @@ impl<M: Metric> LockedFamily for LockedTable<'_, M> {
                 family: labels.clone(),
                 values: e.values.clone(),
             },
-            value: e.metric.read(r),
+            // Exemplars first, then the value: an exemplar's record comes
+            // after its value's, so the value read counts every exemplar's.
             exemplars: {
                 let mut ex = Vec::new();
                 e.metric.exemplars(r, &mut ex);
                 ex
             },
+            value: e.metric.read(r),
         }));
     }
 
     fn for_each(&self, r: &Reader, exemplars: bool, f: &mut SeriesReadFn<'_>) {
         let mut ex = Vec::new();
         for e in &self.0.entries {
+            // Before the value, as in `read`.
             if exemplars {
                 e.metric.exemplars(r, &mut ex);
             }

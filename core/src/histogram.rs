@@ -163,7 +163,8 @@ impl Histogram {
     /// now) the latest exemplar of the bucket `v` falls in, which
     /// OpenMetrics and OTLP export with that bucket. Wait-free, like
     /// [`observe`](Self::observe); it costs more (a bucket search, a
-    /// reference count, a clock read and an atomic swap: figures in
+    /// clock read, a copy of the labels' bytes and an atomic swap; no
+    /// allocation once the thread has a spare record: figures in
     /// `docs/benchmarks.md`), so pass one for a sample of observations,
     /// e.g. one per traced request. Observations without one cost what
     /// they did. NaN records nothing.

@@ -293,3 +293,42 @@ fn fragments(name: &str, g: &SeriesGroup<'_>) -> Vec<Vec<u8>> {
     frags.push(cur);
     frags
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An exemplar's label values are escaped as a series' are (`"`, `\`
+    /// and line feed), an empty label set is `{}`, and the text format
+    /// writes none.
+    #[test]
+    fn exemplars_are_escaped_and_only_in_openmetrics() {
+        let r = nanometrics::Registry::new();
+        let c = r.counter("x_total", "X.").unwrap();
+        c.inc_by_with_exemplar(
+            2,
+            &nanometrics::Exemplar::new([("q", "a\"b\\c\nd")]).unwrap(),
+        );
+        let h = r
+            .histogram("h", "H.", nanometrics::Buckets::explicit(vec![1.0]))
+            .unwrap();
+        h.observe_with_exemplar(
+            0.5,
+            &nanometrics::Exemplar::new(Vec::<(&str, &str)>::new()).unwrap(),
+        );
+        let snap = r.snapshot();
+        let mut om = Vec::new();
+        let mut text = Vec::new();
+        for f in &snap.families {
+            snapshot_family(&mut om, Format::OpenMetrics, f);
+            snapshot_family(&mut text, Format::Text, f);
+        }
+        let om = String::from_utf8(om).unwrap();
+        assert!(
+            om.contains("x_total 2 # {q=\"a\\\"b\\\\c\\nd\"} 2.0 "),
+            "{om}"
+        );
+        assert!(om.contains("h_bucket{le=\"1.0\"} 1 # {} 0.5 "), "{om}");
+        assert!(!String::from_utf8(text).unwrap().contains(" # "));
+    }
+}

@@ -244,6 +244,65 @@ fn a_traceparent_on_the_span_or_an_ancestor_is_the_bucket_exemplar() {
 }
 
 #[test]
+fn a_traceparent_recorded_later_or_quoted_counts_and_a_bad_one_ends_the_search() {
+    let r = Registry::new();
+    let layer = MetricsLayer::builder(r.clone())
+        .spans(["a", "b", "c"])
+        .fields(["case"])
+        .build()
+        .unwrap();
+    let tp = |n: u8| format!("00-{TRACE}-00000000000000{n:02x}-01");
+    with_layer(layer, || {
+        // Recorded after creation.
+        let a = tracing::info_span!("a", case = "later", traceparent = tracing::field::Empty);
+        a.record("traceparent", tp(1).as_str());
+        a.in_scope(|| {});
+        drop(a);
+        // A `?String` arrives quoted; a later version may add fields.
+        let b = tracing::info_span!("b", case = "debug", traceparent = ?tp(2));
+        b.in_scope(|| {});
+        drop(b);
+        let v2 = format!("01-{TRACE}-0000000000000003-01-extra");
+        tracing::info_span!("b", case = "version", traceparent = v2.as_str()).in_scope(|| {});
+        // A parent with a trace, a child with an unsampled one: the
+        // child's ends the search, its grandchild has none.
+        let outer = tracing::info_span!("outer", traceparent = tp(4).as_str());
+        let _o = outer.enter();
+        let inner = tracing::info_span!(
+            "inner",
+            traceparent = format!("00-{TRACE}-0000000000000005-00").as_str()
+        );
+        let _i = inner.enter();
+        tracing::info_span!("c", case = "stopped").in_scope(|| {});
+    });
+    let snap = r.snapshot();
+    let f = snap.family("span_duration_seconds").unwrap();
+    let span_id_of = |case: &str| {
+        let s = f
+            .series
+            .iter()
+            .find(|s| s.labels.get("case") == Some(case))
+            .unwrap();
+        s.exemplars
+            .iter()
+            .flatten()
+            .map(|e| {
+                e.exemplar
+                    .labels()
+                    .find(|(k, _)| *k == "span_id")
+                    .unwrap()
+                    .1
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(span_id_of("later"), ["0000000000000001"]);
+    assert_eq!(span_id_of("debug"), ["0000000000000002"]);
+    assert_eq!(span_id_of("version"), ["0000000000000003"]);
+    assert_eq!(span_id_of("stopped"), Vec::<String>::new());
+}
+
+#[test]
 fn malformed_or_unsampled_traceparents_and_no_exemplars_give_none() {
     for tp in [
         format!("00-{TRACE}-00f067aa0ba902b7-00"), // not sampled
@@ -326,6 +385,8 @@ fn the_opentelemetry_ids_of_a_timed_span_are_its_exemplar() {
             tracing::subscriber::with_default(stack, || run(&mut ids));
         }
         let (trace, span) = ids.unwrap();
+        // The default subscriber of the thread entering the span may be
+        // another: the ids still come from the span's own.
         let got = exemplars(&r, "span_duration_seconds");
         if matches!(sampler, Sampler::AlwaysOn) {
             assert_eq!(got.len(), 1, "{got:?}");
@@ -339,4 +400,31 @@ fn the_opentelemetry_ids_of_a_timed_span_are_its_exemplar() {
             assert_eq!(got, [], "an unsampled trace");
         }
     }
+}
+
+/// A span entered where the thread's default subscriber is another one
+/// (a future polled on another thread, a nested `with_default`) still gets
+/// its own subscriber's OpenTelemetry ids.
+#[cfg(feature = "tracing-opentelemetry")]
+#[test]
+fn the_ids_come_from_the_span_s_own_subscriber() {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    let provider = SdkTracerProvider::builder().build();
+    let r = Registry::new();
+    let ours = MetricsLayer::builder(r.clone())
+        .spans(["generate"])
+        .build()
+        .unwrap();
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+    let own = tracing::Dispatch::new(tracing_subscriber::registry().with(otel).with(ours));
+    let span = tracing::dispatcher::with_default(&own, || tracing::info_span!("generate"));
+    // Entered under another default: a registry with no OpenTelemetry.
+    let other = tracing::Dispatch::new(tracing_subscriber::registry());
+    tracing::dispatcher::with_default(&other, || span.in_scope(|| {}));
+    drop(span);
+    let got = exemplars(&r, "span_duration_seconds");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_ne!(got[0].1, "0".repeat(32));
 }

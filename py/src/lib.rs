@@ -807,13 +807,33 @@ fn exemplar_arg(e: Option<&Bound<'_, PyAny>>) -> PyResult<Option<nm::Exemplar>> 
     let items = e.call_method0("items").map_err(|_| not_a_mapping())?;
     let mut pairs: Vec<(String, String)> = Vec::new();
     for item in items.try_iter()? {
-        pairs.push(item?.extract().map_err(|_| not_a_mapping())?);
+        let (k, v): (String, String) = item?.extract().map_err(|_| not_a_mapping())?;
+        pairs.push((escape_label_name(&k), v));
     }
     match nm::Exemplar::new(pairs) {
         Ok(x) => Ok(Some(x)),
         Err(nm::Error::InvalidExemplar(m)) => Err(PyValueError::new_err(m)),
         Err(other) => Err(value_error(other)),
     }
+}
+
+/// prometheus_client's "underscores" escaping of a label name, as the
+/// Python layer applies to every name it declares (`_names._escape`):
+/// each character outside `[a-zA-Z_]` (digits after the first) becomes
+/// `_`. prometheus_client 0.26 accepts such names as they are (UTF-8
+/// names); here they are escaped, as metric and label names are.
+fn escape_label_name(k: &str) -> String {
+    k.chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let ok = c.is_ascii_alphabetic() || c == '_' || (c.is_ascii_digit() && i > 0);
+            if ok {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// An exemplar as `collect()` hands it to Python: `(labels, value,
@@ -1062,6 +1082,11 @@ impl HistogramChild {
     #[pyo3(signature = (amount, exemplar=None))]
     fn observe(&self, amount: f64, exemplar: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let h = self.h.get()?;
+        // NaN is ignored, its exemplar unread (prometheus_client finds no
+        // bucket for it, so it never looks at the exemplar).
+        if amount.is_nan() {
+            return Ok(());
+        }
         match exemplar_arg(exemplar)? {
             None => h.observe(amount),
             Some(e) => h.observe_with_exemplar(amount, &e),

@@ -1,7 +1,9 @@
 """Exemplars as prometheus_client takes them: ``inc(exemplar=...)`` and
-``observe(exemplar=...)``, its validation rules and messages, the latest
-per counter and per bucket in OpenMetrics (read back by prometheus_client's
-own parser) and in ``collect()``; never in the text format."""
+``observe(exemplar=...)``, its validation (its messages, with the count
+filled in; names escaped to underscores as nanometrics escapes every name),
+the latest per counter and per bucket in OpenMetrics (read back by
+prometheus_client's own parser) and in ``collect()``; never in the text
+format."""
 
 from __future__ import annotations
 
@@ -87,10 +89,10 @@ def test_collect_returns_exemplars_as_prometheus_client_does(registry):
     "exemplar, error, match",
     [
         ({"trace_id": "x" * 121}, ValueError, "Exemplar labels have 129 UTF-8 characters, exceeding the limit of 128"),
-        ({"é" * 64: "é" * 65}, ValueError, "Invalid label metric name"),
+        ({"x" + "é" * 63: "é" * 65}, ValueError, "129 UTF-8 characters"),
         ({"id": "é" * 127}, ValueError, "129 UTF-8 characters"),
-        ({"0id": "1"}, ValueError, "Invalid label metric name: 0id"),
         ({"__x": "1"}, ValueError, "Reserved label metric name: __x"),
+        ({"": "1"}, ValueError, "Invalid label metric name"),
         ({"id": "a\rb"}, ValueError, "carriage return"),
         ({"id": 1}, TypeError, "dict of str label names to str values"),
         ({1: "a"}, TypeError, "dict of str label names to str values"),
@@ -105,6 +107,21 @@ def test_bad_exemplars_raise_and_change_nothing(registry, exemplar, error, match
     with pytest.raises(error, match=match):
         h.observe(1, exemplar=exemplar)
     assert registry.get_sample_value("c_total") == 0.0
+    assert registry.get_sample_value("h_count") == 0.0
+
+
+def test_names_outside_the_classic_set_are_escaped_as_other_names_are(registry):
+    # prometheus_client 0.26 keeps UTF-8 names; nanometrics escapes every
+    # name to underscores (see the package docstring).
+    c = Counter("c", "C.", registry=registry)
+    c.inc(exemplar={"trace.id": "a", "0id": "b"})
+    got = exemplars_of(openmetrics(registry))
+    assert got == {("c_total", ()): ({"trace_id": "a", "_id": "b"}, 1.0)}
+
+
+def test_nan_observations_ignore_their_exemplar(registry):
+    h = Histogram("h", "H.", registry=registry)
+    h.observe(float("nan"), exemplar={"__bad": "x"})
     assert registry.get_sample_value("h_count") == 0.0
 
 

@@ -43,12 +43,13 @@ struct Seq {
     trace: Exemplar,
 }
 
-/// The trace of a worker's `n`th request: trace id = worker, then `n`
-/// (big-endian); span id = `n + 1`. Made up, but a real trace context
-/// (W3C: 16 and 8 bytes), and one a reader can check against the demo.
+/// The trace of a worker's `n`th request: trace id = worker + 1, then `n`
+/// (big-endian); span id = `n + 1` (W3C ids are never all zeros). Made
+/// up, but a real trace context (16 and 8 bytes), and one a reader can
+/// check against the demo.
 fn trace_of(worker: usize, n: u64) -> Exemplar {
     let mut trace = [0u8; 16];
-    trace[..8].copy_from_slice(&(worker as u64).to_be_bytes());
+    trace[..8].copy_from_slice(&(worker as u64 + 1).to_be_bytes());
     trace[8..].copy_from_slice(&n.to_be_bytes());
     Exemplar::for_trace(trace, (n + 1).to_be_bytes())
 }

@@ -4,26 +4,34 @@
 //!
 //! # Protocol
 //!
-//! A slot is an `AtomicPtr` to a boxed record (exemplar, value, time) that
-//! the slot *owns*; whoever swaps a pointer out of it owns that record.
+//! A slot is an `AtomicPtr` to a boxed record (the exemplar's labels as
+//! bytes, the value, the time) that the slot *owns*; whoever swaps a
+//! pointer out of a slot owns that record.
 //!
-//! - **Writers** (any thread) box the new record and `swap` it in: one
-//!   atomic exchange, no loop, no lock. The record swapped out (an older
-//!   one) is theirs: it becomes the thread's spare box (its labels
-//!   released), reused by its next exemplar, so a thread allocates only for
-//!   its first exemplar (and the series' table of slots on the first
-//!   exemplar into the series).
-//! - **Readers** take the record out (`swap` with null), copy it (one
-//!   reference count of the exemplar's labels), and put it back with a
-//!   `compare_exchange` from null. If a writer stored a newer record
-//!   meanwhile, the put-back fails and the reader frees the old one: the
-//!   slot keeps the newest. A reader that finds null reports no exemplar
-//!   for that bucket, so two readers at once may each miss one; readers
-//!   run under the state lock, which serialises them.
+//! - **Writers** (any thread) fill a record and `swap` it in: one atomic
+//!   exchange, no loop, no lock. The record they fill is a spare: the one
+//!   their previous swap returned (kept per thread), else the table's
+//!   spare (taken with one swap), else a new box. They copy the labels'
+//!   bytes into it, which allocates only when the record's buffer is
+//!   shorter than they are; and they take no reference to the labels and
+//!   drop none, so no recording frees memory either. In a steady state a
+//!   thread allocates nothing.
+//! - **Readers** take the record out (`swap` with null), copy it, and put
+//!   it back with a `compare_exchange` from null. If a writer stored a
+//!   newer record meanwhile, the put-back fails and the old record becomes
+//!   the table's spare (for a writer whose swap found the slot empty and
+//!   so returned no spare); the spare it displaces, if any, is freed. A
+//!   reader that finds null reports no exemplar for that bucket, so two
+//!   readers at once may each miss one; readers run under the state lock,
+//!   which serialises them.
 //!
-//! No record is ever reachable from two owners, so no record is freed
-//! while another thread reads it. Modelled in
+//! No record is ever reachable from two owners, so no record is freed or
+//! refilled while another thread reads it. Modelled in
 //! `loom-tests/tests/exemplar_slots.rs`.
+//!
+//! The time is `SystemTime::now()`: a clock read without a system call
+//! where the kernel offers one through the vDSO (Linux on common clock
+//! sources), a system call elsewhere.
 
 use std::ptr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,21 +44,72 @@ use crate::sync::{AtomicPtr, Ordering, UnsafeCell};
 type Record = UnsafeCell<Fields>;
 
 struct Fields {
-    /// `None` only in a thread's spare box (which keeps no labels alive).
-    exemplar: Option<Exemplar>,
+    /// `Exemplar::packed`.
+    labels: Vec<u8>,
     value: f64,
     /// Nanoseconds since the Unix epoch.
     at: u64,
+    /// Under loom, a record that is never freed is a leaked `Arc`, which
+    /// loom reports.
+    #[cfg(nanometrics_loom)]
+    _leak_check: crate::sync::Arc<()>,
 }
+
+/// Records alive in the process (`diagnostics::exemplar_records`).
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many exemplar records exist (see `diagnostics::exemplar_records`).
+pub(crate) fn live_records() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn new_record() -> Box<Record> {
+    // Relaxed: a count for tests, ordered with nothing.
+    LIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Box::new(Record::new(Fields {
+        labels: Vec::new(),
+        value: 0.0,
+        at: 0,
+        #[cfg(nanometrics_loom)]
+        _leak_check: crate::sync::Arc::new(()),
+    }))
+}
+
+impl Drop for Fields {
+    fn drop(&mut self) {
+        LIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+// Records move between threads through the slots' pointers, which the
+// compiler does not check (`AtomicPtr<T>` is `Sync` for every `T`).
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Fields>();
+};
 
 struct Table {
     slots: Box<[AtomicPtr<Record>]>,
+    /// A record a reader could not put back (a writer stored a newer one),
+    /// for a writer that has no spare.
+    spare: AtomicPtr<Record>,
 }
 
 /// A series' exemplar slots, allocated on the first exemplar recorded into
 /// it (8 bytes per series until then).
 pub(crate) struct ExemplarSlots {
     table: AtomicPtr<Table>,
+}
+
+/// Frees a record the caller owns.
+///
+/// # Safety
+///
+/// `p` is non-null, came from `Box::into_raw`, and no other thread can
+/// reach it.
+unsafe fn free(p: *mut Record) {
+    // SAFETY: as the caller promises.
+    drop(unsafe { Box::from_raw(p) });
 }
 
 impl ExemplarSlots {
@@ -63,22 +122,40 @@ impl ExemplarSlots {
     /// Makes `exemplar` (recorded with `value`, now) the latest of slot `i`
     /// of `n` (`n` is the same for every call on a series). Wait-free.
     pub(crate) fn record(&self, n: usize, i: usize, exemplar: &Exemplar, value: f64) {
-        let Some(slot) = self.table(n).slots.get(i) else {
+        let table = self.table(n);
+        let Some(slot) = table.slots.get(i) else {
             return;
         };
         let at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        let record = spare::filled(Fields {
-            exemplar: Some(exemplar.clone()),
-            value,
-            at,
+        let record = spare::take().unwrap_or_else(|| {
+            // Acquire: pairs with the reader's Release swap that left the
+            // record there, so its accesses happened before ours.
+            let p = table.spare.swap(ptr::null_mut(), Ordering::Acquire);
+            if p.is_null() {
+                new_record()
+            } else {
+                // SAFETY: the swap moved the table's ownership of the
+                // record to us; it came from `Box::into_raw`.
+                unsafe { Box::from_raw(p) }
+            }
+        });
+        record.with_mut(|f| {
+            // SAFETY: the record is ours alone (a spare or new; see
+            // `spare`), and every earlier access to it happened before
+            // the Acquire that made it ours.
+            let f = unsafe { &mut *f };
+            f.labels.clear();
+            f.labels.extend_from_slice(exemplar.packed());
+            f.value = value;
+            f.at = at;
         });
         // AcqRel. Release: the record's fields are written before a reader
         // or a later writer takes it out of the slot (their Acquire swap).
         // Acquire: the record swapped out was written, or put back, by
         // another thread (its Release swap or put-back), and it is ours to
-        // reuse from here on.
+        // refill from here on.
         let old = slot.swap(Box::into_raw(record), Ordering::AcqRel);
         if !old.is_null() {
             // SAFETY: every non-null pointer in a slot came from
@@ -97,13 +174,14 @@ impl ExemplarSlots {
         if t.is_null() {
             let new = Box::into_raw(Box::new(Table {
                 slots: (0..n).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
+                spare: AtomicPtr::new(ptr::null_mut()),
             }));
-            // AcqRel on success publishes the new table (Release); Acquire
-            // on failure pairs with the winner's Release, as above.
+            // Release on success publishes the new table; Acquire on
+            // failure pairs with the winner's Release, as above.
             t = match self.table.compare_exchange(
                 ptr::null_mut(),
                 new,
-                Ordering::AcqRel,
+                Ordering::Release,
                 Ordering::Acquire,
             ) {
                 Ok(_) => new,
@@ -140,30 +218,33 @@ impl ExemplarSlots {
                 return None;
             }
             // SAFETY: the swap moved the slot's ownership of the record to
-            // us (module docs): no other thread can reach it, and the
-            // Acquire made its writer's fields visible.
+            // us (module docs): no other thread can reach it.
             let copy = unsafe { &*p }.with(|f| {
                 // SAFETY: as above; nothing writes the fields while we own
                 // the record.
                 let f = unsafe { &*f };
-                f.exemplar.clone().map(|exemplar| ExemplarSnapshot {
-                    exemplar,
+                ExemplarSnapshot {
+                    exemplar: Exemplar::unpack(&f.labels),
                     value: f.value,
                     timestamp: UNIX_EPOCH + Duration::from_nanos(f.at),
-                })
+                }
             });
-            // Release: the reads above happen before the writer that takes
-            // the record next reuses it (its Acquire swap). Relaxed on
-            // failure: nothing is read then.
+            // Release (both): our reads above happen before the writer that
+            // takes the record next refills it (its Acquire swap).
             if slot
                 .compare_exchange(ptr::null_mut(), p, Ordering::Release, Ordering::Relaxed)
                 .is_err()
             {
-                // A writer stored a newer record; ours is stale.
-                // SAFETY: still ours (the put-back did not happen).
-                drop(unsafe { Box::from_raw(p) });
+                // A writer stored a newer record; ours becomes the table's
+                // spare (Acquire: we own, and may free, the one it
+                // displaces, put there by another reader's Release).
+                let displaced = table.spare.swap(p, Ordering::AcqRel);
+                if !displaced.is_null() {
+                    // SAFETY: the swap moved its ownership to us.
+                    unsafe { free(displaced) };
+                }
             }
-            copy
+            Some(copy)
         }));
     }
 }
@@ -181,51 +262,49 @@ impl Drop for ExemplarSlots {
         // SAFETY: no writer or reader is left (above), and the table and
         // every record in it are owned by `self` alone.
         let table = unsafe { Box::from_raw(t) };
-        for slot in table.slots.iter() {
+        for slot in table.slots.iter().chain([&table.spare]) {
             let p = slot.load(Ordering::Relaxed);
             if !p.is_null() {
                 // SAFETY: as above.
-                drop(unsafe { Box::from_raw(p) });
+                unsafe { free(p) };
             }
         }
     }
 }
 
-/// Each thread keeps the last record it swapped out, and fills it for its
-/// next exemplar instead of allocating. Not under loom, whose models check
-/// the slots, not the allocator.
+/// Each thread keeps the last record it swapped out, and refills it for its
+/// next exemplar. Under loom a kept record is written once (as a refill
+/// would, so the model checks that the thread owns it) and freed: loom's
+/// models check the slots, and a thread-local would outlive a model.
 mod spare {
-    use super::{Fields, Record};
+    use super::Record;
 
     #[cfg(not(nanometrics_loom))]
     std::thread_local! {
         static SPARE: std::cell::Cell<Option<Box<Record>>> = const { std::cell::Cell::new(None) };
     }
 
-    /// `fields` in a boxed record: the thread's spare if it has one.
-    pub(super) fn filled(fields: Fields) -> Box<Record> {
+    /// The thread's spare, if it has one.
+    pub(super) fn take() -> Option<Box<Record>> {
         #[cfg(not(nanometrics_loom))]
-        if let Ok(Some(b)) = SPARE.try_with(std::cell::Cell::take) {
-            // SAFETY: the spare is this thread's alone: it was swapped out
-            // of a slot (Acquire, so every earlier access to it happened
-            // before) and is not in any slot.
-            b.with_mut(|f| unsafe { *f = fields }); // drops the old exemplar's reference
-            return b;
-        }
-        Box::new(Record::new(fields))
+        return SPARE.try_with(std::cell::Cell::take).ok().flatten();
+        #[cfg(nanometrics_loom)]
+        None
     }
 
-    /// Keeps `b`, emptied of its exemplar, as the thread's spare (freeing
-    /// it at thread exit, or now when thread-locals are gone).
+    /// Keeps `b` as the thread's spare (freed at thread exit, or now when
+    /// thread-locals are gone).
     pub(super) fn keep(b: Box<Record>) {
         #[cfg(not(nanometrics_loom))]
         {
-            // SAFETY: `b` came out of a slot by an Acquire swap: this thread
-            // owns it and every earlier access to it happened before.
-            b.with_mut(|f| unsafe { (*f).exemplar = None });
             let _ = SPARE.try_with(|s| s.set(Some(b)));
         }
         #[cfg(nanometrics_loom)]
-        drop(b);
+        {
+            // SAFETY: `b` came out of a slot by an Acquire swap: this
+            // thread owns it and every earlier access happened before.
+            b.with_mut(|f| unsafe { (*f).value = 0.0 });
+            drop(b);
+        }
     }
 }

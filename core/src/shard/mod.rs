@@ -61,6 +61,7 @@ pub(crate) mod staging;
 mod state;
 mod totals;
 
+pub(crate) use exemplar_slots::live_records as live_exemplar_records;
 pub(crate) use lease::{release_parked, Lease, LeaseArc};
 pub(crate) use owner::{live_threads, with_chunk};
 pub(crate) use reader::{reader, Reader};

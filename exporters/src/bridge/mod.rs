@@ -7,7 +7,10 @@
 //!   both ways: a nanometrics registry as its collector, and its registry
 //!   gathered into a nanometrics one.
 //! - `tracing` (feature `tracing`): a `tracing_subscriber` layer that
-//!   times spans into a histogram family and counts events by level.
+//!   times spans into a histogram family, with the span's trace as the
+//!   bucket's exemplar (a `traceparent` field, or with the feature
+//!   `tracing-opentelemetry` the ids of `tracing-opentelemetry`'s layer),
+//!   and counts events by level.
 //! - `otel` (feature `bridge-otel`): counters, up-down counters and gauges
 //!   as observable instruments of the OpenTelemetry metrics API, so an
 //!   `SdkMeterProvider`'s readers see them.

@@ -39,10 +39,14 @@
 //! - **Exemplars.** A timed span's duration carries the span's trace as
 //!   its bucket's exemplar (`trace_id`, `span_id`; OpenMetrics and OTLP
 //!   export it): with the feature `tracing-opentelemetry`, the ids
-//!   `tracing-opentelemetry`'s layer gave the span, read at its first
-//!   enter when that trace is sampled; otherwise a W3C `traceparent`
-//!   field (`00-<trace id>-<parent id>-01`, sampled) of the span or its
-//!   nearest ancestor that has one. `.no_exemplars()` turns them off.
+//!   `tracing-opentelemetry`'s layer (in the same subscriber) gave the
+//!   span, read at its first enter when that trace is sampled (which
+//!   starts the OpenTelemetry span then, as that layer's own context
+//!   activation does: after it, `set_parent` no longer applies);
+//!   otherwise a W3C `traceparent` field (`00-<trace id>-<parent id>-01`,
+//!   sampled; given at creation or recorded later) of the span or of its
+//!   nearest ancestor that has one: its trace id, and its parent id (the
+//!   caller's span) as the span id. `.no_exemplars()` turns them off.
 //! - **Events.** `tracing_events_total{level}`, counted on a handle
 //!   resolved once per level (no lookup per event), for events at
 //!   `.event_level(..)` or more severe (default `INFO`); `.no_events()`
@@ -181,6 +185,8 @@ impl MetricsLayerBuilder {
             fields: self.fields,
             events,
             exemplars: self.exemplars,
+            #[cfg(feature = "tracing-opentelemetry")]
+            dispatch: std::sync::OnceLock::new(),
         })
     }
 }
@@ -198,6 +204,10 @@ pub struct MetricsLayer {
     events: Option<[Counter; 5]>,
     /// Span durations carry the span's trace as their exemplar.
     exemplars: bool,
+    /// The subscriber this layer is part of (not the thread's default:
+    /// a span is entered through its own), for `tracing-opentelemetry`.
+    #[cfg(feature = "tracing-opentelemetry")]
+    dispatch: std::sync::OnceLock<::tracing::dispatcher::WeakDispatch>,
 }
 
 impl fmt::Debug for MetricsLayer {
@@ -264,23 +274,27 @@ struct Timed {
 /// The field a span gives its W3C trace context in.
 const TRACEPARENT: &str = "traceparent";
 
-/// A span's `traceparent` field, as an exemplar; kept on every span that
-/// has one, timed or not, for its descendants.
-struct TraceParent(Exemplar);
+/// A span's `traceparent` field, as an exemplar (`None` when the value
+/// given is not a sampled trace context); kept on every span that was
+/// given one, timed or not, for its descendants, whose search it ends.
+struct TraceParent(Option<Exemplar>);
 
 /// The trace and parent ids of a W3C `traceparent`
-/// (`00-<32 hex>-<16 hex>-<2 hex>`, lower-case), as an exemplar; `None`
-/// when it is not one, its ids are all zeros (invalid), or its flags say
-/// the trace is not sampled.
+/// (`<version>-<32 hex>-<16 hex>-<2 hex>`, lower-case; a version other
+/// than `00` may add fields), as an exemplar; `None` when it is not one,
+/// its ids are all zeros (invalid), or its flags say the trace is not
+/// sampled.
 fn parse_traceparent(v: &str) -> Option<Exemplar> {
     let parts: Vec<&str> = v.trim().split('-').collect();
-    let [version, trace, parent, flags] = parts[..] else {
-        return None;
-    };
     let hex = |s: &str, n: usize| {
         s.len() == n
             && s.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let (version, trace, parent, flags) = match parts[..] {
+        [version @ "00", trace, parent, flags] => (version, trace, parent, flags),
+        [version, trace, parent, flags, ..] if version != "00" => (version, trace, parent, flags),
+        _ => return None,
     };
     if !(hex(version, 2) && version != "ff" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2)) {
         return None;
@@ -295,29 +309,44 @@ fn parse_traceparent(v: &str) -> Option<Exemplar> {
     Exemplar::new([("span_id", parent), ("trace_id", trace)]).ok()
 }
 
-/// A span's `traceparent` field, visited.
-struct TraceParentField(Option<Exemplar>);
+/// A span's `traceparent` field, visited: `Some` once a value was given.
+struct TraceParentField(Option<Option<Exemplar>>);
 
 impl Visit for TraceParentField {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == TRACEPARENT {
-            self.0 = parse_traceparent(value);
+            self.0 = Some(parse_traceparent(value));
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == TRACEPARENT {
-            self.0 = parse_traceparent(&format!("{value:?}"));
+            // `?value` of a `String` comes quoted.
+            let text = format!("{value:?}");
+            self.0 = Some(parse_traceparent(text.trim_matches('"')));
         }
     }
 }
 
-/// The trace `tracing-opentelemetry` gave span `id`, when it is sampled.
+/// Keeps the `traceparent` that `values` (a span's attributes or a
+/// record) give span `id`, if they give one.
+fn keep_traceparent<S>(values: &Record<'_>, span: &tracing_subscriber::registry::SpanRef<'_, S>)
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    let mut tp = TraceParentField(None);
+    values.record(&mut tp);
+    if let Some(given) = tp.0 {
+        span.extensions_mut().replace(TraceParent(given));
+    }
+}
+
+/// The trace `tracing-opentelemetry` gave span `id` of the subscriber
+/// `dispatch` (the one this layer is part of), when it is sampled.
 #[cfg(feature = "tracing-opentelemetry")]
-fn otel_trace(id: &Id) -> Option<Exemplar> {
+fn otel_trace(dispatch: &::tracing::Dispatch, id: &Id) -> Option<Exemplar> {
     use opentelemetry::trace::TraceContextExt;
-    let cx =
-        ::tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))?;
+    let cx = tracing_opentelemetry::get_otel_context(id, dispatch)?;
     let span = cx.span();
     let sc = span.span_context();
     (sc.is_valid() && sc.is_sampled())
@@ -374,15 +403,18 @@ impl<S> Layer<S> for MetricsLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    #[cfg(feature = "tracing-opentelemetry")]
+    fn on_register_dispatch(&self, subscriber: &::tracing::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         // A span with a `traceparent` field keeps it for its descendants,
         // selected or not (a look at the callsite's field names costs the
         // others nothing more).
         if self.exemplars && attrs.metadata().fields().field(TRACEPARENT).is_some() {
-            let mut tp = TraceParentField(None);
-            attrs.record(&mut tp);
-            if let (Some(e), Some(span)) = (tp.0, ctx.span(id)) {
-                span.extensions_mut().replace(TraceParent(e));
+            if let Some(span) = ctx.span(id) {
+                keep_traceparent(&Record::new(attrs.values()), &span);
             }
         }
         if !self.selected(attrs.metadata().name()) {
@@ -409,6 +441,12 @@ where
 
     fn on_record(&self, id: &Id, record: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
+        if self.exemplars {
+            let field = span.metadata().fields().field(TRACEPARENT);
+            if field.is_some_and(|f| record.contains(&f)) {
+                keep_traceparent(record, &span);
+            }
+        }
         if !self.selected(span.name()) {
             return;
         }
@@ -450,7 +488,8 @@ where
         // OpenTelemetry layer locks them).
         #[cfg(feature = "tracing-opentelemetry")]
         if first && self.exemplars {
-            if let Some(trace) = otel_trace(id) {
+            let dispatch = self.dispatch.get().and_then(|d| d.upgrade());
+            if let Some(trace) = dispatch.and_then(|d| otel_trace(&d, id)) {
                 let mut ext = span.extensions_mut();
                 if let Some(t) = ext.get_mut::<Timings>().and_then(|t| t.get_mut(self.id)) {
                     t.trace = Some(trace);
@@ -483,6 +522,7 @@ where
                     span.scope()
                         .find_map(|s| s.extensions().get::<TraceParent>().map(|t| t.0.clone()))
                 })
+                .flatten()
                 .flatten()
         });
         let mut labels: Vec<&str> = Vec::with_capacity(1 + values.len());

@@ -2,9 +2,9 @@
 //! ones a point carries, their size and their bytes (written with
 //! [`wire`](super::wire), fields in the order prost writes them).
 //!
-//! A `trace_id` label of 32 hex digits and a `span_id` of 16 become the
-//! message's `trace_id` and `span_id` bytes; every other label is a
-//! filtered attribute. The value is a double (a counter's increment, a
+//! A `trace_id` label of 32 hex digits and a `span_id` of 16, given
+//! together (and not all zeros), become the message's `trace_id` and
+//! `span_id` bytes; every other label is a filtered attribute. The value is a double (a counter's increment, a
 //! histogram's observation).
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,34 +33,42 @@ fn nanos(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// The labels that are attributes: all but a trace or span id sent as one.
-fn attributes<'a>(e: &'a ExemplarSnapshot) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-    let (trace, span) = (
-        e.exemplar.trace_id().is_some(),
-        e.exemplar.span_id().is_some(),
-    );
-    e.exemplar
-        .labels()
-        .filter(move |(k, _)| !(trace && *k == "trace_id" || span && *k == "span_id"))
+/// The trace and span ids sent as such: both given, neither all zeros
+/// (an invalid W3C id); otherwise they stay attributes.
+fn ids(e: &ExemplarSnapshot) -> Option<([u8; 16], [u8; 8])> {
+    e.exemplar.trace_id().zip(e.exemplar.span_id())
 }
 
-/// The exemplars of `exemplars` (a series' slots) recorded at or after
-/// `since` (a delta point's start: an older one belongs to an earlier
-/// point), in slot order.
-pub(super) fn plan(exemplars: &[Option<ExemplarSnapshot>], since: u64) -> Vec<Planned<'_>> {
+/// The labels that are attributes: all but the ids sent as such.
+fn attributes<'a>(e: &'a ExemplarSnapshot) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+    let as_ids = ids(e).is_some();
+    e.exemplar
+        .labels()
+        .filter(move |(k, _)| !(as_ids && (*k == "trace_id" || *k == "span_id")))
+}
+
+impl Planned<'_> {
+    /// When it was recorded, in nanoseconds since the epoch.
+    pub(super) fn time(&self) -> u64 {
+        self.time
+    }
+}
+
+/// The exemplars of `exemplars` (a series' slots) whose recording time
+/// `keep` accepts, in slot order.
+pub(super) fn plan(
+    exemplars: &[Option<ExemplarSnapshot>],
+    keep: impl Fn(u64) -> bool,
+) -> Vec<Planned<'_>> {
     exemplars
         .iter()
         .flatten()
         .map(|e| (e, nanos(e.timestamp)))
-        .filter(|(_, time)| *time >= since)
+        .filter(|(_, time)| keep(*time))
         .map(|(e, time)| {
-            let ids = e
-                .exemplar
-                .trace_id()
-                .map_or(0, |t| wire::len_field_size(t.len()))
-                + e.exemplar
-                    .span_id()
-                    .map_or(0, |s| wire::len_field_size(s.len()));
+            let ids = ids(e).map_or(0, |(t, s)| {
+                wire::len_field_size(t.len()) + wire::len_field_size(s.len())
+            });
             let len = wire::fixed64_size(time)
                 + wire::PRESENT_I64_SIZE
                 + ids
@@ -81,11 +89,9 @@ pub(super) fn write(buf: &mut Vec<u8>, tag: u8, planned: &[Planned<'_>]) {
         wire::len_header(buf, tag, p.len);
         wire::fixed64(buf, EXEMPLAR_TIME, p.time);
         wire::double_present(buf, EXEMPLAR_AS_DOUBLE, p.e.value);
-        if let Some(span) = p.e.exemplar.span_id() {
+        if let Some((trace, span)) = ids(p.e) {
             wire::len_header(buf, EXEMPLAR_SPAN_ID, span.len());
             buf.extend_from_slice(&span);
-        }
-        if let Some(trace) = p.e.exemplar.trace_id() {
             wire::len_header(buf, EXEMPLAR_TRACE_ID, trace.len());
             buf.extend_from_slice(&trace);
         }

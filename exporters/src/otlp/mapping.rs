@@ -46,6 +46,9 @@ struct State {
     /// before a reset (`FloatCounter::reset`) was seen.
     start: u64,
     value: Sent,
+    /// The time of the newest exemplar sent (0: none): a delta point
+    /// carries only newer ones.
+    exemplars_upto: u64,
 }
 
 /// What the mapper keeps of a series while it exists.
@@ -390,10 +393,24 @@ impl Mapper {
                 (Point::Summary { h, extremes }, created)
             }
         };
-        seen.proposed = sent.map(|value| State { start, value });
-        // A delta point carries the exemplars recorded since its start; a
-        // cumulative one every bucket's latest.
-        let exemplars = exemplar::plan(&s.exemplars, if delta { point_start } else { 0 });
+        // A delta point carries the exemplars not sent in an accepted
+        // request yet; a cumulative one each bucket's latest recorded since
+        // its start (a reset starts it anew).
+        let sent_upto = before.map_or(0, |p| p.exemplars_upto);
+        let exemplars = if delta {
+            exemplar::plan(&s.exemplars, |t| t > sent_upto)
+        } else {
+            exemplar::plan(&s.exemplars, |t| t >= point_start)
+        };
+        let exemplars_upto = exemplars
+            .iter()
+            .map(exemplar::Planned::time)
+            .fold(sent_upto, u64::max);
+        seen.proposed = sent.map(|value| State {
+            start,
+            value,
+            exemplars_upto,
+        });
         let len =
             point_len(seen.attrs.len(), point_start, now, &point) + exemplar::size(&exemplars);
         PlannedPoint {
@@ -900,6 +917,40 @@ mod tests {
                 Temporality::Delta => assert_eq!(again, 0),
             }
         }
+        // Delta: an exemplar in a request that was not accepted is sent
+        // again with the next; once accepted, not again.
+        let mut m = Mapper::new(&[], Temporality::Delta);
+        let t0 = SystemTime::now() + Duration::from_secs(10);
+        let (_, p) = Decoded::request(&mut m, &r.snapshot(), t0).unwrap();
+        m.commit(p);
+        h.observe_with_exemplar(0.06, &traced);
+        let (lost, _) =
+            Decoded::request(&mut m, &r.snapshot(), t0 + Duration::from_secs(1)).unwrap();
+        assert_eq!(hist_exemplars(&lost).len(), 1);
+        let (req, p) =
+            Decoded::request(&mut m, &r.snapshot(), t0 + Duration::from_secs(2)).unwrap();
+        assert_eq!(hist_exemplars(&req).len(), 1, "sent again");
+        m.commit(p);
+        let (req, _) =
+            Decoded::request(&mut m, &r.snapshot(), t0 + Duration::from_secs(3)).unwrap();
+        assert_eq!(hist_exemplars(&req).len(), 0);
+        // A span id without a trace id (or an all-zero one) stays an
+        // attribute.
+        let c2 = r.counter("lone_total", "L.").unwrap();
+        c2.inc_by_with_exemplar(
+            1,
+            &Exemplar::new([("span_id", "00f067aa0ba902b7")]).unwrap(),
+        );
+        let mut m = Mapper::new(&[], Temporality::Cumulative);
+        let (req, _) = Decoded::request(
+            &mut m,
+            &r.snapshot(),
+            SystemTime::now() + Duration::from_secs(1),
+        )
+        .unwrap();
+        let e = &sum_point(&req, "lone").exemplars[0];
+        assert!(e.span_id.is_empty() && e.trace_id.is_empty());
+        assert_eq!(e.filtered_attributes[0].key, "span_id");
     }
 
     #[test]

@@ -291,8 +291,8 @@ pub fn hostile_registry() -> Registry {
     }
     // Exemplars: hostile label values, an empty label set, exactly the
     // 128-character limit, a trace context. (No `"`: prometheus_client's
-    // parser toggles quoting on every `"` of an exemplar, escaped or not,
-    // so `encode_conformance.rs` checks that one without it.)
+    // parser toggles quoting on every `"` of an exemplar, escaped or not;
+    // `body.rs`'s unit test checks how one is escaped.)
     let ex = |pairs: &[(&str, &str)]| Exemplar::new(pairs.iter().copied()).unwrap();
     let c200 = f.with_labels(&[hostile[0], "200"]).unwrap();
     c200.inc_by_with_exemplar(

@@ -43,8 +43,9 @@ Differences from prometheus_client, each deliberate:
 * multi-process mode is not supported (``multiprocess_mode`` is validated
   and ignored); exemplars (``inc(exemplar=...)``, ``observe(exemplar=...)``)
   are validated before the update, so a bad one raises and changes nothing
-  (prometheus_client updates, then raises), and a custom collector's
-  exemplars are not exposed;
+  (prometheus_client updates, then raises), their label names are escaped
+  like every other name, and a custom collector's exemplars are not
+  exposed;
 * ``generate_latest`` writes the text format 0.0.4, so
   ``CONTENT_TYPE_LATEST`` names 0.0.4;
 * ``start_http_server`` listens on 127.0.0.1 unless ``addr`` says otherwise
