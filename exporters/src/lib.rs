@@ -30,6 +30,9 @@
 //!   `metrics` facade's recorder, feature `bridge-metrics`).
 //! - [`frame_json`]: a real-time [`Frame`](nanometrics::realtime::Frame) as
 //!   JSON.
+//! - [`parse`]: strict parsers of both formats (an engine's `/metrics`
+//!   read back, errors with line and column), and [`parse::Ingested`] to
+//!   serve what they read from a registry.
 //!
 //! With the default `http` feature, [`http::MetricsServer`] serves them on
 //! `/metrics` (with `/health` and `/live`), and frames of watches as
@@ -56,6 +59,7 @@ pub mod nats;
 pub mod openmetrics;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+pub mod parse;
 #[cfg(feature = "http")]
 mod percent;
 pub mod prometheus;
