@@ -36,6 +36,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 
 mod collectors;
 mod otlp;
+mod parse;
 mod realtime;
 
 use nanometrics as nm;
@@ -1233,6 +1234,7 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rust_side_increment, m)?)?;
     m.add_function(wrap_pyfunction!(wants_openmetrics, m)?)?;
     m.add_function(wrap_pyfunction!(declared_name, m)?)?;
+    m.add_function(wrap_pyfunction!(parse::parse_exposition, m)?)?;
     m.add("TEXT_CONTENT_TYPE", prometheus::CONTENT_TYPE)?;
     m.add("OPENMETRICS_CONTENT_TYPE", openmetrics::CONTENT_TYPE)?;
     Ok(())

@@ -79,12 +79,14 @@ pub fn parse(body: &str) -> Result<Vec<ParsedFamily>, ParseError> {
                     "counter" | "gauge" | "untyped" => &[""],
                     "summary" => &["_count", "_sum", ""],
                     "histogram" => &["_count", "_sum", "_bucket"],
-                    _ => return Err(line.error_at(
-                        value_at,
-                        format!(
+                    _ => {
+                        return Err(line.error_at(
+                            value_at,
+                            format!(
                             "{value:?} is not a type (counter, gauge, histogram, summary, untyped)"
                         ),
-                    )),
+                        ))
+                    }
                 };
                 f.kind = if value == "untyped" { "unknown" } else { value }.to_string();
                 allowed = suffixes.iter().map(|s| format!("{name}{s}")).collect();

@@ -21,6 +21,7 @@ __all__ = [
     "rust_side_increment",
     "wants_openmetrics",
     "declared_name",
+    "parse_exposition",
     "TEXT_CONTENT_TYPE",
     "OPENMETRICS_CONTENT_TYPE",
 ]
@@ -148,6 +149,25 @@ def tick_interval() -> float: ...
 def rust_side_increment(source: str, n: int = 1) -> None: ...
 def wants_openmetrics(accept: str) -> bool: ...
 def declared_name(family: str, kind: str) -> str: ...
+def parse_exposition(
+    text: str, openmetrics: bool
+) -> List[
+    Tuple[
+        str,
+        str,
+        str,
+        str,
+        List[
+            Tuple[
+                str,
+                List[Tuple[str, str]],
+                float,
+                Optional[Tuple[int, int]],
+                Optional[Tuple[List[Tuple[str, str]], float, Optional[Tuple[int, int]]]],
+            ]
+        ],
+    ]
+]: ...
 
 @final
 class Collected:
