@@ -103,3 +103,48 @@ fn a_family_the_registry_refuses_is_skipped_with_the_reason() {
     );
     assert!(prometheus::encode_to_string(&r.snapshot()).contains("other 2.0\n"));
 }
+
+/// What a scrape may hold: the same name as several untyped families,
+/// a series at several timestamps, buckets out of order (text), a label
+/// set that grows between scrapes, `le` on a gauge.
+#[test]
+fn every_series_of_a_scrape_is_kept_once_with_its_latest_value() {
+    let r = Registry::new();
+    let mut i = Ingested::new(&r);
+    let mut both = parse::text("up{job=\"a\"} 1\nup{job=\"b\"} 0\n").unwrap();
+    both.extend(parse::openmetrics("# TYPE g gauge\ng 1 1\ng 2 2\n# EOF\n").unwrap());
+    i.set(&both);
+    let text = prometheus::encode_to_string(&r.snapshot());
+    assert!(
+        text.contains("up{job=\"a\"} 1.0\n") && text.contains("up{job=\"b\"} 0.0\n"),
+        "{text}"
+    );
+    assert!(text.contains("g 2.0\n"), "{text}");
+
+    let r = Registry::new();
+    let mut i = Ingested::new(&r);
+    let body =
+        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3\nh_bucket{le=\"1\"} 1\nh_count 3\nh_sum 2\n";
+    i.set(&parse::text(body).unwrap());
+    assert!(i.skipped().is_empty(), "{:?}", i.skipped());
+    let text = prometheus::encode_to_string(&r.snapshot());
+    assert!(
+        text.contains("h_bucket{le=\"1.0\"} 1\nh_bucket{le=\"+Inf\"} 3\n"),
+        "{text}"
+    );
+
+    // A label added by the source: declared again, served with it.
+    let r = Registry::new();
+    let mut i = Ingested::new(&r);
+    i.set(&parse::text("x{a=\"1\"} 1\n").unwrap());
+    i.set(&parse::text("x{a=\"1\",b=\"2\"} 2\n").unwrap());
+    assert!(i.skipped().is_empty(), "{:?}", i.skipped());
+    let text = prometheus::encode_to_string(&r.snapshot());
+    assert!(text.contains("x{a=\"1\",b=\"2\"} 2.0\n"), "{text}");
+    assert_eq!(text.matches("# TYPE x gauge").count(), 1, "{text}");
+
+    // `le` is a histogram's: on a gauge the registry refuses it, saying so.
+    let r = Registry::new();
+    let i = parse::ingest(&r, &parse::text("odd{le=\"1\"} 1\n").unwrap());
+    assert!(i.skipped()[0].1.contains("\"le\""), "{:?}", i.skipped());
+}

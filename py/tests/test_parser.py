@@ -123,3 +123,9 @@ def test_errors_come_at_iteration_and_fd_variants_work():
     fams = list(om_parser.text_fd_to_metric_families(io.StringIO("a 1\n# EOF\n")))
     assert [f.name for f in fams] == ["a"]
     assert [f.name for f in parser.text_fd_to_metric_families(io.StringIO("a 1\n"))] == ["a"]
+
+
+@pytest.mark.parametrize("text, value", [("-0.5", -0.5), ("-1.25", -1.25), ("-5e-1", -0.5), ("1.5", 1.5)])
+def test_negative_timestamps_keep_their_sign(text, value):
+    f = next(om_parser.text_string_to_metric_families(f"a 1 {text}\n# EOF\n"))
+    assert float(f.samples[0].timestamp) == value

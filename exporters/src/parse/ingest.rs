@@ -51,10 +51,12 @@ pub struct Ingested {
 enum Kept {
     Family {
         family: CollectedFamily,
+        /// The name it is declared under.
+        declared: String,
         kind: String,
         labels: Vec<String>,
     },
-    /// Refused once: not tried again.
+    /// Refused by the registry (tried again at the next `set`).
     Refused,
 }
 
@@ -79,21 +81,37 @@ impl Ingested {
     /// seen before; a family kept before and absent now is emptied.
     pub fn set(&mut self, families: &[ParsedFamily]) {
         self.skipped.clear();
-        let mut present = std::collections::HashSet::new();
+        // One family per name: the text format makes each untyped sample
+        // a family of its own, and a name may come back later in a body.
+        let mut merged: Vec<ParsedFamily> = Vec::new();
         for f in families {
+            match merged.iter_mut().find(|m| m.name == f.name) {
+                Some(m) if m.kind == f.kind => m.samples.extend(f.samples.iter().cloned()),
+                Some(_) => self
+                    .skipped
+                    .push((f.name.clone(), "the name has two types in the body".into())),
+                None => merged.push(f.clone()),
+            }
+        }
+        let mut present = std::collections::HashSet::new();
+        for f in &merged {
             present.insert(f.name.as_str());
             if let Err(e) = self.set_one(f) {
                 self.skipped.push((f.name.clone(), e.to_string()));
             }
         }
-        for (name, kept) in &self.families {
-            if let Kept::Family { family, .. } = kept {
+        // Gone from the source: emptied (still declared, so that it comes
+        // back as it was); refused ones forgotten.
+        self.families.retain(|name, kept| match kept {
+            Kept::Family { family, .. } => {
                 if !present.contains(name.as_str()) {
                     // Setting nothing cannot fail.
                     let _ = family.set([]);
                 }
+                true
             }
-        }
+            Kept::Refused => present.contains(name.as_str()),
+        });
     }
 
     /// Families of the last [`set`](Self::set) not kept, and why.
@@ -128,10 +146,9 @@ impl Ingested {
         let mut labels: Vec<String> = Vec::new();
         for s in &f.samples {
             for (k, _) in &s.labels {
-                if k != "le"
-                    && !(kind == MetricKind::Summary && k == "quantile")
-                    && !labels.contains(k)
-                {
+                let part = (kind == MetricKind::Histogram && k == "le")
+                    || (kind == MetricKind::Summary && k == "quantile");
+                if !part && !labels.contains(k) {
                     labels.push(k.clone());
                 }
             }
@@ -145,9 +162,10 @@ impl Ingested {
         };
         if declare {
             // First seen, or its type or labels changed (an engine
-            // restarted with another version): declared anew.
-            if let Kept::Family { family, .. } = kept {
-                let _ = family.set([]);
+            // restarted with another version): declared anew, the old
+            // declaration removed.
+            if let Kept::Family { declared, .. } = kept {
+                self.registry.unregister(declared);
             }
             let names: Vec<&str> = labels.iter().map(String::as_str).collect();
             let name = nanometrics::names::declared_name(&f.name, kind);
@@ -159,6 +177,7 @@ impl Ingested {
                 Ok(family) => {
                     *kept = Kept::Family {
                         family,
+                        declared: name.into_owned(),
                         kind: f.kind.clone(),
                         labels,
                     };
@@ -218,6 +237,9 @@ fn series(
                             .label("le")
                             .and_then(super::line::number)
                             .unwrap_or(f64::NAN);
+                        // A later sample of the same bucket (a later
+                        // timestamp) replaces it.
+                        a.buckets.retain(|(b, _)| b.to_bits() != le.to_bits());
                         a.buckets.push((le, s.value as u64));
                     }
                     "_count" => a.count = Some(s.value as u64),
@@ -230,13 +252,17 @@ fn series(
                 .filter_map(|key| {
                     let a = acc.remove(&key)?;
                     let value = if kind == MetricKind::Histogram {
+                        let mut buckets = a.buckets;
+                        buckets.sort_by(|x, y| x.0.total_cmp(&y.0));
                         CollectedValue::Histogram {
-                            buckets: a.buckets,
+                            buckets,
                             sum: a.sum,
                         }
                     } else {
+                        // Quantiles alone (no `_count`): nothing to keep,
+                        // rather than a count and sum of 0 made up.
                         CollectedValue::Summary {
-                            count: a.count.unwrap_or(0),
+                            count: a.count?,
                             sum: a.sum,
                         }
                     };
@@ -244,16 +270,35 @@ fn series(
                 })
                 .collect()
         }
-        MetricKind::Counter => f
-            .samples
-            .iter()
-            .filter(|s| suffix(&s.name) == "_total")
-            .map(|s| (values_of(&s.labels), CollectedValue::FloatCounter(s.value)))
-            .collect(),
-        _ => f
-            .samples
-            .iter()
-            .map(|s| (values_of(&s.labels), CollectedValue::Gauge(s.value)))
-            .collect(),
+        MetricKind::Counter => last_per_series(
+            f.samples
+                .iter()
+                .filter(|s| suffix(&s.name) == "_total")
+                .map(|s| (values_of(&s.labels), CollectedValue::FloatCounter(s.value))),
+        ),
+        _ => last_per_series(
+            f.samples
+                .iter()
+                .map(|s| (values_of(&s.labels), CollectedValue::Gauge(s.value))),
+        ),
     }
+}
+
+/// One value per series: the last (a series sampled at several
+/// timestamps is worth its latest), in the order series first appear.
+fn last_per_series(
+    all: impl Iterator<Item = (Vec<String>, CollectedValue)>,
+) -> Vec<(Vec<String>, CollectedValue)> {
+    let mut out: Vec<(Vec<String>, CollectedValue)> = Vec::new();
+    let mut at: HashMap<Vec<String>, usize> = HashMap::new();
+    for (key, value) in all {
+        match at.get(&key) {
+            Some(&i) => out[i].1 = value,
+            None => {
+                at.insert(key.clone(), out.len());
+                out.push((key, value));
+            }
+        }
+    }
+    out
 }

@@ -77,6 +77,11 @@ impl<'a> Line<'a> {
         }
     }
 
+    /// The rest of the line, for a message.
+    pub(super) fn rest_shown(&self) -> String {
+        shown(self.rest())
+    }
+
     /// What is at the cursor, for a message.
     pub(super) fn found(&self) -> String {
         match self.rest().chars().next() {
@@ -144,6 +149,10 @@ impl<'a> Line<'a> {
     pub(super) fn labels(&mut self, fmt: Format) -> Result<Vec<(String, String)>, ParseError> {
         self.expect(b'{', "'{'")?;
         let mut out: Vec<(String, String)> = Vec::new();
+        // The names so far; and in a set, once there are enough of them to
+        // make a scan slow (a line of many labels is not quadratic).
+        let mut names: Vec<&'a str> = Vec::new();
+        let mut seen: std::collections::HashSet<&'a str> = std::collections::HashSet::new();
         let text = fmt == Format::Text;
         loop {
             if text {
@@ -163,9 +172,21 @@ impl<'a> Line<'a> {
             }
             self.expect(b'"', "'\"' opening the label value")?;
             let value = self.quoted("label value")?;
-            if out.iter().any(|(k, _)| k == name) {
+            if name == "__name__" {
+                return Err(self.error_at(at, "the metric name given again as __name__"));
+            }
+            let twice = if names.len() < 16 {
+                names.contains(&name)
+            } else {
+                if seen.is_empty() {
+                    seen.extend(names.iter().copied());
+                }
+                !seen.insert(name)
+            };
+            if twice {
                 return Err(self.error_at(at, format!("label {name:?} given twice")));
             }
+            names.push(name);
             out.push((name.to_string(), value));
             if text {
                 self.blanks();
@@ -231,6 +252,15 @@ pub(super) fn unescape(text: &str, quote: bool) -> String {
         }
     }
     out
+}
+
+/// `text` quoted for a message, cut after 40 characters (input may be
+/// long).
+pub(super) fn shown(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => format!("{:?}…", &text[..i]),
+        None => format!("{text:?}"),
+    }
 }
 
 /// A number: OpenMetrics' `realnumber` (`[sign] digits [. digits] [e
@@ -337,9 +367,18 @@ fn float_timestamp(s: &str) -> Option<Timestamp> {
         return None;
     }
     let sec = x.floor();
-    Some(Timestamp {
-        sec: sec as i64,
-        nsec: (((x - sec) * 1e9).round() as u32).min(999_999_999),
+    let nsec = ((x - sec) * 1e9).round() as u32;
+    // Rounding up to a whole second carries.
+    Some(if nsec >= 1_000_000_000 {
+        Timestamp {
+            sec: sec as i64 + 1,
+            nsec: 0,
+        }
+    } else {
+        Timestamp {
+            sec: sec as i64,
+            nsec,
+        }
     })
 }
 

@@ -106,7 +106,9 @@ struct Family {
     kind: Option<String>,
     unit: Option<String>,
     samples: Vec<ParsedSample>,
-    /// Where the family starts (for errors found when it ends).
+    /// The line of each sample (for errors found when the family ends).
+    lines: Vec<usize>,
+    /// Where the family starts.
     first_line: usize,
     /// The current group (the series' labels without `le`, `quantile` or
     /// the state), the groups seen, the current group's timestamp, and the
@@ -125,6 +127,7 @@ impl Family {
             kind: kind.map(str::to_string),
             unit: None,
             samples: Vec::new(),
+            lines: Vec::new(),
             first_line,
             group: None,
             groups: HashSet::new(),
@@ -168,7 +171,10 @@ impl Parser {
         if !matches!(keyword, "TYPE" | "HELP" | "UNIT") {
             return Err(line.error_at(
                 at,
-                format!("{keyword:?} is not a metadata keyword (TYPE, HELP, UNIT or EOF)"),
+                format!(
+                    "{} is not a metadata keyword (TYPE, HELP, UNIT or EOF)",
+                    line::shown(keyword)
+                ),
             ));
         }
         line.expect(b' ', "' ' after the keyword")?;
@@ -195,7 +201,10 @@ impl Parser {
                     return Err(line.error_at(at, format!("a second TYPE for {name}")));
                 }
                 if !TYPES.contains(&value) {
-                    return Err(line.error_at(value_at, format!("{value:?} is not a metric type")));
+                    return Err(line.error_at(
+                        value_at,
+                        format!("{} is not a metric type", line::shown(value)),
+                    ));
                 }
                 f.kind = Some(value.to_string());
             }
@@ -234,17 +243,19 @@ impl Parser {
         let value_at = line.pos;
         let value_text = line.token(Format::OpenMetrics);
         let value = line::number(value_text).ok_or_else(|| {
-            line.error_at(value_at, format!("value {value_text:?} is not a number"))
+            line.error_at(
+                value_at,
+                format!("value {} is not a number", line::shown(value_text)),
+            )
         })?;
         let mut timestamp = None;
         if line.peek() == Some(b' ') && !line.rest().starts_with(" #") {
             line.pos += 1;
             let at = line.pos;
             let t = line.token(Format::OpenMetrics);
-            timestamp =
-                Some(line::om_timestamp(t).ok_or_else(|| {
-                    line.error_at(at, format!("timestamp {t:?} is not a number"))
-                })?);
+            timestamp = Some(line::om_timestamp(t).ok_or_else(|| {
+                line.error_at(at, format!("timestamp {} is not a number", line::shown(t)))
+            })?);
         }
         let mut exemplar = None;
         if line.rest().starts_with(" # ") {
@@ -268,14 +279,20 @@ impl Parser {
             let v_at = line.pos;
             let v = line.token(Format::OpenMetrics);
             let value = line::number(v).ok_or_else(|| {
-                line.error_at(v_at, format!("exemplar value {v:?} is not a number"))
+                line.error_at(
+                    v_at,
+                    format!("exemplar value {} is not a number", line::shown(v)),
+                )
             })?;
             let mut ts = None;
             if line.eat(b' ') {
                 let t_at = line.pos;
                 let t = line.token(Format::OpenMetrics);
                 ts = Some(line::om_timestamp(t).ok_or_else(|| {
-                    line.error_at(t_at, format!("exemplar timestamp {t:?} is not a number"))
+                    line.error_at(
+                        t_at,
+                        format!("exemplar timestamp {} is not a number", line::shown(t)),
+                    )
                 })?);
             }
             exemplar = Some(ParsedExemplar {
@@ -285,7 +302,7 @@ impl Parser {
             });
         }
         if !line.at_end() {
-            return Err(line.error(format!("unexpected {:?}", line.rest())));
+            return Err(line.error(format!("unexpected {}", line.rest_shown())));
         }
         let sample = ParsedSample {
             name: name.to_string(),
@@ -381,6 +398,7 @@ impl Parser {
         // keeps the first (the OpenMetrics tests hold such bodies valid).
         if !repeat {
             f.samples.push(s);
+            f.lines.push(number);
         }
         Ok(())
     }
@@ -418,7 +436,11 @@ impl Parser {
             return Err(err(format!("a {kind} has no unit")));
         }
         if matches!(kind.as_str(), "histogram" | "gaugehistogram") {
-            check_histogram(&f.samples, &f.name).map_err(err)?;
+            check_histogram(&f.samples, &f.name).map_err(|(m, i)| ParseError {
+                line: f.lines[i],
+                column: 1,
+                message: m,
+            })?;
         }
         self.out.push(ParsedFamily {
             name: f.name,
@@ -459,8 +481,9 @@ fn group_of(s: &ParsedSample, name: &str, kind: &str) -> Key {
 
 /// Per group: buckets in order with growing counts, a `+Inf` bucket equal
 /// to the count, `_count` and `_sum` (`_gcount`, `_gsum`) together, no
-/// `_sum` with negative buckets.
-fn check_histogram(samples: &[ParsedSample], name: &str) -> Result<(), String> {
+/// `_sum` with negative buckets. An error comes with the index of the
+/// sample at fault (the group's last, for what only its end shows).
+fn check_histogram(samples: &[ParsedSample], name: &str) -> Result<(), (String, usize)> {
     #[derive(Default)]
     struct G {
         bucket: Option<f64>,
@@ -496,7 +519,8 @@ fn check_histogram(samples: &[ParsedSample], name: &str) -> Result<(), String> {
         Ok(())
     };
     let mut cur: Option<(Key, Option<Timestamp>, G)> = None;
-    for s in samples {
+    let mut last = 0;
+    for (i, s) in samples.iter().enumerate() {
         let suffix = &s.name[name.len()..];
         if suffix.is_empty() {
             continue;
@@ -507,20 +531,21 @@ fn check_histogram(samples: &[ParsedSample], name: &str) -> Result<(), String> {
             .is_some_and(|(k, t, _)| *k == key && *t == s.timestamp);
         if !same {
             if let Some((_, _, g)) = &cur {
-                done(g)?;
+                done(g).map_err(|m| (m, last))?;
             }
             cur = Some((key, s.timestamp, G::default()));
         }
+        last = i;
         let g = &mut cur.as_mut().expect("just set").2;
         match suffix {
             "_bucket" => {
                 let b = s.label("le").and_then(line::number).unwrap_or(f64::NAN);
                 g.negative |= b < 0.0;
                 if g.bucket.is_some_and(|prev| b <= prev) {
-                    return Err(format!("{name}: buckets out of order"));
+                    return Err((format!("{name}: buckets out of order"), i));
                 }
                 if s.value < g.value {
-                    return Err(format!("{name}: bucket counts go down"));
+                    return Err((format!("{name}: bucket counts go down"), i));
                 }
                 g.bucket = Some(b);
                 g.value = s.value;
@@ -535,7 +560,7 @@ fn check_histogram(samples: &[ParsedSample], name: &str) -> Result<(), String> {
         }
     }
     if let Some((_, _, g)) = &cur {
-        done(g)?;
+        done(g).map_err(|m| (m, last))?;
     }
     Ok(())
 }

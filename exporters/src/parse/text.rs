@@ -35,7 +35,9 @@ pub fn parse(body: &str) -> Result<Vec<ParsedFamily>, ParseError> {
     for (i, raw) in body.split('\n').enumerate() {
         let text = raw.trim_matches([' ', '\t', '\r']);
         let offset = raw.len() - raw.trim_start_matches([' ', '\t', '\r']).len();
-        let mut line = Line::new(raw, i + 1);
+        // The cursor runs over the line without its trailing blanks and CR
+        // (CRLF line endings read as LF), columns as in `raw`.
+        let mut line = Line::new(&raw[..offset + text.len()], i + 1);
         line.pos = offset;
         if text.is_empty() {
             continue;
@@ -83,8 +85,9 @@ pub fn parse(body: &str) -> Result<Vec<ParsedFamily>, ParseError> {
                         return Err(line.error_at(
                             value_at,
                             format!(
-                            "{value:?} is not a type (counter, gauge, histogram, summary, untyped)"
-                        ),
+                                "{} is not a type (counter, gauge, histogram, summary, untyped)",
+                                line::shown(value)
+                            ),
                         ))
                     }
                 };
@@ -143,21 +146,27 @@ fn sample(mut line: Line<'_>) -> Result<ParsedSample, ParseError> {
     }
     let value_at = line.pos;
     let v = line.token(Format::Text);
-    let value = line::number(v)
-        .ok_or_else(|| line.error_at(value_at, format!("value {v:?} is not a number")))?;
+    let value = line::number(v).ok_or_else(|| {
+        line.error_at(
+            value_at,
+            format!("value {} is not a number", line::shown(v)),
+        )
+    })?;
     let mut timestamp = None;
     line.blanks();
     let rest = line.rest().trim_end_matches([' ', '\t', '\r']);
     if !rest.is_empty() {
         let at = line.pos;
         let t = line.token(Format::Text);
-        timestamp = Some(
-            line::text_timestamp(t)
-                .ok_or_else(|| line.error_at(at, format!("timestamp {t:?} is not an integer")))?,
-        );
+        timestamp = Some(line::text_timestamp(t).ok_or_else(|| {
+            line.error_at(
+                at,
+                format!("timestamp {} is not an integer", line::shown(t)),
+            )
+        })?);
         line.blanks();
         if !line.rest().trim_end_matches('\r').is_empty() {
-            return Err(line.error(format!("unexpected {:?}", line.rest())));
+            return Err(line.error(format!("unexpected {}", line.rest_shown())));
         }
     }
     Ok(ParsedSample {

@@ -15,9 +15,15 @@ def _timestamp(t: Optional[Tuple[int, int]], openmetrics: bool) -> Union[None, f
         return None
     sec, nsec = t
     if openmetrics:
-        return Timestamp(sec, abs(nsec))
-    # The text format's milliseconds, as seconds (prometheus_client: ms / 1000).
-    return sec + nsec / 1e9
+        ts = Timestamp(0, 0)
+        # Set as prometheus_client keeps a negative time (seconds toward
+        # zero, nanoseconds with the sign): its constructor cannot make
+        # one between -1 and 0.
+        ts.sec, ts.nsec = sec, nsec
+        return ts
+    # The text format's milliseconds, as seconds: ms / 1000, as
+    # prometheus_client computes them.
+    return (sec * 1000 + nsec // 1_000_000) / 1000
 
 
 def families(text: str, openmetrics: bool) -> Iterator[Metric]:
