@@ -21,6 +21,7 @@ cargo fmt --all -- --check
 
 step "no import cycles among the files of core/src"
 python3 ci/module_cycles.py core/src
+python3 ci/module_cycles.py exporters/src
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings

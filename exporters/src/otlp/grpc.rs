@@ -23,7 +23,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
 use super::config::{check_url, ConfigError, OtlpConfig, DEFAULT_ENDPOINT, DEFAULT_GRPC_ENDPOINT};
-use super::transport::Attempt;
+use super::attempt::Attempt;
 
 const EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 

@@ -35,6 +35,7 @@
 //!   `nanometrics_otlp_rejected_points_total` (a partial success's count),
 //!   `nanometrics_otlp_last_success_timestamp_seconds`.
 
+mod attempt;
 mod attributes;
 mod config;
 mod exemplar;

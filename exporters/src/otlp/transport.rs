@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse;
 use prost::Message;
 
+use super::attempt::Attempt;
 use super::config::{check_url, ConfigError, OtlpConfig, Protocol};
 use crate::push::BackendError;
 
@@ -37,20 +38,6 @@ enum Via {
     Http(HttpPost),
     #[cfg(feature = "otlp-grpc")]
     Grpc(super::grpc::GrpcExport),
-}
-
-/// What one try of an export came to.
-pub(crate) enum Attempt {
-    /// The receiver took it; its answer.
-    Accepted(ExportMetricsServiceResponse),
-    /// The receiver refused it for good.
-    Rejected(String),
-    /// Worth another try: after `after` if the receiver said so (else a
-    /// backoff); `why` says what happened.
-    Retry {
-        after: Option<Duration>,
-        why: String,
-    },
 }
 
 impl Transport {
