@@ -19,7 +19,7 @@ step "conformance checker: its own tests, mypy --strict"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "no import cycles among the files of core/src"
+step "no import cycles among the files of core/src and exporters/src"
 python3 ci/module_cycles.py core/src
 python3 ci/module_cycles.py exporters/src
 
