@@ -102,7 +102,9 @@ fn errors_name_the_line_and_column() {
     )
     .unwrap_err();
     assert_eq!(e.line, 3, "{e}");
-    let e = parse::openmetrics("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_count 2\nh_sum 1\n# EOF\n").unwrap_err();
+    let e =
+        parse::openmetrics("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_count 2\nh_sum 1\n# EOF\n")
+            .unwrap_err();
     assert_eq!(e.line, 4, "{e}");
     assert!(e.message.contains("+Inf"), "{e}");
     // The name once; long input cut short in messages.

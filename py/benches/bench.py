@@ -25,7 +25,29 @@ BUDGETS = {
     'labels("a").inc()': 5.0,
     "Histogram.observe()": 8.0,
     "generate_latest() 10k series": 20.0,
+    "text parser, 10k series": 20.0,
+    "OpenMetrics parser, 10k series": 20.0,
 }
+
+
+def bodies() -> Tuple[str, str]:
+    """10,000 series as prometheus_client writes them (text, OpenMetrics):
+    the one input both libraries' parsers read."""
+    from prometheus_client.openmetrics.exposition import generate_latest as om
+
+    big = pc.CollectorRegistry()
+    for i in range(96):
+        f = pc.Counter(f"big_{i}", "Big.", ["shard"], registry=big)
+        for j in range(100):
+            f.labels(str(j)).inc(j)
+    for i in range(4):
+        h = pc.Histogram(f"big_h_{i}_seconds", "Big hist.", ["shard"], registry=big)
+        for j in range(100):
+            h.labels(str(j)).observe(j / 100)
+    return pc.generate_latest(big).decode(), om(big).decode()
+
+
+TEXT_BODY, OM_BODY = bodies()
 
 
 def cases(lib: object) -> Dict[str, Tuple[timeit.Timer, int]]:
@@ -46,7 +68,16 @@ def cases(lib: object) -> Dict[str, Tuple[timeit.Timer, int]]:
         f = lib.Histogram(f"big_h_{i}_seconds", "Big hist.", ["shard"], registry=big)  # type: ignore[attr-defined]
         for j in range(100):
             f.labels(str(j)).observe(j / 100)
-    env = {"c": c, "fam": fam, "h": h, "g": g, "big": big, "generate_latest": lib.generate_latest}  # type: ignore[attr-defined]
+    if lib is nm:
+        from nanometrics import parser as text_parser
+        from nanometrics.openmetrics import parser as om_parser
+    else:
+        from prometheus_client import parser as text_parser  # type: ignore[no-redef]
+        from prometheus_client.openmetrics import parser as om_parser  # type: ignore[no-redef]
+    env = {
+        "c": c, "fam": fam, "h": h, "g": g, "big": big, "generate_latest": lib.generate_latest,  # type: ignore[attr-defined]
+        "text_parser": text_parser, "om_parser": om_parser, "TEXT_BODY": TEXT_BODY, "OM_BODY": OM_BODY,
+    }
     t = lambda stmt: timeit.Timer(stmt, globals=env)  # noqa: E731
     return {
         "Counter.inc()": (t("c.inc()"), 100_000),
@@ -55,6 +86,8 @@ def cases(lib: object) -> Dict[str, Tuple[timeit.Timer, int]]:
         "Gauge.set()": (t("g.set(3.0)"), 100_000),
         "Histogram.observe()": (t("h.observe(0.042)"), 100_000),
         "generate_latest() 10k series": (t("generate_latest(big)"), 3),
+        "text parser, 10k series": (t("list(text_parser.text_string_to_metric_families(TEXT_BODY))"), 1),
+        "OpenMetrics parser, 10k series": (t("list(om_parser.text_string_to_metric_families(OM_BODY))"), 1),
     }
 
 

@@ -22,8 +22,8 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use super::config::{check_url, ConfigError, OtlpConfig, DEFAULT_ENDPOINT, DEFAULT_GRPC_ENDPOINT};
 use super::attempt::Attempt;
+use super::config::{check_url, ConfigError, OtlpConfig, DEFAULT_ENDPOINT, DEFAULT_GRPC_ENDPOINT};
 
 const EXPORT: &str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
 
