@@ -34,7 +34,7 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
 
 warm_up=${BENCH_WARM_UP:-0.5}
 measure=${BENCH_MEASURE:-1}
-command="cargo bench -p nanometrics-benches --features otlp,tracing --bench counter --bench histogram --bench labels --bench encode --bench facade --bench otlp --bench tracing -- --warm-up-time $warm_up --measurement-time $measure --noplot"
+command="cargo bench -p nanometrics-benches --features otlp,tracing --bench counter --bench histogram --bench labels --bench encode --bench facade --bench parse --bench otlp --bench tracing -- --warm-up-time $warm_up --measurement-time $measure --noplot"
 
 runs=${BENCH_CHECK_RUNS:-1}
 if ! [[ "$runs" =~ ^[1-9][0-9]*$ ]]; then
