@@ -26,7 +26,7 @@ use crate::series_handle::SeriesHandle;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value, Values};
 use crate::sync::lock_std;
-use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesReadFn};
+use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesReadFn, SeriesView};
 
 /// One collected series' value, as the library that keeps it has it.
 #[derive(Clone, Debug, PartialEq)]
@@ -348,7 +348,13 @@ impl LockedFamily for LockedCollected<'_> {
 
     fn for_each(&self, _: &Reader, _exemplars: bool, f: &mut SeriesReadFn<'_>) {
         for e in &self.0.entries {
-            f(&e.values, &e.text, &e.value, &[]);
+            f(&SeriesView {
+                values: &e.values,
+                cache: &e.text,
+                value: &e.value,
+                exemplars: &[],
+                created: e.created,
+            });
         }
     }
 

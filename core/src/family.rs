@@ -29,7 +29,7 @@ use crate::series_handle::SeriesHandle;
 use crate::shard::Reader;
 use crate::snapshot::{FamilyLabels, LabelSet, MetricKind, SeriesSnapshot, Value, Values};
 use crate::summary::Summary;
-use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesReadFn};
+use crate::visit::{Lockable, LockedFamily, RenderCache, SeriesReadFn, SeriesView};
 
 /// Default cardinality limit of a family: label sets beyond it share one
 /// overflow series.
@@ -917,7 +917,13 @@ impl<M: Metric> LockedFamily for LockedTable<'_, M> {
             if exemplars {
                 e.metric.exemplars(r, &mut ex);
             }
-            f(&e.values, &e.text, &e.metric.read(r), &ex);
+            f(&SeriesView {
+                values: &e.values,
+                cache: &e.text,
+                value: &e.metric.read(r),
+                exemplars: &ex,
+                created: UNIX_EPOCH + Duration::from_nanos(e.created),
+            });
         }
     }
 

@@ -131,13 +131,19 @@ pub(crate) fn exposed_names(name: &str, kind: MetricKind) -> Vec<String> {
     let base = family_name(name, kind);
     let with = |suffixes: &[&str]| suffixes.iter().map(|s| format!("{name}{s}")).collect();
     match kind {
-        MetricKind::Counter => vec![base.to_string(), format!("{base}_total")],
+        // `_created`: counters, histograms and summaries may be exposed
+        // with their creation time (the exporters' `created` option).
+        MetricKind::Counter => vec![
+            base.to_string(),
+            format!("{base}_total"),
+            format!("{base}_created"),
+        ],
         MetricKind::Gauge | MetricKind::UpDownCounter | MetricKind::StateSet => {
             vec![name.to_string()]
         }
         MetricKind::Info => vec![base.to_string(), name.to_string()],
-        MetricKind::Summary => with(&["", "_count", "_sum"]),
-        MetricKind::Histogram => with(&["", "_bucket", "_count", "_sum"]),
+        MetricKind::Summary => with(&["", "_count", "_sum", "_created"]),
+        MetricKind::Histogram => with(&["", "_bucket", "_count", "_sum", "_created"]),
     }
 }
 

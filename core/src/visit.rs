@@ -49,14 +49,25 @@ pub(crate) trait Lockable: Send + Sync {
 /// values, its [`RenderCache`], its value.
 pub type SeriesWithCacheFn<'f> = dyn FnMut(&[Box<str>], &RenderCache, &Value) + 'f;
 
-/// What [`SeriesGroup::for_each_series_with_exemplars`] calls per series:
-/// its label values, its [`RenderCache`], its value and its latest
-/// exemplars (see [`SeriesSnapshot::exemplars`]).
-pub type SeriesWithExemplarsFn<'f> =
-    dyn FnMut(&[Box<str>], &RenderCache, &Value, &[Option<ExemplarSnapshot>]) + 'f;
+/// One series as [`SeriesGroup::for_each_series_view`] lends it: all a
+/// read knows of it, borrowed.
+#[derive(Debug)]
+pub struct SeriesView<'a> {
+    /// Its label values, in [`SeriesGroup::label_names`] order.
+    pub values: &'a [Box<str>],
+    /// Bytes an exporter keeps for it across reads.
+    pub cache: &'a RenderCache,
+    /// Its value.
+    pub value: &'a Value,
+    /// Its latest exemplars, as [`SeriesSnapshot::exemplars`] (empty
+    /// unless asked for).
+    pub exemplars: &'a [Option<ExemplarSnapshot>],
+    /// When it was created, as [`SeriesSnapshot::created`].
+    pub created: std::time::SystemTime,
+}
 
 /// The one per-series callback of [`LockedFamily::for_each`].
-pub(crate) type SeriesReadFn<'f> = SeriesWithExemplarsFn<'f>;
+pub(crate) type SeriesReadFn<'f> = dyn FnMut(&SeriesView<'_>) + 'f;
 
 /// Bytes an exporter keeps per series across reads, derived from what never
 /// changes for a series (its family's name and constant labels, its label
@@ -196,9 +207,7 @@ impl SeriesGroup<'_> {
     /// ```
     pub fn for_each_series(&self, f: &mut dyn FnMut(&[Box<str>], &Value)) {
         self.locked
-            .for_each(self.reader, false, &mut |values, _, value, _| {
-                f(values, value)
-            });
+            .for_each(self.reader, false, &mut |s| f(s.values, s.value));
     }
 
     /// [`for_each_series`](Self::for_each_series), also lending each
@@ -218,26 +227,25 @@ impl SeriesGroup<'_> {
     /// ```
     pub fn for_each_series_with_cache(&self, f: &mut SeriesWithCacheFn<'_>) {
         self.locked
-            .for_each(self.reader, false, &mut |values, text, value, _| {
-                f(values, text, value)
-            });
+            .for_each(self.reader, false, &mut |s| f(s.values, s.cache, s.value));
     }
 
-    /// [`for_each_series_with_cache`](Self::for_each_series_with_cache),
-    /// also lending each series' latest exemplars: one per bucket of a
-    /// histogram (in the order of its `buckets`), one for a counter, none
-    /// when none was recorded.
+    /// Each series as a [`SeriesView`]: its label values, render cache,
+    /// value and creation time, and its latest exemplars when `exemplars`
+    /// (one per bucket of a histogram, in the order of its `buckets`; one
+    /// for a counter; none when none was recorded).
     ///
     /// ```
     /// # let r = nanometrics::Registry::new();
     /// let c = r.counter("x_total", "x")?;
     /// c.inc_by_with_exemplar(2, &nanometrics::Exemplar::new([("trace_id", "abc")])?);
-    /// r.visit(|f| f.for_each_group(|g| g.for_each_series_with_exemplars(&mut |_, _, _, ex| {
-    ///     assert_eq!(ex[0].as_ref().map(|e| e.value), Some(2.0));
+    /// r.visit(|f| f.for_each_group(|g| g.for_each_series_view(true, &mut |s| {
+    ///     assert_eq!(s.exemplars[0].as_ref().map(|e| e.value), Some(2.0));
+    ///     assert!(s.created <= std::time::SystemTime::now());
     /// })));
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
-    pub fn for_each_series_with_exemplars(&self, f: &mut SeriesWithExemplarsFn<'_>) {
-        self.locked.for_each(self.reader, true, f);
+    pub fn for_each_series_view(&self, exemplars: bool, f: &mut dyn FnMut(&SeriesView<'_>)) {
+        self.locked.for_each(self.reader, exemplars, f);
     }
 }

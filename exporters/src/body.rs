@@ -20,11 +20,51 @@ pub(crate) enum Format {
     OpenMetrics,
 }
 
-/// The name in `# TYPE`/`# HELP` (and the base of histogram samples), and
-/// the sample name of counters and gauges.
+/// The name in `# TYPE`/`# HELP` (and the base of histogram samples), the
+/// sample name of counters and gauges, and the family name (the base of
+/// `_created`).
 struct Names<'a> {
     header: Cow<'a, str>,
     sample: Cow<'a, str>,
+    family: &'a str,
+}
+
+/// What a family's `_created` samples need: whether they are written, and
+/// (text format) the lines kept for the `<name>_created` gauge family
+/// written after the family, as prometheus_client writes them.
+struct Created {
+    on: bool,
+    late: Vec<u8>,
+}
+
+impl Created {
+    fn new(on: bool, kind: MetricKind) -> Created {
+        Created {
+            on: on
+                && matches!(
+                    kind,
+                    MetricKind::Counter | MetricKind::Histogram | MetricKind::Summary
+                ),
+            late: Vec::new(),
+        }
+    }
+
+    /// The family's `_created` gauge family (text format), if any.
+    fn finish(self, out: &mut Vec<u8>, fmt: Format, names: &Names<'_>, help: &str) {
+        if fmt == Format::Text && !self.late.is_empty() {
+            let name = format!("{}_created", names.family);
+            let mut escaped = Vec::with_capacity(help.len());
+            write_help(&mut escaped, help, false);
+            for (what, rest) in [(&b"# HELP "[..], &escaped[..]), (b"# TYPE ", b"gauge")] {
+                out.extend_from_slice(what);
+                out.extend_from_slice(name.as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(rest);
+                out.push(b'\n');
+            }
+            out.extend_from_slice(&self.late);
+        }
+    }
 }
 
 fn type_word(fmt: Format, name: &str, kind: MetricKind) -> &'static str {
@@ -82,7 +122,11 @@ fn header<'a>(
             line(out, b"# HELP ", &escaped);
         }
     }
-    Names { header, sample }
+    Names {
+        header,
+        sample,
+        family: family_name(name, kind),
+    }
 }
 
 fn line<'a>(
@@ -136,6 +180,33 @@ fn exemplar(
     }
 }
 
+/// One series' `_created` sample (seconds since the epoch): in
+/// OpenMetrics after its other samples, in the text format kept for the
+/// family's `_created` gauge family.
+fn created_line<'a>(
+    out: &mut Vec<u8>,
+    fmt: Format,
+    names: &Names<'_>,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+    created: &mut Created,
+    at: std::time::SystemTime,
+) {
+    if !created.on {
+        return;
+    }
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let to = match fmt {
+        Format::OpenMetrics => out,
+        Format::Text => &mut created.late,
+    };
+    line(to, names.family, "_created", labels, None, |o| {
+        write_f64(o, secs)
+    });
+}
+
 /// One series, any kind; `labels` is called once per line written;
 /// `exemplars` as [`nanometrics::SeriesSnapshot::exemplars`].
 fn series<'a, I>(
@@ -145,6 +216,7 @@ fn series<'a, I>(
     labels: impl Fn() -> I,
     value: &Value,
     exemplars: &[Option<ExemplarSnapshot>],
+    created: (&mut Created, std::time::SystemTime),
 ) where
     I: Iterator<Item = (&'a str, &'a str)>,
 {
@@ -199,46 +271,61 @@ fn series<'a, I>(
             }
         }
     }
+    created_line(out, fmt, names, labels(), created.0, created.1);
 }
 
-/// A family of a [`nanometrics::Snapshot`].
-pub(crate) fn snapshot_family(out: &mut Vec<u8>, fmt: Format, f: &FamilySnapshot) {
+/// A family of a [`nanometrics::Snapshot`]; with `_created` samples when
+/// `created` (counters, histograms, summaries).
+pub(crate) fn snapshot_family(out: &mut Vec<u8>, fmt: Format, f: &FamilySnapshot, created: bool) {
     let names = header(out, fmt, &f.name, &f.help, f.unit.as_deref(), f.kind);
+    let mut c = Created::new(created, f.kind);
     for s in &f.series {
-        series(out, fmt, &names, || s.labels.iter(), &s.value, &s.exemplars);
+        series(
+            out,
+            fmt,
+            &names,
+            || s.labels.iter(),
+            &s.value,
+            &s.exemplars,
+            (&mut c, s.created),
+        );
     }
+    c.finish(out, fmt, &names, &f.help);
 }
 
 /// A family lent by [`nanometrics::Registry::visit`]. Counters and gauges
 /// take the fast path: the fixed parts of each line (name, constant labels,
 /// label names, quotes) are built once per group, so a series costs its
 /// label values and its number.
-pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
+pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>, created: bool) {
     let names = header(out, fmt, f.name, f.help, f.unit, f.kind);
     // Only OpenMetrics carries exemplars, and only counters and histograms
     // have them: the others skip reading them.
     let with_exemplars =
         fmt == Format::OpenMetrics && matches!(f.kind, MetricKind::Counter | MetricKind::Histogram);
-    let each = |g: &SeriesGroup<'_>, f: &mut nanometrics::visit::SeriesWithExemplarsFn<'_>| {
-        if with_exemplars {
-            g.for_each_series_with_exemplars(f)
-        } else {
-            g.for_each_series_with_cache(&mut |values, text, value| f(values, text, value, &[]))
-        }
-    };
+    let mut c = Created::new(created, f.kind);
     f.for_each_group(|g| match f.kind {
         MetricKind::Histogram | MetricKind::Summary => {
-            each(g, &mut |values, _, value, exemplars| {
+            g.for_each_series_view(with_exemplars, &mut |s| {
                 let labels = || {
                     g.const_labels()
-                        .chain(g.label_names().zip(values.iter().map(|v| &**v)))
+                        .chain(g.label_names().zip(s.values.iter().map(|v| &**v)))
                 };
-                series(out, fmt, &names, labels, value, exemplars);
+                series(
+                    out,
+                    fmt,
+                    &names,
+                    labels,
+                    s.value,
+                    s.exemplars,
+                    (&mut c, s.created),
+                );
             })
         }
         _ => {
             let frags = fragments(&names.sample, g);
-            each(g, &mut |values, text, value, exemplars| {
+            g.for_each_series_view(with_exemplars, &mut |s| {
+                let (values, text, value, exemplars) = (s.values, s.cache, s.value, s.exemplars);
                 // The line up to the value never changes for a series: made
                 // once, copied on every scrape after.
                 out.extend_from_slice(text.get_or_init(|| {
@@ -258,9 +345,14 @@ pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>) {
                 }
                 write_exemplar(out, exemplar(fmt, exemplars, 0));
                 out.push(b'\n');
+                let labels = g
+                    .const_labels()
+                    .chain(g.label_names().zip(values.iter().map(|v| &**v)));
+                created_line(out, fmt, &names, labels, &mut c, s.created);
             })
         }
     });
+    c.finish(out, fmt, &names, f.help);
 }
 
 /// The fixed text around a group's label values: `name{c="v",a="`, then
@@ -320,8 +412,8 @@ mod tests {
         let mut om = Vec::new();
         let mut text = Vec::new();
         for f in &snap.families {
-            snapshot_family(&mut om, Format::OpenMetrics, f);
-            snapshot_family(&mut text, Format::Text, f);
+            snapshot_family(&mut om, Format::OpenMetrics, f, false);
+            snapshot_family(&mut text, Format::Text, f, false);
         }
         let om = String::from_utf8(om).unwrap();
         assert!(

@@ -59,7 +59,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, Notify, Semaphore};
 
 use crate::sse::{SseBody, StreamConfig, StreamHub};
-use crate::{openmetrics, prometheus};
+use crate::{openmetrics, prometheus, EncodeOptions};
 
 /// The default listen address: loopback only, the OpenTelemetry Prometheus
 /// exporter's port.
@@ -183,6 +183,7 @@ pub struct MetricsServerBuilder {
     header_read_timeout: Duration,
     max_header_bytes: usize,
     health: Health,
+    encode: EncodeOptions,
     enabled: bool,
     env_error: Option<String>,
 }
@@ -201,6 +202,7 @@ impl Default for MetricsServerBuilder {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             health: Health::new(),
+            encode: EncodeOptions::default(),
             enabled: true,
             env_error: None,
         }
@@ -405,6 +407,21 @@ impl MetricsServerBuilder {
         self
     }
 
+    /// Writes `_created` samples (counters, histograms, summaries: their
+    /// series' creation time), as prometheus_client does; off by default
+    /// (see [`EncodeOptions`]).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").created_series(true).start()?;
+    /// s.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn created_series(mut self, on: bool) -> Self {
+        self.encode = self.encode.created(on);
+        self
+    }
+
     /// Reads the environment: `NANOMETRICS_ADDR` (`host:port`) replaces the
     /// address; otherwise `DYN_SYSTEM_HOST` and `DYN_SYSTEM_PORT` set it
     /// (host default `127.0.0.1`; port `-1` disables the server, `0` picks a
@@ -508,6 +525,7 @@ impl MetricsServerBuilder {
             header_read_timeout: self.header_read_timeout,
             max_header_bytes: self.max_header_bytes,
             health: self.health,
+            encode: self.encode,
         })
     }
 
@@ -682,6 +700,7 @@ struct State {
     header_read_timeout: Duration,
     max_header_bytes: usize,
     health: Health,
+    encode: EncodeOptions,
 }
 
 /// How long in-flight requests may take to finish after shutdown.
@@ -841,13 +860,14 @@ async fn scrape(req: &Request<Incoming>, st: &State) -> Resp {
     let om = wants_openmetrics(header(ACCEPT));
     let gzip = accepts_gzip(header(ACCEPT_ENCODING));
     let registry = st.registry.clone();
+    let options = st.encode;
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let mut body = Vec::with_capacity(64 * 1024);
         if om {
-            openmetrics::encode_registry(&registry, &mut body);
+            openmetrics::encode_registry_with(&registry, &mut body, options);
         } else {
-            prometheus::encode_registry(&registry, &mut body);
+            prometheus::encode_registry_with(&registry, &mut body, options);
         }
         if gzip {
             let mut enc = flate2::write::GzEncoder::new(

@@ -46,10 +46,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use encode_options::EncodeOptions;
+
 #[cfg(feature = "http")]
 pub mod backends;
 mod body;
 pub mod bridge;
+mod encode_options;
 pub mod format;
 pub mod frame_json;
 #[cfg(feature = "http")]

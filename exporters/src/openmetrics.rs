@@ -25,6 +25,7 @@ use nanometrics::{Registry, Snapshot};
 
 use crate::body::{self, Format};
 use crate::format::into_string;
+use crate::EncodeOptions;
 
 /// The `Content-Type` of this format.
 ///
@@ -48,10 +49,7 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
 pub fn encode(snapshot: &Snapshot, out: &mut Vec<u8>) {
-    for family in &snapshot.families {
-        body::snapshot_family(out, Format::OpenMetrics, family);
-    }
-    out.extend_from_slice(b"# EOF\n");
+    encode_with(snapshot, out, EncodeOptions::default());
 }
 
 /// Encodes `snapshot` into a new `String`.
@@ -62,9 +60,7 @@ pub fn encode(snapshot: &Snapshot, out: &mut Vec<u8>) {
 /// assert_eq!(om, "# EOF\n");
 /// ```
 pub fn encode_to_string(snapshot: &Snapshot) -> String {
-    let mut out = Vec::with_capacity(4096);
-    encode(snapshot, &mut out);
-    into_string(out)
+    encode_to_string_with(snapshot, EncodeOptions::default())
 }
 
 /// Encodes every metric of `registry` (and its sub-registries) straight into
@@ -84,6 +80,58 @@ pub fn encode_to_string(snapshot: &Snapshot) -> String {
 /// # Ok::<(), nanometrics::Error>(())
 /// ```
 pub fn encode_registry(registry: &Registry, out: &mut Vec<u8>) {
-    registry.visit(|family| body::view_family(out, Format::OpenMetrics, family));
+    encode_registry_with(registry, out, EncodeOptions::default());
+}
+
+/// [`encode`] with `options` (`_created` samples: [`EncodeOptions`]).
+///
+/// ```
+/// use nanometrics_exporters::EncodeOptions;
+/// let r = nanometrics::Registry::new();
+/// r.counter("jobs_total", "Jobs.")?;
+/// let mut buf = Vec::new();
+/// nanometrics_exporters::openmetrics::encode_with(&r.snapshot(), &mut buf, EncodeOptions::default().created(true));
+/// assert!(String::from_utf8(buf).unwrap().contains("jobs_created"));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn encode_with(snapshot: &Snapshot, out: &mut Vec<u8>, options: EncodeOptions) {
+    for family in &snapshot.families {
+        body::snapshot_family(out, Format::OpenMetrics, family, options.created);
+    }
+    out.extend_from_slice(b"# EOF\n");
+}
+
+/// [`encode_to_string`] with `options`.
+///
+/// ```
+/// use nanometrics_exporters::EncodeOptions;
+/// let r = nanometrics::Registry::new();
+/// r.summary("size_bytes", "Sizes.")?;
+/// let s = nanometrics_exporters::openmetrics::encode_to_string_with(&r.snapshot(), EncodeOptions::default().created(true));
+/// assert!(s.contains("size_bytes_created"));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn encode_to_string_with(snapshot: &Snapshot, options: EncodeOptions) -> String {
+    let mut out = Vec::with_capacity(4096);
+    encode_with(snapshot, &mut out, options);
+    into_string(out)
+}
+
+/// [`encode_registry`] with `options`: the same bytes as
+/// [`encode_with`] of the registry's snapshot.
+///
+/// ```
+/// use nanometrics_exporters::EncodeOptions;
+/// let r = nanometrics::Registry::new();
+/// r.counter("jobs_total", "Jobs.")?.inc();
+/// let with = EncodeOptions::default().created(true);
+/// let (mut a, mut b) = (Vec::new(), Vec::new());
+/// nanometrics_exporters::openmetrics::encode_registry_with(&r, &mut a, with);
+/// nanometrics_exporters::openmetrics::encode_with(&r.snapshot(), &mut b, with);
+/// assert_eq!(a, b);
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
+pub fn encode_registry_with(registry: &Registry, out: &mut Vec<u8>, options: EncodeOptions) {
+    registry.visit(|family| body::view_family(out, Format::OpenMetrics, family, options.created));
     out.extend_from_slice(b"# EOF\n");
 }

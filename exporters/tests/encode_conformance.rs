@@ -136,3 +136,48 @@ fn later_scrapes_from_the_label_text_cache_write_the_same_bytes() {
         }
     }
 }
+
+/// With `_created` samples (prometheus_client's default): both formats
+/// pass the checker, read back with the creation times, and the copy-free
+/// path writes the snapshot path's bytes.
+#[test]
+fn created_samples_pass_and_round_trip() {
+    use nanometrics_exporters::EncodeOptions;
+    let r = hostile_registry();
+    let snap = r.snapshot();
+    let with = EncodeOptions::default().created(true);
+    let om = openmetrics::encode_to_string_with(&snap, with);
+    assert!(om.contains("\nrequests_created{"), "{om}");
+    check_exposition("--openmetrics", om.as_bytes(), "created");
+    assert_eq!(
+        parsed_samples("--openmetrics", om.as_bytes(), "created-rt"),
+        expected_samples_with(&snap, true, true)
+    );
+    let text = prometheus::encode_to_string_with(&snap, with);
+    assert!(text.contains("# TYPE requests_created gauge\n"), "{text}");
+    let strict: nanometrics::Snapshot = nanometrics::Snapshot {
+        families: snap
+            .families
+            .iter()
+            .filter(|f| !f.name.contains(':'))
+            .cloned()
+            .collect(),
+    };
+    check_exposition(
+        "--text",
+        prometheus::encode_to_string_with(&strict, with).as_bytes(),
+        "created",
+    );
+    assert_eq!(
+        parsed_samples("--text", text.as_bytes(), "created-rt"),
+        expected_samples_with(&snap, false, true)
+    );
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    openmetrics::encode_with(&snap, &mut a, with);
+    openmetrics::encode_registry_with(&r, &mut b, with);
+    assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    prometheus::encode_with(&snap, &mut a, with);
+    prometheus::encode_registry_with(&r, &mut b, with);
+    assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+}

@@ -20,9 +20,8 @@ fn trace(n: u8) -> Exemplar {
     Exemplar::new([("trace_id", n.to_string())]).unwrap()
 }
 
-/// Three writers race a reader on a counter's one slot (so the reader may
-/// hold a record while a writer swaps, and a writer may then find the
-/// table's spare). The writers touch the counter first and the reader
+/// Two writers race a reader on a counter's one slot (so the reader may
+/// hold a record while a writer swaps). The writers touch the counter first and the reader
 /// waits for that: a
 /// thread's first touch registers it under the state lock that readers
 /// hold, which would keep it out of the read; after that its writes take
@@ -44,10 +43,9 @@ fn counter_exemplar_is_whole_and_latest() {
                 nanometrics::diagnostics::release_parked_handles();
             })
         };
-        let t0 = write(1, &e1);
         let t1 = write(1, &e1);
         let t2 = write(2, &e2);
-        while ready.load(Ordering::Acquire) < 3 {
+        while ready.load(Ordering::Acquire) < 2 {
             thread::yield_now();
         }
         let whole = |got: Option<nanometrics::ExemplarSnapshot>| {
@@ -59,13 +57,12 @@ fn counter_exemplar_is_whole_and_latest() {
             got
         };
         whole(c.exemplar());
-        t0.join().unwrap();
         t1.join().unwrap();
         t2.join().unwrap();
         let a = whole(c.exemplar()).expect("an exemplar after the writes");
         let b = whole(c.exemplar()).expect("put back by the read");
         assert_eq!(a.value, b.value);
-        assert_eq!(c.get(), 7);
+        assert_eq!(c.get(), 5);
         drop((c, r, a, b));
         nanometrics::diagnostics::release_parked_handles();
     });

@@ -41,7 +41,7 @@ mod realtime;
 
 use nanometrics as nm;
 use nanometrics_exporters::http::MetricsServer;
-use nanometrics_exporters::{openmetrics, prometheus};
+use nanometrics_exporters::{openmetrics, prometheus, EncodeOptions};
 
 fn value_error(e: nm::Error) -> PyErr {
     PyValueError::new_err(e.to_string())
@@ -385,18 +385,25 @@ impl Registry {
     }
 
     /// The registry in the text format 0.0.4, or OpenMetrics 1.0 with
-    /// `openmetrics=True`. Runs without the GIL, except to call
-    /// `set_function` callbacks; an exception a callback raises propagates.
-    #[pyo3(signature = (openmetrics=false))]
-    fn encode<'py>(&self, py: Python<'py>, openmetrics: bool) -> PyResult<Bound<'py, PyBytes>> {
+    /// `openmetrics=True`; with `_created` samples when `created`. Runs
+    /// without the GIL, except to call `set_function` callbacks; an
+    /// exception a callback raises propagates.
+    #[pyo3(signature = (openmetrics=false, created=false))]
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        openmetrics: bool,
+        created: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let r = self.inner.clone();
+        let options = EncodeOptions::default().created(created);
         let res = py.detach(move || {
             std::panic::catch_unwind(AssertUnwindSafe(|| {
                 let mut out = Vec::with_capacity(64 * 1024);
                 if openmetrics {
-                    openmetrics::encode_registry(&r, &mut out);
+                    openmetrics::encode_registry_with(&r, &mut out, options);
                 } else {
-                    prometheus::encode_registry(&r, &mut out);
+                    prometheus::encode_registry_with(&r, &mut out, options);
                 }
                 out
             }))
@@ -409,12 +416,12 @@ impl Registry {
 
     /// Every family as `(family_name, sample_name, help, unit, kind,
     /// series)`, the two names by `nanometrics::names`; each series is
-    /// `(labels, value, exemplars)` with `labels` a list of `(name, value)`
+    /// `(labels, value, exemplars, created)` with `labels` a list of `(name, value)`
     /// pairs and `value` a float, or for a histogram `(count, sum, [(le,
     /// cumulative count), ...])`, for a summary `(count, sum)`; `exemplars`
     /// has an entry per bucket (a histogram's) or one (a counter's), each
     /// `None` or `(labels, value, timestamp)`, and is empty when none was
-    /// recorded.
+    /// recorded; `created` is the series' creation time (seconds).
     fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let r = self.inner.clone();
         let snap = py
@@ -438,7 +445,11 @@ impl Registry {
                     .iter()
                     .map(|e| e.as_ref().map(exemplar_tuple))
                     .collect();
-                series.append((labels, value, exemplars))?;
+                let created = s
+                    .created
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                series.append((labels, value, exemplars, created))?;
             }
             out.append((
                 nm::names::family_name(&f.name, f.kind),
@@ -452,11 +463,12 @@ impl Registry {
         Ok(out)
     }
 
-    /// Serves `/metrics` (text or OpenMetrics by content negotiation, gzip),
-    /// `/health` and `/live` on `addr:port` from Rust threads: scrapes never
-    /// take the GIL, except for `set_function` callbacks.
-    #[pyo3(signature = (port, addr="127.0.0.1"))]
-    fn serve(&self, py: Python<'_>, port: u16, addr: &str) -> PyResult<Server> {
+    /// Serves `/metrics` (text or OpenMetrics by content negotiation, gzip;
+    /// `_created` samples when `created`), `/health` and `/live` on
+    /// `addr:port` from Rust threads: scrapes never take the GIL, except
+    /// for `set_function` callbacks.
+    #[pyo3(signature = (port, addr="127.0.0.1", created=false))]
+    fn serve(&self, py: Python<'_>, port: u16, addr: &str, created: bool) -> PyResult<Server> {
         let ip: IpAddr = match addr {
             "" => IpAddr::from([0, 0, 0, 0]),
             "localhost" => IpAddr::from([127, 0, 0, 1]),
@@ -473,6 +485,7 @@ impl Registry {
                 MetricsServer::builder()
                     .bind(bind.to_string())
                     .registry(r)
+                    .created_series(created)
                     .start()
             })
             .map_err(|e| {

@@ -361,13 +361,15 @@ def test_collect_shapes_match_prometheus_client(registry):
     h.observe(0.5)
     ms = {m.name: m for m in registry.collect()}
     assert ms["c"].type == "counter"
-    assert ms["c"].samples == [nanometrics.Sample("c_total", {"l": "x"}, 1.0)]
-    assert [(s.name, s.labels, s.value) for s in ms["h_seconds"].samples] == [
+    assert ms["c"].samples[0] == nanometrics.Sample("c_total", {"l": "x"}, 1.0)
+    assert [(s.name, s.labels) for s in ms["c"].samples[1:]] == [("c_created", {"l": "x"})]
+    assert [(s.name, s.labels, s.value) for s in ms["h_seconds"].samples[:-1]] == [
         ("h_seconds_bucket", {"le": "1.0"}, 1.0),
         ("h_seconds_bucket", {"le": "+Inf"}, 1.0),
         ("h_seconds_count", {}, 1.0),
         ("h_seconds_sum", {}, 0.5),
     ]
+    assert ms["h_seconds"].samples[-1].name == "h_seconds_created"
 
 
 def test_write_to_textfile(registry, tmp_path):

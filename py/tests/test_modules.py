@@ -58,6 +58,8 @@ HOME = {
     "PLATFORM_COLLECTOR": "platform_collector",
     "GCCollector": "gc_collector",
     "GC_COLLECTOR": "gc_collector",
+    "disable_created_metrics": "metrics",
+    "enable_created_metrics": "metrics",
 }
 
 # Names outside __all__ that the one-module package had (its own, not the

@@ -135,6 +135,12 @@ fn value_bits(v: f64) -> String {
 /// The sample lines a parser must find for `snap`, in the same shape as
 /// `parsed_samples`. `openmetrics` selects the format's naming and `_sum` rules.
 pub fn expected_samples(snap: &Snapshot, openmetrics: bool) -> Vec<String> {
+    expected_samples_with(snap, openmetrics, false)
+}
+
+/// [`expected_samples`], with each counter's, histogram's and summary's
+/// `_created` sample when `created`.
+pub fn expected_samples_with(snap: &Snapshot, openmetrics: bool, created: bool) -> Vec<String> {
     let mut lines = Vec::new();
     for f in &snap.families {
         for s in &f.series {
@@ -166,6 +172,23 @@ pub fn expected_samples(snap: &Snapshot, openmetrics: bool) -> Vec<String> {
                 lines.push(line);
             };
             labels.sort();
+            if created
+                && matches!(
+                    s.value,
+                    Value::Counter(_)
+                        | Value::FloatCounter(_)
+                        | Value::Histogram(_)
+                        | Value::Summary(_)
+                )
+            {
+                let secs = s
+                    .created
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs_f64();
+                let family = nanometrics::names::family_name(&f.name, f.kind);
+                push(format!("{family}_created"), None, secs, &labels, None);
+            }
             match &s.value {
                 Value::Counter(v) => {
                     let name = if f.name.ends_with("_total") {

@@ -31,8 +31,6 @@ gauge histogram fails the scrape.
 
 Differences from prometheus_client, each deliberate:
 
-* no ``_created`` samples; counters exposed in the text format only as
-  ``_total``;
 * counters refuse NaN and infinite increments as well as negative ones
   (``ValueError``), and label values may not contain a carriage return
   (no exposition format can carry one);
@@ -79,7 +77,7 @@ from .exposition import (
 )
 from .gc_collector import GC_COLLECTOR, GCCollector
 from .group import Declared, MetricGroup, declare
-from .metrics import Counter, Enum, Gauge, Histogram, Info, Summary
+from .metrics import Counter, Enum, Gauge, Histogram, Info, Summary, disable_created_metrics, enable_created_metrics
 from .metrics_core import Metric
 from .platform_collector import PLATFORM_COLLECTOR, PlatformCollector
 from .process_collector import PROCESS_COLLECTOR, ProcessCollector
@@ -158,4 +156,6 @@ __all__ = (
     "PLATFORM_COLLECTOR",
     "GCCollector",
     "GC_COLLECTOR",
+    "disable_created_metrics",
+    "enable_created_metrics",
 )

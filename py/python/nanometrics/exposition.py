@@ -8,7 +8,7 @@ import threading
 import time as _time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import _native
+from . import _created, _native
 from .openmetrics import exposition as om
 from .registry import REGISTRY, CollectorRegistry
 
@@ -32,7 +32,7 @@ CONTENT_TYPE_LATEST: str = CONTENT_TYPE_PLAIN_0_0_4
 
 def generate_latest(registry: CollectorRegistry = REGISTRY) -> bytes:
     """The registry in the Prometheus text format 0.0.4 (read without the GIL)."""
-    return registry._native.encode(False)
+    return registry._native.encode(False, _created.enabled)
 
 
 def choose_encoder(accept_header: str) -> Tuple[Callable[[CollectorRegistry], bytes], str]:
@@ -114,7 +114,7 @@ def start_http_server(
     thread)``: both have ``shutdown()``-able/``join()``-able handles."""
     if certfile is not None or keyfile is not None:
         raise ValueError("TLS is not supported by nanometrics' server; terminate TLS in front of it")
-    srv = MetricsServer(registry._native.serve(int(port), addr))
+    srv = MetricsServer(registry._native.serve(int(port), addr, _created.enabled))
     return srv, srv
 
 

@@ -12,13 +12,23 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union
 
-from . import _native
+from . import _created, _native
 from ._names import _build_full_name, _escape, _validate_labelnames
 from .context_managers import ExceptionCounter, InprogressTracker, Timer
 from .metrics_core import Metric, _metrics_from
 from .registry import REGISTRY, CollectorRegistry, _BoundCollector, _namespace_in
 from .samples import Sample
 from .utils import INF
+
+
+def disable_created_metrics() -> None:
+    """Stops writing ``_created`` samples (as prometheus_client's)."""
+    _created.enabled = False
+
+
+def enable_created_metrics() -> None:
+    """Writes ``_created`` samples again (as prometheus_client's)."""
+    _created.enabled = True
 
 _PACKAGE = __name__.rpartition(".")[0]
 
@@ -30,6 +40,8 @@ __all__ = (
     "Summary",
     "Info",
     "Enum",
+    "disable_created_metrics",
+    "enable_created_metrics",
     # Also importable from prometheus_client.metrics:
     "CollectorRegistry",
     "REGISTRY",

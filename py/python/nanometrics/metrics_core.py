@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from . import _created
 from .samples import Exemplar, Sample
 from .utils import _float_to_go_string
 
@@ -240,13 +241,16 @@ def _metrics_from(native: Any) -> Iterator[Metric]:
     # Family and sample names come from the core's naming rules
     # (nanometrics::names), as in every exposition.
     for name, sample, help_, unit, kind, series in native.collect():
+        created = _created.enabled
         if kind == "counter":
             m = Metric(name, help_, "counter", unit)
-            for labels, v, exemplars in series:
+            for labels, v, exemplars, at in series:
                 m.add_sample(sample, dict(labels), v, exemplar=_exemplar(exemplars, 0))
+                if created:
+                    m.add_sample(name + "_created", dict(labels), at)
         elif kind == "histogram":
             m = Metric(name, help_, "histogram", unit)
-            for labels, (count, total, buckets), exemplars in series:
+            for labels, (count, total, buckets), exemplars, at in series:
                 lab = dict(labels)
                 for i, (le, c) in enumerate(buckets):
                     m.add_sample(
@@ -257,19 +261,23 @@ def _metrics_from(native: Any) -> Iterator[Metric]:
                     )
                 m.add_sample(name + "_count", lab, float(count))
                 m.add_sample(name + "_sum", lab, total)
+                if created:
+                    m.add_sample(name + "_created", lab, at)
         elif kind == "summary":
             m = Metric(name, help_, "summary", unit)
-            for labels, (count, total), _ in series:
+            for labels, (count, total), _, at in series:
                 lab = dict(labels)
                 m.add_sample(name + "_count", lab, float(count))
                 m.add_sample(name + "_sum", lab, total)
+                if created:
+                    m.add_sample(name + "_created", lab, at)
         elif kind == "info":
             m = Metric(name, help_, "info", unit)
-            for labels, v, _ in series:
+            for labels, v, _, _ in series:
                 m.add_sample(sample, dict(labels), v)
         else:
             typ = "stateset" if kind == "stateset" else "gauge"
             m = Metric(name, help_, typ, unit)
-            for labels, v, _ in series:
+            for labels, v, _, _ in series:
                 m.add_sample(name, dict(labels), v)
         yield m

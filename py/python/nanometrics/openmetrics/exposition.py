@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import _native
+from .. import _created, _native
 from ..registry import REGISTRY, CollectorRegistry
 
 CONTENT_TYPE_LATEST: str = _native.OPENMETRICS_CONTENT_TYPE
@@ -14,4 +14,4 @@ def generate_latest(registry: "CollectorRegistry | None" = None) -> bytes:
     """The registry in OpenMetrics 1.0, ``# EOF`` included (read without the GIL)."""
     if registry is None:
         registry = REGISTRY
-    return registry._native.encode(True)
+    return registry._native.encode(True, _created.enabled)
