@@ -208,11 +208,8 @@ impl Exemplar {
 /// An exemplar label name: the label-name syntax, not starting with `__`
 /// (`le` and `quantile` are fine here: an exemplar is not a series).
 fn check_name(k: &str) -> Result<(), Error> {
-    let mut b = k.bytes();
-    let ok = matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_');
     // The messages start as prometheus_client's do.
-    if !ok {
+    if !crate::names::is_label_name_syntax(k) {
         return Err(Error::InvalidExemplar(format!(
             "Invalid label metric name: {k} (exemplar label names must match [a-zA-Z_][a-zA-Z0-9_]*)"
         )));

@@ -22,6 +22,14 @@ pub fn is_valid_metric_name(name: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
 }
 
+/// Whether `name` has the label-name syntax `[a-zA-Z_][a-zA-Z0-9_]*`
+/// (reserved names aside).
+pub(crate) fn is_label_name_syntax(name: &str) -> bool {
+    let mut b = name.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
 /// Checks a label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`,
 /// not `le` or `quantile`.
 ///
@@ -33,10 +41,7 @@ pub fn is_valid_metric_name(name: &str) -> bool {
 /// }
 /// ```
 pub fn validate_label_name(name: &str) -> Result<(), Error> {
-    let mut b = name.bytes();
-    let ok = matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_');
-    if !ok {
+    if !is_label_name_syntax(name) {
         return Err(Error::InvalidLabelName(format!(
             "{name:?} must match [a-zA-Z_][a-zA-Z0-9_]*"
         )));

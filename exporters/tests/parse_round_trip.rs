@@ -11,18 +11,6 @@ use nanometrics_exporters::parse::{self, ParsedFamily};
 use nanometrics_exporters::{openmetrics, prometheus};
 use proptest::prelude::*;
 
-fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn bits(v: f64) -> String {
-    if v.is_nan() {
-        "nan".into()
-    } else {
-        format!("{:016x}", v.to_bits())
-    }
-}
-
 /// The lines `parse_exposition.py` prints, from our parser's families.
 fn lines(families: &[ParsedFamily]) -> Vec<String> {
     let mut out = Vec::new();
@@ -31,7 +19,7 @@ fn lines(families: &[ParsedFamily]) -> Vec<String> {
             let mut l = s.labels.clone();
             l.sort();
             let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}={}", hex(v))).collect();
-            let mut line = format!("{}\t{}\t{}", s.name, l.join(","), bits(s.value));
+            let mut line = format!("{}\t{}\t{}", s.name, l.join(","), value_bits(s.value));
             if let Some(e) = &s.exemplar {
                 let mut el = e.labels.clone();
                 el.sort();
@@ -39,7 +27,7 @@ fn lines(families: &[ParsedFamily]) -> Vec<String> {
                 let t = e
                     .timestamp
                     .map_or("-".into(), |t| format!("{}.{:09}", t.sec, t.nsec));
-                line += &format!("\t{}\t{}\t{t}", el.join(","), bits(e.value));
+                line += &format!("\t{}\t{}\t{t}", el.join(","), value_bits(e.value));
             }
             out.push(line);
         }
@@ -155,7 +143,7 @@ proptest! {
             let f = if om { parse::openmetrics(&body) } else { parse::text(&body) }.unwrap();
             let s = &f[0].samples[0];
             prop_assert_eq!(s.label("v"), Some(value.as_str()));
-            prop_assert_eq!(bits(s.value), bits(x));
+            prop_assert_eq!(value_bits(s.value), value_bits(x));
         }
     }
 

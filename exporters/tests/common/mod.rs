@@ -120,11 +120,11 @@ pub fn parsed_samples(kind: &str, body: &[u8], tag: &str) -> Vec<String> {
     lines
 }
 
-fn hex(s: &str) -> String {
+pub fn hex(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn value_bits(v: f64) -> String {
+pub fn value_bits(v: f64) -> String {
     if v.is_nan() {
         "nan".into()
     } else {
@@ -278,6 +278,19 @@ fn le(b: f64) -> String {
     let mut out = Vec::new();
     nanometrics_exporters::format::write_le(&mut out, b);
     String::from_utf8(out).unwrap()
+}
+
+/// `snap` without the families named with `:` (promtool's linter flags
+/// them in the text format).
+pub fn without_colon_names(snap: &Snapshot) -> Snapshot {
+    Snapshot {
+        families: snap
+            .families
+            .iter()
+            .filter(|f| !f.name.contains(':'))
+            .cloned()
+            .collect(),
+    }
 }
 
 /// Every metric type, labeled and unlabeled, hostile label values and HELP
