@@ -1197,6 +1197,13 @@ fn wants_openmetrics(accept: &str) -> bool {
     nanometrics_exporters::http::wants_openmetrics(accept)
 }
 
+/// Whether an `Accept-Encoding` header takes gzip (q-values honoured), as
+/// the HTTP server decides.
+#[pyfunction]
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    nanometrics_exporters::http::accepts_gzip(accept_encoding)
+}
+
 /// `nanometrics::names::declared_name`: the name to declare so that the
 /// family is exposed as `family` (`kind`: "counter", "gauge", "histogram",
 /// "summary", "info", "stateset").
@@ -1246,6 +1253,7 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(realtime::tick_interval, m)?)?;
     m.add_function(wrap_pyfunction!(rust_side_increment, m)?)?;
     m.add_function(wrap_pyfunction!(wants_openmetrics, m)?)?;
+    m.add_function(wrap_pyfunction!(accepts_gzip, m)?)?;
     m.add_function(wrap_pyfunction!(declared_name, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse_exposition, m)?)?;
     m.add("TEXT_CONTENT_TYPE", prometheus::CONTENT_TYPE)?;

@@ -111,12 +111,12 @@ struct Family {
     /// Where the family starts.
     first_line: usize,
     /// The current group (the series' labels without `le`, `quantile` or
-    /// the state), the groups seen, the current group's timestamp, and the
-    /// samples seen at that timestamp.
+    /// the state), the groups seen, the current group's timestamp, and
+    /// where in `samples` the run at that timestamp starts.
     group: Option<Key>,
     groups: HashSet<Key>,
     group_time: Option<Timestamp>,
-    at_group_time: HashSet<(String, Key)>,
+    run_start: usize,
 }
 
 impl Family {
@@ -132,7 +132,7 @@ impl Family {
             group: None,
             groups: HashSet::new(),
             group_time: None,
-            at_group_time: HashSet::new(),
+            run_start: 0,
         }
     }
 
@@ -154,12 +154,6 @@ struct Parser {
     /// Every sample name a finished family took.
     taken: HashSet<String>,
     eof: bool,
-}
-
-fn sorted(labels: &[(String, String)]) -> Key {
-    let mut k = labels.to_vec();
-    k.sort();
-    k
 }
 
 impl Parser {
@@ -351,12 +345,13 @@ impl Parser {
                 _ => return bad("a quantile sample needs a quantile label between 0 and 1".into()),
             }
         }
-        // Groups: a series' samples together; timestamps forward.
-        let g = group_of(&s, &f.name, &kind);
-        if f.group.as_ref().is_some_and(|cur| *cur != g) && f.groups.contains(&g) {
-            return bad(format!("{} comes apart from the rest of its group", s.name));
-        }
-        if f.group.as_ref() == Some(&g) {
+        // Groups: a series' samples together; timestamps forward. The key
+        // is built only when the group changes (once per series).
+        let same = f
+            .group
+            .as_ref()
+            .is_some_and(|cur| in_group(&s, &f.name, &kind, cur));
+        if same {
             if s.timestamp.is_some() != f.group_time.is_some() {
                 return bad("a timestamp on some samples of a group and not others".into());
             }
@@ -364,14 +359,23 @@ impl Parser {
                 return bad("the timestamp went backwards within a group".into());
             }
         } else {
-            f.at_group_time.clear();
+            let g = group_of(&s, &f.name, &kind);
+            if f.group.is_some() && f.groups.contains(&g) {
+                return bad(format!("{} comes apart from the rest of its group", s.name));
+            }
+            f.groups.insert(g.clone());
+            f.group = Some(g);
         }
-        let id = (s.name.clone(), sorted(&s.labels));
-        let repeat = s.timestamp == f.group_time && f.at_group_time.contains(&id);
-        f.at_group_time.insert(id);
+        // The same series again at the same timestamp within the group.
+        let new_run = !same || s.timestamp != f.group_time;
+        if new_run {
+            f.run_start = f.samples.len();
+        }
+        let repeat = !new_run
+            && f.samples[f.run_start..]
+                .iter()
+                .any(|p| p.name == s.name && same_labels(&p.labels, &s.labels));
         f.group_time = s.timestamp;
-        f.groups.insert(g.clone());
-        f.group = Some(g);
         if kind == "stateset" && s.value != 0.0 && s.value != 1.0 {
             return bad("a stateset's values are 0 and 1".into());
         }
@@ -457,17 +461,26 @@ fn line_number(line: &Line<'_>) -> usize {
     line.number()
 }
 
-/// The series a sample belongs to within its family: its labels without
-/// `le` (buckets), `quantile` (quantiles) or the state (a state set).
-fn group_of(s: &ParsedSample, name: &str, kind: &str) -> Key {
-    let drop = match kind {
-        "info" => return Vec::new(),
+/// The label a sample's group leaves out: `le` (buckets), `quantile`
+/// (quantiles) or the state (a state set); `None` for an info, whose
+/// samples are all one group.
+fn dropped<'a>(s: &ParsedSample, name: &'a str, kind: &str) -> Option<Option<&'a str>> {
+    Some(match kind {
+        "info" => return None,
         "summary" if s.name == name => Some("quantile"),
         "stateset" => Some(name),
         "histogram" | "gaugehistogram" if s.name.strip_prefix(name) == Some("_bucket") => {
             Some("le")
         }
         _ => None,
+    })
+}
+
+/// The series a sample belongs to within its family: its labels without
+/// the one [`dropped`] names, sorted.
+fn group_of(s: &ParsedSample, name: &str, kind: &str) -> Key {
+    let Some(drop) = dropped(s, name, kind) else {
+        return Vec::new();
     };
     let mut k: Key = s
         .labels
@@ -477,6 +490,33 @@ fn group_of(s: &ParsedSample, name: &str, kind: &str) -> Key {
         .collect();
     k.sort();
     k
+}
+
+/// Whether `s` is in group `key` (as `group_of(s) == *key`, without
+/// building its key).
+fn in_group(s: &ParsedSample, name: &str, kind: &str, key: &Key) -> bool {
+    let Some(drop) = dropped(s, name, kind) else {
+        return key.is_empty();
+    };
+    let mut n = 0;
+    for (k, v) in &s.labels {
+        if Some(k.as_str()) == drop {
+            continue;
+        }
+        n += 1;
+        let found = key
+            .binary_search_by(|(kk, _)| kk.as_str().cmp(k))
+            .is_ok_and(|i| key[i].1 == *v);
+        if !found {
+            return false;
+        }
+    }
+    n == key.len()
+}
+
+/// The same label set, in any order (names are unique within one).
+fn same_labels(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    a.len() == b.len() && a.iter().all(|x| b.contains(x))
 }
 
 /// Per group: buckets in order with growing counts, a `+Inf` bucket equal
@@ -525,15 +565,14 @@ fn check_histogram(samples: &[ParsedSample], name: &str) -> Result<(), (String, 
         if suffix.is_empty() {
             continue;
         }
-        let key = group_of(s, name, "histogram");
         let same = cur
             .as_ref()
-            .is_some_and(|(k, t, _)| *k == key && *t == s.timestamp);
+            .is_some_and(|(k, t, _)| *t == s.timestamp && in_group(s, name, "histogram", k));
         if !same {
             if let Some((_, _, g)) = &cur {
                 done(g).map_err(|m| (m, last))?;
             }
-            cur = Some((key, s.timestamp, G::default()));
+            cur = Some((group_of(s, name, "histogram"), s.timestamp, G::default()));
         }
         last = i;
         let g = &mut cur.as_mut().expect("just set").2;

@@ -4,6 +4,7 @@ textfile writer. Scrapes read the registry without the GIL."""
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time as _time
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -118,13 +119,24 @@ def start_http_server(
     return srv, srv
 
 
+def _gzip_accepted(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header takes gzip (as the Rust
+    server decides: q-values honoured)."""
+    return bool(_native.accepts_gzip(accept_encoding))
+
+
 def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: bool = False) -> Callable[..., Any]:
     """A WSGI app that serves the registry (content negotiation included)."""
 
     def app(environ: Dict[str, Any], start_response: Callable[..., Any]) -> List[bytes]:
         encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
         body = encoder(registry)
-        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        headers = [("Content-Type", content_type)]
+        if not disable_compression and _gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            body = gzip.compress(body)
+            headers.append(("Content-Encoding", "gzip"))
+        headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return [b""]
         return [body]
@@ -137,17 +149,21 @@ def make_asgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: b
 
     async def app(scope: Dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         assert scope["type"] == "http"
-        accept = ""
+        accept = accept_encoding = ""
         for k, v in scope.get("headers", []):
-            if k.decode("latin-1").lower() == "accept":
+            key = k.decode("latin-1").lower()
+            if key == "accept":
                 accept = v.decode("latin-1")
+            elif key == "accept-encoding":
+                accept_encoding = v.decode("latin-1")
         encoder, content_type = choose_encoder(accept)
         body = encoder(registry)
-        await send({
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
-        })
+        headers = [(b"content-type", content_type.encode())]
+        if not disable_compression and _gzip_accepted(accept_encoding):
+            body = gzip.compress(body)
+            headers.append((b"content-encoding", b"gzip"))
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body})
 
     return app

@@ -53,11 +53,20 @@ __all__ = (
 # === the mixins that add time() & co. and the native children ===
 
 
+def _raise_if_not_observable(metric: Any) -> None:
+    """A metric with label names is observed through ``labels(...)``: as
+    prometheus_client, its decorators and context managers refuse it at
+    once rather than at the first use."""
+    if getattr(metric, "_labelnames", ()):
+        raise ValueError(f"{metric._type} metric is missing label values")
+
+
 class _CounterMethods:
     __slots__ = ()
 
     def count_exceptions(self, exception: Union[Type[BaseException], Tuple[Type[BaseException], ...]] = Exception) -> ExceptionCounter:
         """Counts exceptions of ``exception`` type raised out of a block or function."""
+        _raise_if_not_observable(self)
         return ExceptionCounter(self, exception)
 
 
@@ -66,10 +75,12 @@ class _GaugeMethods:
 
     def track_inprogress(self) -> InprogressTracker:
         """Counts the blocks or calls in progress."""
+        _raise_if_not_observable(self)
         return InprogressTracker(self)
 
     def time(self) -> Timer:
         """Sets the gauge to the duration of a block or call, in seconds."""
+        _raise_if_not_observable(self)
         return Timer(self, "set")
 
 
@@ -78,6 +89,7 @@ class _ObserveMethods:
 
     def time(self) -> Timer:
         """Observes the duration of a block or call, in seconds."""
+        _raise_if_not_observable(self)
         return Timer(self, "observe")
 
 
