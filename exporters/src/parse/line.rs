@@ -267,19 +267,18 @@ pub(super) fn shown(text: &str) -> String {
 /// [sign] digits]`, leading zeros allowed), or `[sign] inf`/`infinity`
 /// and `nan` (any case).
 pub(super) fn number(s: &str) -> Option<f64> {
-    let lower = s.to_ascii_lowercase();
-    let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
-    if unsigned == "inf" || unsigned == "infinity" {
-        return Some(if lower.starts_with('-') {
+    if real(s) {
+        return s.parse().ok();
+    }
+    let unsigned = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
+        return Some(if s.starts_with('-') {
             f64::NEG_INFINITY
         } else {
             f64::INFINITY
         });
     }
-    if lower == "nan" {
-        return Some(f64::NAN);
-    }
-    real(s).then(|| s.parse().ok()).flatten()
+    s.eq_ignore_ascii_case("nan").then_some(f64::NAN)
 }
 
 /// Whether `s` is a `realnumber`.

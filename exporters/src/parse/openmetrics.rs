@@ -136,8 +136,14 @@ impl Family {
         }
     }
 
-    fn kind(&self) -> &str {
-        self.kind.as_deref().unwrap_or("unknown")
+    /// Its type (one of [`TYPES`]; `unknown` without `# TYPE`).
+    fn kind(&self) -> &'static str {
+        let kind = self.kind.as_deref().unwrap_or("unknown");
+        TYPES
+            .iter()
+            .find(|t| **t == kind)
+            .copied()
+            .unwrap_or("unknown")
     }
 
     fn allows(&self, sample: &str) -> bool {
@@ -315,7 +321,7 @@ impl Parser {
             self.family = Some(Family::new(&s.name, Some("unknown"), number));
         }
         let f = self.family.as_mut().expect("just set");
-        let kind = f.kind().to_string();
+        let kind = f.kind();
         let suffix = &s.name[f.name.len()..];
         let bad = |m: String| Err(line.error_at(0, m));
         if kind == "stateset" && s.label(&f.name).is_none() {
@@ -350,7 +356,7 @@ impl Parser {
         let same = f
             .group
             .as_ref()
-            .is_some_and(|cur| in_group(&s, &f.name, &kind, cur));
+            .is_some_and(|cur| in_group(&s, &f.name, kind, cur));
         if same {
             if s.timestamp.is_some() != f.group_time.is_some() {
                 return bad("a timestamp on some samples of a group and not others".into());
@@ -359,7 +365,7 @@ impl Parser {
                 return bad("the timestamp went backwards within a group".into());
             }
         } else {
-            let g = group_of(&s, &f.name, &kind);
+            let g = group_of(&s, &f.name, kind);
             if f.group.is_some() && f.groups.contains(&g) {
                 return bad(format!("{} comes apart from the rest of its group", s.name));
             }
@@ -393,7 +399,7 @@ impl Parser {
             return bad(format!("{} cannot be negative", s.name));
         }
         if s.exemplar.is_some()
-            && !((matches!(kind.as_str(), "histogram" | "gaugehistogram") && suffix == "_bucket")
+            && !((matches!(kind, "histogram" | "gaugehistogram") && suffix == "_bucket")
                 || (kind == "counter" && suffix == "_total"))
         {
             return bad("only a counter's _total and a histogram's buckets have exemplars".into());
