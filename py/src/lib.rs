@@ -1255,7 +1255,7 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(wants_openmetrics, m)?)?;
     m.add_function(wrap_pyfunction!(accepts_gzip, m)?)?;
     m.add_function(wrap_pyfunction!(declared_name, m)?)?;
-    m.add_function(wrap_pyfunction!(parse::parse_exposition, m)?)?;
+    m.add_function(wrap_pyfunction!(parse::parse_families, m)?)?;
     m.add("TEXT_CONTENT_TYPE", prometheus::CONTENT_TYPE)?;
     m.add("OPENMETRICS_CONTENT_TYPE", openmetrics::CONTENT_TYPE)?;
     Ok(())

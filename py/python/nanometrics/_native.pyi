@@ -22,7 +22,7 @@ __all__ = [
     "wants_openmetrics",
     "accepts_gzip",
     "declared_name",
-    "parse_exposition",
+    "parse_families",
     "TEXT_CONTENT_TYPE",
     "OPENMETRICS_CONTENT_TYPE",
 ]
@@ -151,25 +151,14 @@ def rust_side_increment(source: str, n: int = 1) -> None: ...
 def wants_openmetrics(accept: str) -> bool: ...
 def accepts_gzip(accept_encoding: str) -> bool: ...
 def declared_name(family: str, kind: str) -> str: ...
-def parse_exposition(
-    text: str, openmetrics: bool
-) -> List[
-    Tuple[
-        str,
-        str,
-        str,
-        str,
-        List[
-            Tuple[
-                str,
-                List[Tuple[str, str]],
-                float,
-                Optional[Tuple[int, int]],
-                Optional[Tuple[List[Tuple[str, str]], float, Optional[Tuple[int, int]]]],
-            ]
-        ],
-    ]
-]: ...
+def parse_families(
+    text: str,
+    openmetrics: bool,
+    metric: Any,
+    sample: Any,
+    exemplar: Any,
+    timestamp_cls: Any,
+) -> List[Any]: ...
 
 @final
 class Collected:
