@@ -876,6 +876,7 @@ impl Registry {
         let labels = Arc::new(FamilyLabels {
             consts,
             names: desc.names.clone(),
+            collected: type_name == std::any::type_name::<CollectedFamily>(),
         });
         regs.push(Registration {
             desc: Arc::new(desc),

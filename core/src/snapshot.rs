@@ -216,9 +216,30 @@ pub struct LabelSet {
 pub(crate) struct FamilyLabels {
     pub(crate) consts: ConstLabels,
     pub(crate) names: Arc<[Box<str>]>,
+    /// A collected family's (values set whole by another library).
+    pub(crate) collected: bool,
 }
 
 impl LabelSet {
+    /// Whether the series is a collected family's (a
+    /// [`CollectedFamily`](crate::CollectedFamily): another library keeps
+    /// its values, so its [`created`](SeriesSnapshot::created) is only when
+    /// nanometrics first saw it, and exporters write no `_created` for it).
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// r.counter("own_total", "x")?;
+    /// r.metric("theirs_total", "x").collected(nanometrics::MetricKind::Counter, &[])?
+    ///     .set([(vec![], nanometrics::CollectedValue::Counter(1))])?;
+    /// let snap = r.snapshot();
+    /// assert_eq!(snap.family("own_total").unwrap().series[0].labels.is_collected(), false);
+    /// assert_eq!(snap.family("theirs_total").unwrap().series[0].labels.is_collected(), true);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn is_collected(&self) -> bool {
+        self.family.collected
+    }
+
     /// `(name, value)` pairs, constant labels first.
     ///
     /// ```

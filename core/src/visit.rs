@@ -52,6 +52,7 @@ pub type SeriesWithCacheFn<'f> = dyn FnMut(&[Box<str>], &RenderCache, &Value) + 
 /// One series as [`SeriesGroup::for_each_series_view`] lends it: all a
 /// read knows of it, borrowed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct SeriesView<'a> {
     /// Its label values, in [`SeriesGroup::label_names`] order.
     pub values: &'a [Box<str>],
@@ -177,6 +178,19 @@ impl SeriesGroup<'_> {
     /// ```
     pub fn const_labels(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.labels.consts.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    /// Whether these series are a collected family's (see
+    /// [`LabelSet::is_collected`](crate::LabelSet::is_collected)).
+    ///
+    /// ```
+    /// let r = nanometrics::Registry::new();
+    /// r.counter("x_total", "x")?;
+    /// r.visit(|f| f.for_each_group(|g| assert!(!g.is_collected())));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn is_collected(&self) -> bool {
+        self.labels.collected
     }
 
     /// Names of the variable labels, in the order of each series' values.

@@ -189,11 +189,13 @@ fn created_line<'a>(
     names: &Names<'_>,
     labels: impl Iterator<Item = (&'a str, &'a str)>,
     created: &mut Created,
-    at: std::time::SystemTime,
+    at: Option<std::time::SystemTime>,
 ) {
-    if !created.on {
+    // A collected family's creation time is only when we first saw it
+    // (`None`): no `_created` then, as its source writes none.
+    let (true, Some(at)) = (created.on, at) else {
         return;
-    }
+    };
     let secs = at
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -216,7 +218,7 @@ fn series<'a, I>(
     labels: impl Fn() -> I,
     value: &Value,
     exemplars: &[Option<ExemplarSnapshot>],
-    created: (&mut Created, std::time::SystemTime),
+    created: (&mut Created, Option<std::time::SystemTime>),
 ) where
     I: Iterator<Item = (&'a str, &'a str)>,
 {
@@ -287,7 +289,7 @@ pub(crate) fn snapshot_family(out: &mut Vec<u8>, fmt: Format, f: &FamilySnapshot
             || s.labels.iter(),
             &s.value,
             &s.exemplars,
-            (&mut c, s.created),
+            (&mut c, (!s.labels.is_collected()).then_some(s.created)),
         );
     }
     c.finish(out, fmt, &names, &f.help);
@@ -318,7 +320,7 @@ pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>, cr
                     labels,
                     s.value,
                     s.exemplars,
-                    (&mut c, s.created),
+                    (&mut c, (!g.is_collected()).then_some(s.created)),
                 );
             })
         }
@@ -348,7 +350,8 @@ pub(crate) fn view_family(out: &mut Vec<u8>, fmt: Format, f: &FamilyView<'_>, cr
                 let labels = g
                     .const_labels()
                     .chain(g.label_names().zip(values.iter().map(|v| &**v)));
-                created_line(out, fmt, &names, labels, &mut c, s.created);
+                let at = (!g.is_collected()).then_some(s.created);
+                created_line(out, fmt, &names, labels, &mut c, at);
             })
         }
     });

@@ -148,3 +148,47 @@ fn every_series_of_a_scrape_is_kept_once_with_its_latest_value() {
     let i = parse::ingest(&r, &parse::text("odd{le=\"1\"} 1\n").unwrap());
     assert!(i.skipped()[0].1.contains("\"le\""), "{:?}", i.skipped());
 }
+
+/// prometheus_client's text output (and ours with `_created`) holds a
+/// `<name>_created` gauge family per counter: ingested with the counter,
+/// not refused beside it.
+#[test]
+fn created_gauge_families_go_with_their_counters() {
+    let src = Registry::new();
+    src.counter("jobs_total", "Jobs.").unwrap().inc();
+    let with = nanometrics_exporters::EncodeOptions::default().created(true);
+    let body = prometheus::encode_to_string_with(&src.snapshot(), with);
+    assert!(body.contains("jobs_created"), "{body}");
+    let r = Registry::new();
+    let i = parse::ingest(&r, &parse::text(&body).unwrap());
+    assert!(i.skipped().is_empty(), "{:?}", i.skipped());
+    let text = prometheus::encode_to_string(&r.snapshot());
+    assert!(
+        text.contains("jobs_total 1.0\n") && !text.contains("jobs_created"),
+        "{text}"
+    );
+}
+
+/// What `_created` a registry writes: none for a collected family (its
+/// source's creation time is not known here).
+#[test]
+fn collected_families_write_no_created() {
+    let r = Registry::new();
+    r.counter("own_total", "Own.").unwrap().inc();
+    parse::ingest(
+        &r,
+        &parse::text("# TYPE theirs_total counter\ntheirs_total 2\n").unwrap(),
+    );
+    let with = nanometrics_exporters::EncodeOptions::default().created(true);
+    for body in [
+        prometheus::encode_to_string_with(&r.snapshot(), with),
+        openmetrics::encode_to_string_with(&r.snapshot(), with),
+    ] {
+        assert!(body.contains("own_created"), "{body}");
+        assert!(!body.contains("theirs_created"), "{body}");
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    openmetrics::encode_with(&r.snapshot(), &mut a, with);
+    openmetrics::encode_registry_with(&r, &mut b, with);
+    assert_eq!(a, b);
+}

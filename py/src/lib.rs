@@ -421,7 +421,8 @@ impl Registry {
     /// cumulative count), ...])`, for a summary `(count, sum)`; `exemplars`
     /// has an entry per bucket (a histogram's) or one (a counter's), each
     /// `None` or `(labels, value, timestamp)`, and is empty when none was
-    /// recorded; `created` is the series' creation time (seconds).
+    /// recorded; `created` is the series' creation time (seconds), `None`
+    /// for a collected family's.
     fn collect<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let r = self.inner.clone();
         let snap = py
@@ -445,10 +446,13 @@ impl Registry {
                     .iter()
                     .map(|e| e.as_ref().map(exemplar_tuple))
                     .collect();
-                let created = s
-                    .created
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64());
+                // None for a collected family's series (its source's own
+                // creation time is not known).
+                let created = (!s.labels.is_collected()).then(|| {
+                    s.created
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64())
+                });
                 series.append((labels, value, exemplars, created))?;
             }
             out.append((

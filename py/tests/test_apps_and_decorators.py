@@ -1,7 +1,8 @@
 """The WSGI and ASGI apps compress with gzip when the client accepts it
-(unless ``disable_compression``), as prometheus_client's do; and a labelled
-metric's decorators and context managers refuse it at once, without
-``labels(...)``, as prometheus_client's do."""
+(unless ``disable_compression``), as prometheus_client's do; a labelled
+metric's ``count_exceptions()`` and ``track_inprogress()`` refuse it at
+once without ``labels(...)``, and its ``time()`` takes the labels on the
+timer, as prometheus_client's do."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import gzip
 import pytest
 
 import nanometrics
-from nanometrics import Counter, Gauge, Histogram, Summary
+from nanometrics import Counter, Gauge, Histogram
 
 
 def wsgi(app, **environ):
@@ -67,9 +68,6 @@ def test_asgi_gzip(registry):
     [
         (lambda r: Counter("c", "C.", ["l"], registry=r), lambda m: m.count_exceptions()),
         (lambda r: Gauge("g", "G.", ["l"], registry=r), lambda m: m.track_inprogress()),
-        (lambda r: Gauge("g", "G.", ["l"], registry=r), lambda m: m.time()),
-        (lambda r: Histogram("h", "H.", ["l"], registry=r), lambda m: m.time()),
-        (lambda r: Summary("s", "S.", ["l"], registry=r), lambda m: m.time()),
     ],
 )
 def test_labelled_metrics_refuse_decorators_without_labels(registry, make, use):
@@ -77,3 +75,10 @@ def test_labelled_metrics_refuse_decorators_without_labels(registry, make, use):
     with pytest.raises(ValueError, match="metric is missing label values"):
         use(m)
     use(m.labels("x"))  # a child is fine
+
+
+def test_a_labelled_timer_takes_its_labels_inside_the_block(registry):
+    h = Histogram("h", "H.", ["l"], registry=registry)
+    with h.time() as t:
+        t.labels("x")
+    assert registry.get_sample_value("h_count", {"l": "x"}) == 1.0

@@ -89,3 +89,14 @@ def test_the_environment_variable_turns_them_off():
             check=True,
         )
         assert out.stdout.strip() == expected, (value, out)
+
+
+def test_collected_families_have_none_as_in_prometheus_client():
+    # The default collectors (process, GC) are collected families: their
+    # counters start before nanometrics saw them, and prometheus_client's
+    # write no `_created` either.
+    text = nanometrics.generate_latest(nanometrics.REGISTRY).decode()
+    assert "process_cpu_seconds_created" not in text
+    assert "python_gc_collections_created" not in text
+    theirs = prometheus_client.generate_latest(prometheus_client.REGISTRY).decode()
+    assert "process_cpu_seconds_created" not in theirs

@@ -16,7 +16,7 @@ use super::ParsedFamily;
 ///
 /// | parsed type | in the registry |
 /// |---|---|
-/// | counter | a counter (`_total`; `_created` is dropped) |
+/// | counter | a counter (`_total`; `_created` samples, and the text format's `<name>_created` gauge family, are dropped) |
 /// | gauge, unknown | a gauge |
 /// | histogram | a histogram: its buckets and sum |
 /// | summary | a summary: its count and sum (quantiles are dropped) |
@@ -93,6 +93,17 @@ impl Ingested {
                 None => merged.push(f.clone()),
             }
         }
+        // A text-format `<name>_created` gauge family beside its counter,
+        // histogram or summary is that family's creation time, which the
+        // registry does not keep (as OpenMetrics' `_created` samples).
+        let creators: std::collections::HashSet<String> = merged
+            .iter()
+            .filter(|f| matches!(f.kind.as_str(), "counter" | "histogram" | "summary"))
+            .map(|f| format!("{}_created", f.name))
+            .collect();
+        merged.retain(|f| {
+            !(matches!(f.kind.as_str(), "gauge" | "unknown") && creators.contains(&f.name))
+        });
         let mut present = std::collections::HashSet::new();
         for f in &merged {
             present.insert(f.name.as_str());

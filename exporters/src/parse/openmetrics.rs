@@ -117,6 +117,8 @@ struct Family {
     groups: HashSet<Key>,
     group_time: Option<Timestamp>,
     run_start: usize,
+    /// The run's series, once it is long enough for a scan to be slow.
+    run_seen: HashSet<(String, Key)>,
 }
 
 impl Family {
@@ -133,6 +135,7 @@ impl Family {
             groups: HashSet::new(),
             group_time: None,
             run_start: 0,
+            run_seen: HashSet::new(),
         }
     }
 
@@ -376,11 +379,23 @@ impl Parser {
         let new_run = !same || s.timestamp != f.group_time;
         if new_run {
             f.run_start = f.samples.len();
+            f.run_seen.clear();
         }
-        let repeat = !new_run
-            && f.samples[f.run_start..]
-                .iter()
-                .any(|p| p.name == s.name && same_labels(&p.labels, &s.labels));
+        let run = &f.samples[f.run_start..];
+        let repeat = if run.len() < 16 {
+            run.iter()
+                .any(|p| p.name == s.name && same_labels(&p.labels, &s.labels))
+        } else {
+            // A long run (an info's samples, a histogram's buckets, a
+            // state set's states): a set, not a scan per sample.
+            if f.run_seen.is_empty() {
+                f.run_seen = run
+                    .iter()
+                    .map(|p| (p.name.clone(), sorted(&p.labels)))
+                    .collect();
+            }
+            !f.run_seen.insert((s.name.clone(), sorted(&s.labels)))
+        };
         f.group_time = s.timestamp;
         if kind == "stateset" && s.value != 0.0 && s.value != 1.0 {
             return bad("a stateset's values are 0 and 1".into());
@@ -465,6 +480,12 @@ impl Parser {
 
 fn line_number(line: &Line<'_>) -> usize {
     line.number()
+}
+
+fn sorted(labels: &[(String, String)]) -> Key {
+    let mut k = labels.to_vec();
+    k.sort();
+    k
 }
 
 /// The label a sample's group leaves out: `le` (buckets), `quantile`

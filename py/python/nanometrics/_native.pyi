@@ -32,7 +32,7 @@ OPENMETRICS_CONTENT_TYPE: str
 
 _Value = Union[float, Tuple[int, float, List[Tuple[float, int]]], Tuple[int, float]]
 _Exemplar = Tuple[List[Tuple[str, str]], float, float]
-_Series = Tuple[List[Tuple[str, str]], _Value, List[Optional[_Exemplar]], float]
+_Series = Tuple[List[Tuple[str, str]], _Value, List[Optional[_Exemplar]], Optional[float]]
 
 @final
 class Registry:

@@ -55,10 +55,11 @@ __all__ = (
 
 def _raise_if_not_observable(metric: Any) -> None:
     """A metric with label names is observed through ``labels(...)``: as
-    prometheus_client, its decorators and context managers refuse it at
-    once rather than at the first use."""
+    prometheus_client's, ``count_exceptions()`` and ``track_inprogress()``
+    refuse it at once rather than at the first use (children have no
+    ``_labelnames``)."""
     if getattr(metric, "_labelnames", ()):
-        raise ValueError(f"{metric._type} metric is missing label values")
+        metric._raise_if_not_observable()
 
 
 class _CounterMethods:
@@ -80,7 +81,6 @@ class _GaugeMethods:
 
     def time(self) -> Timer:
         """Sets the gauge to the duration of a block or call, in seconds."""
-        _raise_if_not_observable(self)
         return Timer(self, "set")
 
 
@@ -89,7 +89,6 @@ class _ObserveMethods:
 
     def time(self) -> Timer:
         """Observes the duration of a block or call, in seconds."""
-        _raise_if_not_observable(self)
         return Timer(self, "observe")
 
 

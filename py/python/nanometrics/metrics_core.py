@@ -246,7 +246,7 @@ def _metrics_from(native: Any) -> Iterator[Metric]:
             m = Metric(name, help_, "counter", unit)
             for labels, v, exemplars, at in series:
                 m.add_sample(sample, dict(labels), v, exemplar=_exemplar(exemplars, 0))
-                if created:
+                if created and at is not None:
                     m.add_sample(name + "_created", dict(labels), at)
         elif kind == "histogram":
             m = Metric(name, help_, "histogram", unit)
@@ -261,7 +261,7 @@ def _metrics_from(native: Any) -> Iterator[Metric]:
                     )
                 m.add_sample(name + "_count", lab, float(count))
                 m.add_sample(name + "_sum", lab, total)
-                if created:
+                if created and at is not None:
                     m.add_sample(name + "_created", lab, at)
         elif kind == "summary":
             m = Metric(name, help_, "summary", unit)
@@ -269,7 +269,7 @@ def _metrics_from(native: Any) -> Iterator[Metric]:
                 lab = dict(labels)
                 m.add_sample(name + "_count", lab, float(count))
                 m.add_sample(name + "_sum", lab, total)
-                if created:
+                if created and at is not None:
                     m.add_sample(name + "_created", lab, at)
         elif kind == "info":
             m = Metric(name, help_, "info", unit)
