@@ -45,6 +45,7 @@ def test_wsgi_gzip(registry):
     assert headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(body) == plain
     assert headers["Content-Length"] == str(len(body))
+    assert headers["Vary"] == "Accept, Accept-Encoding"
     headers, body = wsgi(nanometrics.make_wsgi_app(registry), HTTP_ACCEPT_ENCODING="gzip;q=0")
     assert "Content-Encoding" not in headers and body == plain
     headers, body = wsgi(
@@ -59,6 +60,11 @@ def test_asgi_gzip(registry):
     headers, body = asgi(nanometrics.make_asgi_app(registry), [(b"accept-encoding", b"gzip")])
     assert headers[b"content-encoding"] == b"gzip"
     assert gzip.decompress(body) == plain
+    # Several Accept-Encoding headers are one list.
+    headers, body = asgi(
+        nanometrics.make_asgi_app(registry), [(b"accept-encoding", b"br"), (b"accept-encoding", b"gzip")]
+    )
+    assert headers[b"content-encoding"] == b"gzip"
     headers, body = asgi(nanometrics.make_asgi_app(registry, disable_compression=True), [(b"accept-encoding", b"gzip")])
     assert b"content-encoding" not in headers and body == plain
 

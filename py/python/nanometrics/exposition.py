@@ -131,7 +131,8 @@ def make_wsgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: b
     def app(environ: Dict[str, Any], start_response: Callable[..., Any]) -> List[bytes]:
         encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
         body = encoder(registry)
-        headers = [("Content-Type", content_type)]
+        # The body depends on both headers (as the Rust server says).
+        headers = [("Content-Type", content_type), ("Vary", "Accept, Accept-Encoding")]
         if not disable_compression and _gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
             body = gzip.compress(body)
             headers.append(("Content-Encoding", "gzip"))
@@ -149,16 +150,18 @@ def make_asgi_app(registry: CollectorRegistry = REGISTRY, disable_compression: b
 
     async def app(scope: Dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
         assert scope["type"] == "http"
-        accept = accept_encoding = ""
+        accept = ""
+        encodings = []
         for k, v in scope.get("headers", []):
             key = k.decode("latin-1").lower()
             if key == "accept":
                 accept = v.decode("latin-1")
             elif key == "accept-encoding":
-                accept_encoding = v.decode("latin-1")
+                encodings.append(v.decode("latin-1"))
+        accept_encoding = ",".join(encodings)
         encoder, content_type = choose_encoder(accept)
         body = encoder(registry)
-        headers = [(b"content-type", content_type.encode())]
+        headers = [(b"content-type", content_type.encode()), (b"vary", b"Accept, Accept-Encoding")]
         if not disable_compression and _gzip_accepted(accept_encoding):
             body = gzip.compress(body)
             headers.append((b"content-encoding", b"gzip"))
