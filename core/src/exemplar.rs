@@ -209,7 +209,7 @@ impl Exemplar {
 /// (`le` and `quantile` are fine here: an exemplar is not a series).
 fn check_name(k: &str) -> Result<(), Error> {
     // The messages start as prometheus_client's do.
-    if !crate::names::is_label_name_syntax(k) {
+    if !crate::label_syntax::is_label_name_syntax(k) {
         return Err(Error::InvalidExemplar(format!(
             "Invalid label metric name: {k} (exemplar label names must match [a-zA-Z_][a-zA-Z0-9_]*)"
         )));

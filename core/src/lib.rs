@@ -91,6 +91,7 @@ mod group;
 mod hierarchy;
 mod histogram;
 mod histogram_snapshot;
+mod label_syntax;
 mod labelkey;
 pub mod names;
 #[cfg(target_os = "linux")]

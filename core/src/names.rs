@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use crate::error::Error;
+use crate::label_syntax::is_label_name_syntax;
 use crate::snapshot::MetricKind;
 
 /// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -20,14 +21,6 @@ pub fn is_valid_metric_name(name: &str) -> bool {
     let mut b = name.bytes();
     matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
-}
-
-/// Whether `name` has the label-name syntax `[a-zA-Z_][a-zA-Z0-9_]*`
-/// (reserved names aside).
-pub(crate) fn is_label_name_syntax(name: &str) -> bool {
-    let mut b = name.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// Checks a label name: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`,
