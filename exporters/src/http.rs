@@ -184,6 +184,7 @@ pub struct MetricsServerBuilder {
     max_header_bytes: usize,
     health: Health,
     encode: EncodeOptions,
+    created_switch: Option<Arc<AtomicBool>>,
     enabled: bool,
     env_error: Option<String>,
 }
@@ -203,6 +204,7 @@ impl Default for MetricsServerBuilder {
             max_header_bytes: 16 * 1024,
             health: Health::new(),
             encode: EncodeOptions::default(),
+            created_switch: None,
             enabled: true,
             env_error: None,
         }
@@ -422,6 +424,24 @@ impl MetricsServerBuilder {
         self
     }
 
+    /// Writes `_created` samples while `switch` is on, read at each scrape
+    /// (a language binding's process-wide setting, such as
+    /// prometheus_client's `disable_created_metrics()`); it replaces
+    /// [`created_series`](Self::created_series).
+    ///
+    /// ```
+    /// # use nanometrics_exporters::http::MetricsServer;
+    /// use std::sync::{atomic::AtomicBool, Arc};
+    /// let on = Arc::new(AtomicBool::new(true));
+    /// let s = MetricsServer::builder().bind("127.0.0.1:0").created_series_switch(on.clone()).start()?;
+    /// s.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn created_series_switch(mut self, switch: Arc<AtomicBool>) -> Self {
+        self.created_switch = Some(switch);
+        self
+    }
+
     /// Reads the environment: `NANOMETRICS_ADDR` (`host:port`) replaces the
     /// address; otherwise `DYN_SYSTEM_HOST` and `DYN_SYSTEM_PORT` set it
     /// (host default `127.0.0.1`; port `-1` disables the server, `0` picks a
@@ -526,6 +546,7 @@ impl MetricsServerBuilder {
             max_header_bytes: self.max_header_bytes,
             health: self.health,
             encode: self.encode,
+            created_switch: self.created_switch,
         })
     }
 
@@ -701,6 +722,7 @@ struct State {
     max_header_bytes: usize,
     health: Health,
     encode: EncodeOptions,
+    created_switch: Option<Arc<AtomicBool>>,
 }
 
 /// How long in-flight requests may take to finish after shutdown.
@@ -860,7 +882,11 @@ async fn scrape(req: &Request<Incoming>, st: &State) -> Resp {
     let om = wants_openmetrics(header(ACCEPT));
     let gzip = accepts_gzip(header(ACCEPT_ENCODING));
     let registry = st.registry.clone();
-    let options = st.encode;
+    // Relaxed: a setting, read once per scrape, ordered with nothing.
+    let options = match &st.created_switch {
+        Some(on) => st.encode.created(on.load(Ordering::Relaxed)),
+        None => st.encode,
+    };
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let mut body = Vec::with_capacity(64 * 1024);

@@ -468,11 +468,11 @@ impl Registry {
     }
 
     /// Serves `/metrics` (text or OpenMetrics by content negotiation, gzip;
-    /// `_created` samples when `created`), `/health` and `/live` on
-    /// `addr:port` from Rust threads: scrapes never take the GIL, except
-    /// for `set_function` callbacks.
-    #[pyo3(signature = (port, addr="127.0.0.1", created=false))]
-    fn serve(&self, py: Python<'_>, port: u16, addr: &str, created: bool) -> PyResult<Server> {
+    /// `_created` samples while `set_created_series` says so, read at each
+    /// scrape), `/health` and `/live` on `addr:port` from Rust threads:
+    /// scrapes never take the GIL, except for `set_function` callbacks.
+    #[pyo3(signature = (port, addr="127.0.0.1"))]
+    fn serve(&self, py: Python<'_>, port: u16, addr: &str) -> PyResult<Server> {
         let ip: IpAddr = match addr {
             "" => IpAddr::from([0, 0, 0, 0]),
             "localhost" => IpAddr::from([127, 0, 0, 1]),
@@ -489,7 +489,7 @@ impl Registry {
                 MetricsServer::builder()
                     .bind(bind.to_string())
                     .registry(r)
-                    .created_series(created)
+                    .created_series_switch(created_switch().clone())
                     .start()
             })
             .map_err(|e| {
@@ -1201,6 +1201,20 @@ fn wants_openmetrics(accept: &str) -> bool {
     nanometrics_exporters::http::wants_openmetrics(accept)
 }
 
+/// The process-wide `_created` setting the servers read at each scrape
+/// (prometheus_client's `disable_created_metrics()` is process-wide too).
+fn created_switch() -> &'static Arc<std::sync::atomic::AtomicBool> {
+    static ON: OnceLock<Arc<std::sync::atomic::AtomicBool>> = OnceLock::new();
+    ON.get_or_init(|| Arc::new(std::sync::atomic::AtomicBool::new(true)))
+}
+
+/// Sets whether servers write `_created` samples (from their next scrape).
+#[pyfunction]
+fn set_created_series(on: bool) {
+    // Relaxed: a setting, read once per scrape.
+    created_switch().store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Whether an `Accept-Encoding` header takes gzip (q-values honoured), as
 /// the HTTP server decides.
 #[pyfunction]
@@ -1258,6 +1272,7 @@ pub fn add_to_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rust_side_increment, m)?)?;
     m.add_function(wrap_pyfunction!(wants_openmetrics, m)?)?;
     m.add_function(wrap_pyfunction!(accepts_gzip, m)?)?;
+    m.add_function(wrap_pyfunction!(set_created_series, m)?)?;
     m.add_function(wrap_pyfunction!(declared_name, m)?)?;
     m.add_function(wrap_pyfunction!(parse::parse_families, m)?)?;
     m.add("TEXT_CONTENT_TYPE", prometheus::CONTENT_TYPE)?;

@@ -63,13 +63,19 @@ def test_disable_and_enable(registry):
     assert b"jobs_created" in nanometrics.generate_latest(registry)
 
 
-def test_the_server_writes_them(registry):
+def test_the_server_writes_them_and_follows_the_switch(registry):
     program(nanometrics, registry)
     server, _ = nanometrics.start_http_server(0, registry=registry)
+    url = f"http://127.0.0.1:{server.server_port}/metrics"
     try:
-        body = fetch(f"http://127.0.0.1:{server.server_port}/metrics")
-        assert b"# TYPE jobs_created gauge" in body
+        assert b"# TYPE jobs_created gauge" in fetch(url)
+        # Read at each scrape, as prometheus_client's flag is.
+        nanometrics.disable_created_metrics()
+        assert b"_created" not in fetch(url)
+        nanometrics.enable_created_metrics()
+        assert b"jobs_created" in fetch(url)
     finally:
+        nanometrics.enable_created_metrics()
         server.shutdown()
 
 

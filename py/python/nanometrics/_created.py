@@ -2,12 +2,14 @@
 unless ``PROMETHEUS_DISABLE_CREATED_SERIES`` is ``true``/``1``/``t`` (any
 case) when the package is imported, or ``disable_created_metrics()`` was
 called (``enable_created_metrics()`` turns them back on). Read at each
-``generate_latest`` and ``collect()``; a server started by
-``start_http_server`` keeps the setting it started with."""
+``generate_latest`` and ``collect()``, and by the servers at each scrape
+(``set_enabled`` tells them)."""
 
 from __future__ import annotations
 
 import os
+
+from . import _native
 
 
 def _from_env() -> bool:
@@ -15,3 +17,11 @@ def _from_env() -> bool:
 
 
 enabled: bool = _from_env()
+_native.set_created_series(enabled)
+
+
+def set_enabled(on: bool) -> None:
+    """Turns ``_created`` samples on or off everywhere (servers included)."""
+    global enabled
+    enabled = on
+    _native.set_created_series(on)

@@ -115,7 +115,7 @@ def start_http_server(
     thread)``: both have ``shutdown()``-able/``join()``-able handles."""
     if certfile is not None or keyfile is not None:
         raise ValueError("TLS is not supported by nanometrics' server; terminate TLS in front of it")
-    srv = MetricsServer(registry._native.serve(int(port), addr, _created.enabled))
+    srv = MetricsServer(registry._native.serve(int(port), addr))
     return srv, srv
 
 

@@ -23,12 +23,12 @@ from .utils import INF
 
 def disable_created_metrics() -> None:
     """Stops writing ``_created`` samples (as prometheus_client's)."""
-    _created.enabled = False
+    _created.set_enabled(False)
 
 
 def enable_created_metrics() -> None:
     """Writes ``_created`` samples again (as prometheus_client's)."""
-    _created.enabled = True
+    _created.set_enabled(True)
 
 _PACKAGE = __name__.rpartition(".")[0]
 
