@@ -16,20 +16,29 @@ use nanometrics_benches::config;
 use nanometrics_exporters::bridge::tracing::MetricsLayer;
 use tracing_subscriber::layer::SubscriberExt;
 
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// Times a span made by `span`, entered, exited and closed, under
+/// `dispatch`.
+fn run(
+    g: &mut Group<'_>,
+    name: &str,
+    dispatch: tracing::Dispatch,
+    span: impl Fn() -> tracing::Span,
+) {
+    tracing::dispatcher::with_default(&dispatch, || {
+        g.bench_function(criterion::BenchmarkId::new(name, 1), |b| {
+            b.iter(|| {
+                let s = span();
+                let _e = black_box(&s).enter();
+            })
+        });
+    });
+}
+
 fn span(c: &mut Criterion) {
     let mut g = c.benchmark_group("tracing/span");
-    let run = |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-               name: &str,
-               dispatch: tracing::Dispatch| {
-        tracing::dispatcher::with_default(&dispatch, || {
-            g.bench_function(criterion::BenchmarkId::new(name, 1), |b| {
-                b.iter(|| {
-                    let s = tracing::info_span!("decode", model = "llama");
-                    let _e = black_box(&s).enter();
-                })
-            });
-        });
-    };
+    let make = || tracing::info_span!("decode", model = "llama");
     let layer = |spans: &[&str]| {
         MetricsLayer::builder(nanometrics::Registry::new())
             .spans(spans.iter().copied())
@@ -42,38 +51,32 @@ fn span(c: &mut Criterion) {
         &mut g,
         "nanometrics",
         tracing::Dispatch::new(tracing_subscriber::registry().with(layer(&["decode"]))),
+        make,
     );
     run(
         &mut g,
         "not_selected",
         tracing::Dispatch::new(tracing_subscriber::registry().with(layer(&["prefill"]))),
+        make,
     );
     // Last: the first group in a process pays the span slab's growth.
     run(
         &mut g,
         "no_layer",
         tracing::Dispatch::new(tracing_subscriber::registry()),
+        make,
     );
     g.finish();
 }
 
 fn span_traced(c: &mut Criterion) {
     let mut g = c.benchmark_group("tracing/span_traced");
-    let run = |g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-               name: &str,
-               dispatch: tracing::Dispatch| {
-        tracing::dispatcher::with_default(&dispatch, || {
-            g.bench_function(criterion::BenchmarkId::new(name, 1), |b| {
-                b.iter(|| {
-                    let s = tracing::info_span!(
-                        "decode",
-                        model = "llama",
-                        traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-                    );
-                    let _e = black_box(&s).enter();
-                })
-            });
-        });
+    let make = || {
+        tracing::info_span!(
+            "decode",
+            model = "llama",
+            traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        )
     };
     let layer = |exemplars: bool| {
         let b = MetricsLayer::builder(nanometrics::Registry::new())
@@ -87,16 +90,19 @@ fn span_traced(c: &mut Criterion) {
         &mut g,
         "nanometrics",
         tracing::Dispatch::new(tracing_subscriber::registry().with(layer(true))),
+        make,
     );
     run(
         &mut g,
         "no_exemplars",
         tracing::Dispatch::new(tracing_subscriber::registry().with(layer(false))),
+        make,
     );
     run(
         &mut g,
         "no_layer",
         tracing::Dispatch::new(tracing_subscriber::registry()),
+        make,
     );
     g.finish();
 }

@@ -185,7 +185,7 @@ impl Parser {
         line.expect(b' ', "' ' after the metric name")?;
         let value_at = line.pos;
         let value = line.rest();
-        let number = line_number(&line);
+        let number = line.number();
         match &self.family {
             Some(f) if f.name == name => {
                 if !f.samples.is_empty() {
@@ -235,7 +235,7 @@ impl Parser {
     }
 
     fn sample(&mut self, mut line: Line<'_>) -> Result<(), ParseError> {
-        let number = line_number(&line);
+        let number = line.number();
         let name = line.metric_name()?;
         let labels = if line.peek() == Some(b'{') {
             line.labels(Format::OpenMetrics)?
@@ -476,10 +476,6 @@ impl Parser {
         });
         Ok(())
     }
-}
-
-fn line_number(line: &Line<'_>) -> usize {
-    line.number()
 }
 
 fn sorted(labels: &[(String, String)]) -> Key {

@@ -60,7 +60,7 @@ pub fn parse(body: &str) -> Result<Vec<ParsedFamily>, ParseError> {
                 )));
             }
             let value_at = line.pos;
-            let value = line.rest().trim_end_matches([' ', '\t', '\r']);
+            let value = line.rest();
             let new = cur.as_ref().is_none_or(|f| f.name != name);
             if new {
                 out.extend(cur.take().map(finish));
@@ -154,8 +154,7 @@ fn sample(mut line: Line<'_>) -> Result<ParsedSample, ParseError> {
     })?;
     let mut timestamp = None;
     line.blanks();
-    let rest = line.rest().trim_end_matches([' ', '\t', '\r']);
-    if !rest.is_empty() {
+    if !line.at_end() {
         let at = line.pos;
         let t = line.token(Format::Text);
         timestamp = Some(line::text_timestamp(t).ok_or_else(|| {
@@ -165,7 +164,7 @@ fn sample(mut line: Line<'_>) -> Result<ParsedSample, ParseError> {
             )
         })?);
         line.blanks();
-        if !line.rest().trim_end_matches('\r').is_empty() {
+        if !line.at_end() {
             return Err(line.error(format!("unexpected {}", line.rest_shown())));
         }
     }
